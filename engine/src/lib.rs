@@ -1,0 +1,2 @@
+//! Peregrine: a thread-per-core HTTP/1.1 server engine.
+#![deny(missing_docs)]

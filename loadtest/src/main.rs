@@ -1,0 +1,2 @@
+//! peregrine-load (work in progress).
+fn main() {}

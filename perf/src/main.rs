@@ -1,0 +1,2 @@
+//! peregrine-perf (work in progress).
+fn main() {}

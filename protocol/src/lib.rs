@@ -1,0 +1,17 @@
+//! Sans-IO HTTP/1.1 for Peregrine (RFC 9112).
+//!
+//! Bytes in, events out: nothing in this crate touches a socket, a runtime or a clock
+//! (the caller passes the time to [`date`]). The engine owns all I/O.
+//!
+//! - [`h1::parse`]: the request-head push parser (`Complete(n)` / `Partial`), headers as
+//!   index ranges into the caller's buffer, rescanning only new bytes after a partial read.
+//! - [`h1::decode`]: Content-Length and chunked body decoders.
+//! - [`h1::encode`]: response head writer and chunked encoder.
+//! - [`h1::response`]: the response-head parser (client side, used by the load generator).
+//! - [`h1::error`]: parse errors that map straight to the status code sent on the wire.
+//! - [`date`]: the IMF-fixdate formatter behind the cached `Date` header.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod date;
+pub mod h1;
