@@ -1,2 +1,48 @@
-//! Peregrine: a thread-per-core HTTP/1.1 server engine.
+//! Peregrine: a thread-per-core HTTP/1.1 server engine on io_uring, with an epoll fallback.
+//!
+//! One worker per core, each pinned, each with its own runtime and its own `SO_REUSEPORT`
+//! listening sockets; URL prefixes bound by Kestrel's rules; handlers are async functions
+//! from [`Request`] to [`Response`] (an `http::Response<Body>`).
+//!
+//! ```no_run
+//! use peregrine::{Body, Options, Request, Response, Server};
+//!
+//! async fn hello(_req: Request) -> Response {
+//!     Response::new(Body::from("Hello, World!"))
+//! }
+//!
+//! let options = Options::default().urls("http://127.0.0.1:8080").unwrap();
+//! let server = Server::bind(options).unwrap();
+//! println!("listening on {:?}", server.addresses());
+//! server.run(hello).unwrap();
+//! ```
 #![deny(missing_docs)]
+
+pub mod backend;
+mod body;
+mod conn;
+mod date;
+mod handler;
+pub mod listen;
+mod options;
+mod pool;
+mod request;
+mod server;
+mod signal;
+pub mod transport;
+pub mod url;
+mod worker;
+
+pub use backend::{Backend, BackendChoice};
+pub use body::{Body, BoxStream};
+pub use handler::Handler;
+pub use options::{default_threads, Options, DEFAULT_URLS};
+pub use request::{Request, RequestBody};
+pub use server::{Error, Running, Server, ShutdownHandle};
+pub use transport::{Addr, ConnInfo};
+
+/// The response a handler returns.
+pub type Response = http::Response<Body>;
+
+/// Re-export of the `http` crate used at the API boundary.
+pub use http;

@@ -1,0 +1,176 @@
+//! The sample application `peregrine` serves. Its routes are a contract that tests, the
+//! benchmark harness and the load generator rely on:
+//!
+//! - `GET /plaintext` → `Hello, World!` (text/plain)
+//! - `GET /json` → `{"message":"Hello, World!"}`, serialized per request
+//! - `POST /echo` → the request body streamed back, same Content-Type
+//! - `GET|POST /request` → the request as the handler sees it, as JSON
+//! - `GET /stream?chunks=N&size=B` → a chunked response of N chunks of B bytes
+//! - anything else → 404
+//!
+//! `HEAD` is answered wherever `GET` is.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use peregrine::http::header::CONTENT_TYPE;
+use peregrine::http::{HeaderValue, Method, StatusCode};
+use peregrine::{Body, Request, Response};
+use serde::Serialize;
+
+/// Largest `/stream` response the sample app agrees to produce.
+const MAX_STREAM_BYTES: u64 = 1 << 30;
+
+/// The sample application's handler.
+pub async fn handle(req: Request) -> Response {
+    let get = matches!(*req.method(), Method::GET | Method::HEAD);
+    match req.path() {
+        "/plaintext" if get => plaintext(),
+        "/json" if get => json(),
+        "/echo" if req.method() == Method::POST => echo(req),
+        "/request" if get || req.method() == Method::POST => describe(req).await,
+        "/stream" if get => stream(&req),
+        _ => status(StatusCode::NOT_FOUND),
+    }
+}
+
+fn plaintext() -> Response {
+    let mut r = Response::new(Body::from("Hello, World!"));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    r
+}
+
+#[derive(Serialize)]
+struct Message {
+    message: &'static str,
+}
+
+fn json() -> Response {
+    let body = serde_json::to_vec(&Message {
+        message: "Hello, World!",
+    })
+    .unwrap_or_default();
+    let mut r = Response::new(Body::from(body));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn echo(req: Request) -> Response {
+    let content_type = req
+        .header("content-type")
+        .and_then(|v| HeaderValue::from_bytes(v).ok());
+    let mut r = Response::new(Body::from_stream(req.into_body()));
+    if let Some(ct) = content_type {
+        r.headers_mut().insert(CONTENT_TYPE, ct);
+    }
+    r
+}
+
+#[derive(Serialize)]
+struct Described<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+    protocol: &'static str,
+    scheme: &'a str,
+    host: Option<&'a str>,
+    remote_addr: String,
+    local_addr: String,
+    headers: Vec<[String; 2]>,
+    body_length: u64,
+    tls: Option<()>,
+}
+
+async fn describe(mut req: Request) -> Response {
+    let mut body_length = 0u64;
+    while let Some(chunk) = req.body_mut().chunk().await {
+        match chunk {
+            Ok(c) => body_length += c.len() as u64,
+            Err(_) => return status(StatusCode::BAD_REQUEST),
+        }
+    }
+    let info = req.conn_info();
+    let d = Described {
+        method: req.method().as_str(),
+        path: req.path(),
+        query: req.query(),
+        protocol: if req.version() == peregrine::http::Version::HTTP_10 {
+            "HTTP/1.0"
+        } else {
+            "HTTP/1.1"
+        },
+        scheme: info.scheme,
+        host: req.host(),
+        remote_addr: info.remote_addr.to_string(),
+        local_addr: info.local_addr.to_string(),
+        headers: req
+            .headers()
+            .map(|(n, v)| [n.to_string(), String::from_utf8_lossy(v).into_owned()])
+            .collect(),
+        body_length,
+        tls: None,
+    };
+    let body = serde_json::to_vec(&d).unwrap_or_default();
+    let mut r = Response::new(Body::from(body));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn stream(req: &Request) -> Response {
+    let mut chunks = 10u64;
+    let mut size = 1024u64;
+    for pair in req.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let Ok(n) = v.parse::<u64>() else {
+            return status(StatusCode::BAD_REQUEST);
+        };
+        match k {
+            "chunks" => chunks = n,
+            "size" => size = n,
+            _ => {}
+        }
+    }
+    if size == 0 || chunks.saturating_mul(size) > MAX_STREAM_BYTES {
+        return status(StatusCode::BAD_REQUEST);
+    }
+    let piece = Bytes::from(vec![b'x'; size as usize]);
+    let mut r = Response::new(Body::from_stream(Repeat {
+        piece,
+        left: chunks,
+    }));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    r
+}
+
+/// `left` copies of one buffer.
+struct Repeat {
+    piece: Bytes,
+    left: u64,
+}
+
+impl Stream for Repeat {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        self.left -= 1;
+        Poll::Ready(Some(Ok(self.piece.clone())))
+    }
+}
+
+fn status(code: StatusCode) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = code;
+    r
+}

@@ -1,0 +1,110 @@
+//! Response bodies: empty, one buffer, or a stream of buffers (sent chunked unless the
+//! handler set a Content-Length).
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures_core::Stream;
+
+/// A boxed body stream (`!Send`: it lives on one worker).
+pub type BoxStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + 'static>>;
+
+/// The body of a response.
+pub struct Body {
+    pub(crate) kind: BodyKind,
+}
+
+pub(crate) enum BodyKind {
+    Empty,
+    Full(Bytes),
+    Stream(BoxStream),
+}
+
+impl Body {
+    /// No body.
+    pub fn empty() -> Self {
+        Body {
+            kind: BodyKind::Empty,
+        }
+    }
+
+    /// A body from a stream of buffers.
+    pub fn from_stream<S>(stream: S) -> Self
+    where
+        S: Stream<Item = io::Result<Bytes>> + 'static,
+    {
+        Body {
+            kind: BodyKind::Stream(Box::pin(stream)),
+        }
+    }
+
+    /// The length when known up front.
+    pub fn len(&self) -> Option<u64> {
+        match &self.kind {
+            BodyKind::Empty => Some(0),
+            BodyKind::Full(b) => Some(b.len() as u64),
+            BodyKind::Stream(_) => None,
+        }
+    }
+
+    /// True when known to be empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::empty()
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            BodyKind::Empty => f.write_str("Body::Empty"),
+            BodyKind::Full(b) => write!(f, "Body::Full({} bytes)", b.len()),
+            BodyKind::Stream(_) => f.write_str("Body::Stream"),
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Self {
+        Body {
+            kind: BodyKind::Full(b),
+        }
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Self {
+        Bytes::from_static(s.as_bytes()).into()
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(s: &'static [u8]) -> Self {
+        Bytes::from_static(s).into()
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Self {
+        Bytes::from(s).into()
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(v: Vec<u8>) -> Self {
+        Bytes::from(v).into()
+    }
+}
+
+impl From<()> for Body {
+    fn from(_: ()) -> Self {
+        Body::empty()
+    }
+}

@@ -1,0 +1,237 @@
+//! The `peregrine` binary's configuration: command line (clap), environment
+//! (`PEREGRINE_<NAME>`) and a TOML file (`--config`). The command line wins over the
+//! environment, the environment over the file, the file over the defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use peregrine::{BackendChoice, Options};
+use serde::Deserialize;
+
+/// Peregrine: a thread-per-core HTTP server (serves the sample application).
+#[derive(Debug, Parser)]
+#[command(name = "peregrine", version, about, long_about = None)]
+pub struct Args {
+    /// URL prefixes to listen on, separated by ';' (Kestrel's rules): http://127.0.0.1:0,
+    /// http://[::]:80, http://localhost:5000, http://*:80, http://unix:/run/app.sock
+    /// [default: http://localhost:5000]
+    #[arg(long, env = "PEREGRINE_URLS")]
+    pub urls: Option<String>,
+
+    /// Worker threads, one per core [default: available cores]
+    #[arg(long, env = "PEREGRINE_THREADS")]
+    pub threads: Option<usize>,
+
+    /// I/O backend: auto (io_uring if the kernel allows, else epoll), io-uring or epoll
+    /// [default: auto]
+    #[arg(long, env = "PEREGRINE_BACKEND")]
+    pub backend: Option<String>,
+
+    /// Permissions of unix socket files, octal (e.g. 0660 so nginx can connect)
+    #[arg(long, env = "PEREGRINE_UNIX_SOCKET_MODE")]
+    pub unix_socket_mode: Option<String>,
+
+    /// How long in-flight requests may run after shutdown starts: 30, 30s, 500ms
+    /// [default: 30s]
+    #[arg(long, env = "PEREGRINE_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: Option<String>,
+
+    /// Value of the Server header [default: peregrine]
+    #[arg(long, env = "PEREGRINE_SERVER_HEADER")]
+    pub server_header: Option<String>,
+
+    /// Send no Server header
+    #[arg(long, env = "PEREGRINE_NO_SERVER_HEADER", num_args = 0..=1, default_missing_value = "true")]
+    pub no_server_header: Option<bool>,
+
+    /// Let other processes join our SO_REUSEPORT groups (zero-downtime restarts); without
+    /// it a port already in use is an error
+    #[arg(long, env = "PEREGRINE_PORT_SHARING", num_args = 0..=1, default_missing_value = "true")]
+    pub port_sharing: Option<bool>,
+
+    /// Listen backlog [default: 1024]
+    #[arg(long, env = "PEREGRINE_BACKLOG")]
+    pub backlog: Option<u32>,
+
+    /// Do not pin workers to cores
+    #[arg(long, env = "PEREGRINE_NO_PIN", num_args = 0..=1, default_missing_value = "true")]
+    pub no_pin: Option<bool>,
+
+    /// Longest request line in bytes; longer gets 414 [default: 8192]
+    #[arg(long, env = "PEREGRINE_MAX_REQUEST_LINE_SIZE")]
+    pub max_request_line_size: Option<usize>,
+
+    /// Largest request header section in bytes; larger gets 431 [default: 32768]
+    #[arg(long, env = "PEREGRINE_MAX_REQUEST_HEADERS_TOTAL_SIZE")]
+    pub max_request_headers_total_size: Option<usize>,
+
+    /// Most request headers; more gets 431 [default: 100]
+    #[arg(long, env = "PEREGRINE_MAX_REQUEST_HEADER_COUNT")]
+    pub max_request_header_count: Option<usize>,
+
+    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter)
+    /// [default: info]
+    #[arg(long, env = "PEREGRINE_LOG_LEVEL")]
+    pub log_level: Option<String>,
+
+    /// A TOML file with any of these options (kebab-case keys, e.g. urls = "http://*:80")
+    #[arg(long, env = "PEREGRINE_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// The options a TOML file may hold: the same names as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FileConfig {
+    urls: Option<String>,
+    threads: Option<usize>,
+    backend: Option<String>,
+    unix_socket_mode: Option<String>,
+    shutdown_timeout: Option<toml::Value>,
+    server_header: Option<String>,
+    no_server_header: Option<bool>,
+    port_sharing: Option<bool>,
+    backlog: Option<u32>,
+    no_pin: Option<bool>,
+    max_request_line_size: Option<usize>,
+    max_request_headers_total_size: Option<usize>,
+    max_request_header_count: Option<usize>,
+    log_level: Option<String>,
+}
+
+/// Read the file named by `--config`, if any.
+pub fn load_file(args: &Args) -> Result<FileConfig, String> {
+    let Some(path) = &args.config else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("invalid config file {}: {e}", path.display()))
+}
+
+/// The log filter to use.
+pub fn log_level(args: &Args, file: &FileConfig) -> String {
+    args.log_level
+        .clone()
+        .or_else(|| file.log_level.clone())
+        .unwrap_or_else(|| "info".into())
+}
+
+/// Merge the layers into server options.
+pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
+    let mut o = Options::default();
+    if let Some(urls) = args.urls.clone().or(file.urls) {
+        o = o.urls(&urls).map_err(|e| e.to_string())?;
+    }
+    if let Some(t) = args.threads.or(file.threads) {
+        if t == 0 {
+            return Err("--threads must be at least 1".into());
+        }
+        o.threads = t;
+    }
+    if let Some(b) = args.backend.clone().or(file.backend) {
+        o.backend = b.parse::<BackendChoice>()?;
+    }
+    if let Some(m) = args.unix_socket_mode.clone().or(file.unix_socket_mode) {
+        o.unix_socket_mode = Some(peregrine::listen::parse_mode(&m)?);
+    }
+    let timeout = match (&args.shutdown_timeout, file.shutdown_timeout) {
+        (Some(t), _) => Some(parse_duration(t)?),
+        (None, Some(toml::Value::Integer(n))) if n >= 0 => Some(Duration::from_secs(n as u64)),
+        (None, Some(toml::Value::String(s))) => Some(parse_duration(&s)?),
+        (None, Some(other)) => return Err(format!("invalid shutdown-timeout {other}")),
+        (None, None) => None,
+    };
+    if let Some(t) = timeout {
+        o.shutdown_timeout = t;
+    }
+    if let Some(s) = args.server_header.clone().or(file.server_header) {
+        o.server_header = Some(s);
+    }
+    if args.no_server_header.or(file.no_server_header) == Some(true) {
+        o.server_header = None;
+    }
+    if let Some(p) = args.port_sharing.or(file.port_sharing) {
+        o.port_sharing = p;
+    }
+    if let Some(b) = args.backlog.or(file.backlog) {
+        o.backlog = b;
+    }
+    if let Some(n) = args.no_pin.or(file.no_pin) {
+        o.pin_workers = !n;
+    }
+    if let Some(n) = args.max_request_line_size.or(file.max_request_line_size) {
+        o.limits.max_request_line = positive("max-request-line-size", n)?;
+    }
+    if let Some(n) = args
+        .max_request_headers_total_size
+        .or(file.max_request_headers_total_size)
+    {
+        o.limits.max_headers_total = positive("max-request-headers-total-size", n)?;
+    }
+    if let Some(n) = args.max_request_header_count.or(file.max_request_header_count) {
+        o.limits.max_header_count = positive("max-request-header-count", n)?;
+    }
+    Ok(o)
+}
+
+fn positive(name: &str, n: usize) -> Result<usize, String> {
+    if n == 0 {
+        Err(format!("--{name} must be greater than 0"))
+    } else {
+        Ok(n)
+    }
+}
+
+/// `30`, `30s`, `500ms`, `2m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid duration '{text}': use seconds (30), 30s, 500ms or 2m");
+    let t = text.trim();
+    let (num, unit) = match t.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => (&t[..i], &t[i..]),
+        None => (t, "s"),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(bad()),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1").is_err());
+    }
+
+    #[test]
+    fn file_layer_under_command_line() {
+        let args = Args::parse_from(["peregrine", "--threads", "3"]);
+        let file: FileConfig =
+            toml::from_str("threads = 5\nurls = \"http://127.0.0.1:0\"\nshutdown-timeout = 7")
+                .unwrap();
+        let o = options(&args, file).unwrap();
+        assert_eq!(o.threads, 3);
+        assert_eq!(o.urls.len(), 1);
+        assert_eq!(o.shutdown_timeout, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        assert!(toml::from_str::<FileConfig>("thread = 5").is_err());
+    }
+}

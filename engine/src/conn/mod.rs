@@ -1,0 +1,503 @@
+//! One HTTP/1.x connection: read, parse, dispatch to the handler, write.
+//!
+//! - Idle: no buffers held; the task waits for readability (or shutdown), then takes a
+//!   read buffer from the worker's pool.
+//! - Pipelining: every complete request already in the read buffer is answered before
+//!   anything is written, so all responses to one read leave in one write.
+//! - Bodies: the request body is read on demand by the handler (see [`exchange`]); the
+//!   response body is written as it is produced, chunked when its length is unknown.
+
+pub(crate) mod exchange;
+mod encode;
+mod panic;
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use http::{Method, StatusCode};
+use peregrine_protocol::h1::encode::{write_chunk_header, LAST_CHUNK};
+use peregrine_protocol::h1::parse::{RequestHead, RequestParser, TargetForm};
+use peregrine_protocol::h1::target::normalize_path;
+use peregrine_protocol::h1::{BodyFraming, ParseError, Status, Version};
+
+use crate::body::{BodyKind, BoxStream};
+use crate::handler::Handler;
+use crate::request::{PathRepr, Request, RequestBody};
+use crate::transport::{ConnInfo, Stream as Transport};
+use crate::worker::Worker;
+use encode::{encode_error, encode_head, Framing, ReqMeta};
+use exchange::{Exchange, Io};
+
+/// Bodies up to this size are copied into the write buffer; larger ones are written
+/// from their own buffer.
+const COPY_LIMIT: usize = 16 * 1024;
+/// Write out buffered responses once this much is waiting.
+const FLUSH_AT: usize = 64 * 1024;
+/// Grow the read buffer by this much when a head does not fit.
+const HEAD_READ_SIZE: usize = 4096;
+/// How long an unread request body may be drained after the response.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to read and discard after an error answer before closing (lingering close,
+/// so the client sees the answer rather than a reset).
+const LINGER: Duration = Duration::from_millis(500);
+
+/// Serve one connection until it closes.
+pub(crate) async fn serve<H: Handler>(worker: Rc<Worker<H>>, stream: Transport, info: ConnInfo) {
+    let limits = worker.http.limits;
+    let mut conn = Conn {
+        worker,
+        io: Some(Io {
+            stream,
+            rbuf: BytesMut::new(),
+        }),
+        wbuf: BytesMut::new(),
+        parser: RequestParser::new(limits),
+        head: RequestHead::default(),
+        exchange: Rc::new(Exchange::new()),
+        info: Rc::new(info),
+        keep_alive: true,
+    };
+    let end = conn.run().await;
+    conn.finish(end).await;
+}
+
+/// How a connection ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Flush what is buffered and close.
+    Close,
+    /// An error answer is buffered: flush, then lingering close.
+    Reject,
+    /// The transport failed or vanished: drop it.
+    Abort,
+}
+
+struct Conn<H: Handler> {
+    worker: Rc<Worker<H>>,
+    /// `None` only while lent to the exchange (or lost with a failed body read).
+    io: Option<Io>,
+    wbuf: BytesMut,
+    parser: RequestParser,
+    head: RequestHead,
+    exchange: Rc<Exchange>,
+    info: Rc<ConnInfo>,
+    keep_alive: bool,
+}
+
+impl<H: Handler> Conn<H> {
+    async fn run(&mut self) -> End {
+        loop {
+            let head_len = match self.read_head().await {
+                Ok(Some(n)) => n,
+                Ok(None) => return End::Close,
+                Err(HeadError::Parse(e)) => {
+                    tracing::debug!(error = %e, "bad request");
+                    self.reject(e.status(), e.allow());
+                    return End::Reject;
+                }
+                Err(HeadError::Io) => return End::Abort,
+            };
+            if let Some(end) = self.dispatch(head_len).await {
+                return end;
+            }
+        }
+    }
+
+    /// Read until a whole head is buffered. `Ok(None)`: the client closed between
+    /// requests, or shutdown arrived while idle.
+    async fn read_head(&mut self) -> Result<Option<usize>, HeadError> {
+        loop {
+            let io = self.io.as_mut().ok_or(HeadError::Io)?;
+            if !io.rbuf.is_empty() {
+                match self.parser.parse(&io.rbuf, &mut self.head) {
+                    Ok(Status::Complete(n)) => return Ok(Some(n)),
+                    Ok(Status::Partial) => {}
+                    Err(e) => return Err(HeadError::Parse(e)),
+                }
+            }
+            // More bytes are needed: first send what the previous reads produced.
+            if !self.wbuf.is_empty() {
+                self.flush().await.map_err(|_| HeadError::Io)?;
+            }
+            let idle = self.io.as_ref().is_some_and(|io| io.rbuf.is_empty());
+            if idle {
+                if !self.keep_alive || self.worker.shutdown.is_fired() {
+                    return Ok(None);
+                }
+                self.release_buffers();
+            }
+            let io = self.io.as_mut().ok_or(HeadError::Io)?;
+            if idle {
+                monoio::select! {
+                    r = io.stream.readable() => r.map_err(|_| HeadError::Io)?,
+                    _ = self.worker.shutdown.wait() => return Ok(None),
+                }
+                io.rbuf = self.worker.pool.borrow_mut().take();
+            } else if io.rbuf.capacity() - io.rbuf.len() < HEAD_READ_SIZE / 4 {
+                io.rbuf.reserve(HEAD_READ_SIZE);
+            }
+            let buf = std::mem::take(&mut io.rbuf);
+            let (res, buf) = io.stream.read(buf).await;
+            io.rbuf = buf;
+            match res {
+                Ok(0) if io.rbuf.is_empty() => return Ok(None),
+                Ok(0) => {
+                    tracing::debug!("client closed the connection mid-head");
+                    return Err(HeadError::Io);
+                }
+                Ok(_) => {}
+                Err(_) => return Err(HeadError::Io),
+            }
+        }
+    }
+
+    /// Answer one request whose head is `head_len` bytes at the start of the read buffer.
+    /// `Some(end)` when the connection must end.
+    async fn dispatch(&mut self, head_len: usize) -> Option<End> {
+        let mut io = self.io.take()?;
+        let head_bytes = io.rbuf.split_to(head_len).freeze();
+        let h = &mut self.head;
+        let method = match Method::from_bytes(h.method.of(&head_bytes)) {
+            Ok(m) => m,
+            Err(_) => {
+                self.io = Some(io);
+                self.reject(400, None);
+                return Some(End::Reject);
+            }
+        };
+        let path = match path_of(h, &head_bytes) {
+            Ok(p) => p,
+            Err(()) => {
+                tracing::debug!("bad request: invalid path");
+                self.io = Some(io);
+                self.reject(400, None);
+                return Some(End::Reject);
+            }
+        };
+        let meta = ReqMeta {
+            version: h.version,
+            is_head: method == Method::HEAD,
+        };
+        self.keep_alive = h.keep_alive && !self.worker.shutdown.is_fired();
+        let has_body = !matches!(h.framing, BodyFraming::Empty);
+        self.exchange.start_body(h.framing, h.expect_continue);
+        let req = Request {
+            method,
+            version: match h.version {
+                Version::Http10 => http::Version::HTTP_10,
+                Version::Http11 => http::Version::HTTP_11,
+            },
+            target: h.target,
+            path,
+            query: h.query,
+            headers: std::mem::take(&mut h.headers),
+            host: h.host,
+            body: RequestBody::new(has_body.then(|| self.exchange.clone())),
+            conn: self.info.clone(),
+            head: head_bytes,
+        };
+
+        self.exchange.lend(io);
+        let handled = panic::CatchUnwind::new(self.worker.handler.call(req)).await;
+        let Some(io) = self.exchange.reclaim() else {
+            return Some(End::Abort);
+        };
+        self.io = Some(io);
+        let response = match handled {
+            Ok(r) => r,
+            Err(()) => {
+                tracing::error!("the handler panicked; answering 500");
+                self.keep_alive = false;
+                let mut r = http::Response::new(crate::Body::empty());
+                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                r
+            }
+        };
+        if let Err(end) = self.write_response(response, meta).await {
+            return Some(end);
+        }
+        self.after_response().await
+    }
+
+    async fn write_response(&mut self, response: crate::Response, meta: ReqMeta) -> Result<(), End> {
+        let (parts, body) = response.into_parts();
+        if self.wbuf.capacity() == 0 {
+            self.wbuf = self.worker.pool.borrow_mut().take();
+        }
+        let date = self.worker.date.get();
+        let server = self.worker.http.server_header.as_deref();
+        let framing = encode_head(
+            &mut self.wbuf,
+            &parts,
+            body.len(),
+            meta,
+            &mut self.keep_alive,
+            &date,
+            server,
+        );
+        match body.kind {
+            BodyKind::Empty => Ok(()),
+            BodyKind::Full(bytes) => {
+                if framing == Framing::NoBody {
+                    return Ok(());
+                }
+                self.write_bytes(bytes).await
+            }
+            BodyKind::Stream(stream) => {
+                if framing == Framing::NoBody {
+                    return Ok(());
+                }
+                self.write_stream(stream, framing).await
+            }
+        }
+    }
+
+    /// Append `bytes` to the write buffer, or write them from their own buffer when large.
+    async fn write_bytes(&mut self, bytes: Bytes) -> Result<(), End> {
+        if bytes.len() <= COPY_LIMIT {
+            self.wbuf.extend_from_slice(&bytes);
+            return Ok(());
+        }
+        self.flush().await.map_err(|_| End::Abort)?;
+        let io = self.io.as_mut().ok_or(End::Abort)?;
+        let (res, _) = io.stream.write_all(bytes).await;
+        res.map(|_| ()).map_err(|_| End::Abort)
+    }
+
+    /// Pull the response body stream and write it. Buffered output is flushed whenever
+    /// the stream is not immediately ready, so streamed pieces are never held back.
+    async fn write_stream(&mut self, mut stream: BoxStream, framing: Framing) -> Result<(), End> {
+        let mut remaining = match framing {
+            Framing::Length(n) => Some(n),
+            _ => None,
+        };
+        loop {
+            let item = self.next_item(&mut stream).await?;
+            let Some(item) = item else { break };
+            let bytes = match item {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::debug!(error = %e, "response body stream failed; closing");
+                    return Err(End::Abort);
+                }
+            };
+            if bytes.is_empty() {
+                continue;
+            }
+            match framing {
+                Framing::Chunked => {
+                    write_chunk_header(&mut self.wbuf, bytes.len());
+                    self.write_bytes(bytes).await?;
+                    self.wbuf.extend_from_slice(b"\r\n");
+                }
+                Framing::Length(_) => {
+                    let left = remaining.unwrap_or(0);
+                    let mut bytes = bytes;
+                    if bytes.len() as u64 > left {
+                        tracing::warn!("response body longer than its Content-Length; truncated");
+                        bytes.truncate(left as usize);
+                        self.keep_alive = false;
+                    }
+                    remaining = Some(left - bytes.len() as u64);
+                    self.write_bytes(bytes).await?;
+                }
+                Framing::Close | Framing::NoBody => self.write_bytes(bytes).await?,
+            }
+            if self.wbuf.len() >= COPY_LIMIT {
+                self.flush().await.map_err(|_| End::Abort)?;
+            }
+        }
+        match framing {
+            Framing::Chunked => self.wbuf.extend_from_slice(LAST_CHUNK),
+            Framing::Length(_) if remaining != Some(0) => {
+                tracing::warn!("response body shorter than its Content-Length; closing");
+                return Err(End::Close);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The next item of the response body, with the I/O lent to the exchange while the
+    /// stream is polled (it may read the request body).
+    async fn next_item(
+        &mut self,
+        stream: &mut BoxStream,
+    ) -> Result<Option<std::io::Result<Bytes>>, End> {
+        self.exchange.lend(self.io.take().ok_or(End::Abort)?);
+        let ready = poll_fn(|cx| match Pin::new(&mut *stream).poll_next(cx) {
+            Poll::Ready(item) => Poll::Ready(Some(item)),
+            Poll::Pending => Poll::Ready(None),
+        })
+        .await;
+        let item = match ready {
+            Some(item) => item,
+            None => {
+                if !self.wbuf.is_empty() {
+                    if let Some(io) = self.exchange.reclaim() {
+                        self.io = Some(io);
+                        self.flush().await.map_err(|_| End::Abort)?;
+                        self.exchange.lend(self.io.take().ok_or(End::Abort)?);
+                    }
+                }
+                poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await
+            }
+        };
+        self.io = Some(self.exchange.reclaim().ok_or(End::Abort)?);
+        Ok(item)
+    }
+
+    /// After a response: settle the request body and decide whether to go on.
+    async fn after_response(&mut self) -> Option<End> {
+        if self.exchange.continue_pending() {
+            // The client may or may not send the body it announced: we cannot tell.
+            self.keep_alive = false;
+        } else if !self.exchange.body_done() && self.keep_alive && !self.drain_body().await {
+            return Some(End::Abort);
+        }
+        if self.exchange.broken() {
+            return Some(End::Abort);
+        }
+        if !self.keep_alive {
+            return Some(End::Close);
+        }
+        if self.wbuf.len() >= FLUSH_AT && self.flush().await.is_err() {
+            return Some(End::Abort);
+        }
+        None
+    }
+
+    /// Read and discard the rest of the request body (bounded in time).
+    async fn drain_body(&mut self) -> bool {
+        let Some(io) = self.io.take() else {
+            return false;
+        };
+        self.exchange.lend(io);
+        let exchange = self.exchange.clone();
+        let drained = monoio::time::timeout(DRAIN_TIMEOUT, async move {
+            while let Some(chunk) = exchange.next_chunk().await {
+                if chunk.is_err() {
+                    return false;
+                }
+            }
+            true
+        })
+        .await;
+        self.io = self.exchange.reclaim();
+        matches!(drained, Ok(true)) && self.io.is_some()
+    }
+
+    /// Buffer an error answer; the connection ends after it.
+    fn reject(&mut self, status: u16, allow: Option<&str>) {
+        if self.wbuf.capacity() == 0 {
+            self.wbuf = self.worker.pool.borrow_mut().take();
+        }
+        let date = self.worker.date.get();
+        encode_error(
+            &mut self.wbuf,
+            status,
+            allow,
+            &date,
+            self.worker.http.server_header.as_deref(),
+        );
+        self.keep_alive = false;
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let io = self
+            .io
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("connection lost"))?;
+        let buf = std::mem::take(&mut self.wbuf);
+        let (res, mut buf) = io.stream.write_all(buf).await;
+        buf.clear();
+        self.wbuf = buf;
+        res.map(|_| ())
+    }
+
+    /// Give idle buffers back to the pool.
+    fn release_buffers(&mut self) {
+        let mut pool = self.worker.pool.borrow_mut();
+        if self.wbuf.capacity() > 0 {
+            pool.give(std::mem::take(&mut self.wbuf));
+        }
+        if let Some(io) = self.io.as_mut() {
+            if io.rbuf.is_empty() && io.rbuf.capacity() > 0 {
+                pool.give(std::mem::take(&mut io.rbuf));
+            }
+        }
+    }
+
+    async fn finish(&mut self, end: End) {
+        if end != End::Abort && self.flush().await.is_ok() {
+            if let Some(io) = self.io.as_mut() {
+                let _ = io.stream.shutdown().await;
+                if end == End::Reject {
+                    linger(io).await;
+                }
+            }
+        }
+        self.release_buffers();
+        if let Some(io) = self.io.as_mut() {
+            let rbuf = std::mem::take(&mut io.rbuf);
+            if rbuf.capacity() > 0 {
+                self.worker.pool.borrow_mut().give(rbuf);
+            }
+        }
+    }
+}
+
+/// After an error answer and FIN, read and discard for a moment so that unread request
+/// bytes do not turn the close into a reset that destroys the answer in flight.
+async fn linger(io: &mut Io) {
+    let _ = monoio::time::timeout(LINGER, async {
+        let mut discarded = 0usize;
+        while discarded < 256 * 1024 {
+            io.rbuf.clear();
+            if io.rbuf.capacity() < 4096 {
+                io.rbuf.reserve(4096);
+            }
+            let buf = std::mem::take(&mut io.rbuf);
+            let (res, buf) = io.stream.read(buf).await;
+            io.rbuf = buf;
+            match res {
+                Ok(0) | Err(_) => break,
+                Ok(n) => discarded += n,
+            }
+        }
+    })
+    .await;
+    io.rbuf.clear();
+}
+
+enum HeadError {
+    Parse(ParseError),
+    Io,
+}
+
+/// The path the handler sees: a view of the raw path when it is already normal.
+fn path_of(h: &RequestHead, head: &[u8]) -> Result<PathRepr, ()> {
+    match h.target_form {
+        TargetForm::Asterisk | TargetForm::Authority => return Ok(PathRepr::Raw(h.target)),
+        TargetForm::Origin | TargetForm::Absolute => {}
+    }
+    let raw = h.path.of(head);
+    if raw.is_empty() {
+        return Ok(PathRepr::Owned("/".to_string()));
+    }
+    let needs_work = memchr::memchr(b'%', raw).is_some()
+        || memchr::memmem::find(raw, b"/.").is_some()
+        || raw[0] != b'/';
+    if !needs_work {
+        return Ok(PathRepr::Raw(h.path));
+    }
+    normalize_path(raw).map(PathRepr::Owned).map_err(|_| ())
+}

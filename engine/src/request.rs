@@ -1,0 +1,210 @@
+//! The request a handler receives: method, target, decoded path, query, headers (views
+//! into the one buffer the head was read into), the body as a stream, and connection info.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
+use peregrine_protocol::h1::{HeaderSpan, Span};
+
+use crate::conn::exchange::Exchange;
+use crate::transport::ConnInfo;
+
+/// An HTTP request as the handler sees it.
+pub struct Request {
+    pub(crate) head: Bytes,
+    pub(crate) method: Method,
+    pub(crate) version: Version,
+    pub(crate) target: Span,
+    pub(crate) path: PathRepr,
+    pub(crate) query: Option<Span>,
+    pub(crate) headers: Vec<HeaderSpan>,
+    pub(crate) host: Option<Span>,
+    pub(crate) body: RequestBody,
+    pub(crate) conn: Rc<ConnInfo>,
+}
+
+/// The normalised path: a view into the head when the raw path was already normal.
+pub(crate) enum PathRepr {
+    Raw(Span),
+    Owned(String),
+}
+
+impl Request {
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The request target exactly as sent.
+    pub fn target(&self) -> &str {
+        self.str_of(self.target)
+    }
+
+    /// The path, percent-decoded, dot segments removed, never above `/`.
+    pub fn path(&self) -> &str {
+        match &self.path {
+            PathRepr::Raw(span) => self.str_of(*span),
+            PathRepr::Owned(s) => s,
+        }
+    }
+
+    /// The query string (without `?`), as sent.
+    pub fn query(&self) -> Option<&str> {
+        self.query.map(|s| self.str_of(s))
+    }
+
+    /// The Host header value, if any.
+    pub fn host(&self) -> Option<&str> {
+        self.host.map(|s| self.str_of(s))
+    }
+
+    /// The header lines in order, as `(name, value)`; names keep the client's case.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        self.headers
+            .iter()
+            .map(|h| (self.str_of(h.name), h.value.of(&self.head)))
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name.of(&self.head).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|h| h.value.of(&self.head))
+    }
+
+    /// The first value of header `name` as text, if it is UTF-8.
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        self.header(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The headers as an `http::HeaderMap` (allocates; for handing to ecosystem code).
+    pub fn header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(self.headers.len());
+        for h in &self.headers {
+            let name = HeaderName::from_bytes(h.name.of(&self.head));
+            let value = HeaderValue::from_maybe_shared(
+                self.head
+                    .slice(h.value.start as usize..h.value.end as usize),
+            );
+            if let (Ok(name), Ok(value)) = (name, value) {
+                map.append(name, value);
+            }
+        }
+        map
+    }
+
+    /// Connection information: addresses and scheme.
+    pub fn conn_info(&self) -> &ConnInfo {
+        &self.conn
+    }
+
+    /// The request body.
+    pub fn body_mut(&mut self) -> &mut RequestBody {
+        &mut self.body
+    }
+
+    /// Take the body out of the request.
+    pub fn into_body(self) -> RequestBody {
+        self.body
+    }
+
+    fn str_of(&self, span: Span) -> &str {
+        // The parser only accepts ASCII in methods, targets and header names.
+        std::str::from_utf8(span.of(&self.head)).unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("target", &self.target())
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+type ChunkFuture = Pin<Box<dyn Future<Output = Option<io::Result<Bytes>>>>>;
+
+/// The request body: a stream of buffers read from the connection as they are asked for.
+/// The first read answers `Expect: 100-continue`.
+pub struct RequestBody {
+    exchange: Option<Rc<Exchange>>,
+    pending: Option<ChunkFuture>,
+}
+
+impl RequestBody {
+    pub(crate) fn new(exchange: Option<Rc<Exchange>>) -> Self {
+        RequestBody {
+            exchange,
+            pending: None,
+        }
+    }
+
+    /// The next buffer of the body, `None` at its end.
+    pub async fn chunk(&mut self) -> Option<io::Result<Bytes>> {
+        if let Some(fut) = self.pending.take() {
+            return fut.await;
+        }
+        match &self.exchange {
+            Some(ex) => ex.next_chunk().await,
+            None => None,
+        }
+    }
+
+    /// Read the whole body into memory, failing if it exceeds `limit` bytes.
+    pub async fn to_bytes(&mut self, limit: usize) -> io::Result<Bytes> {
+        let mut all = BytesMut::new();
+        while let Some(chunk) = self.chunk().await {
+            let chunk = chunk?;
+            if all.len() + chunk.len() > limit {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("request body larger than {limit} bytes"),
+                ));
+            }
+            all.extend_from_slice(&chunk);
+        }
+        Ok(all.freeze())
+    }
+}
+
+impl Stream for RequestBody {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.pending.is_none() {
+            let Some(ex) = this.exchange.clone() else {
+                return Poll::Ready(None);
+            };
+            this.pending = Some(Box::pin(async move { ex.next_chunk().await }));
+        }
+        let Some(fut) = this.pending.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let out = fut.as_mut().poll(cx);
+        if out.is_ready() {
+            this.pending = None;
+        }
+        out
+    }
+}
+
+impl std::fmt::Debug for RequestBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestBody")
+    }
+}

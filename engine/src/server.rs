@@ -1,0 +1,308 @@
+//! The server's lifecycle: bind everything, start the workers, wait for shutdown
+//! (SIGINT/SIGTERM or [`ShutdownHandle::shutdown`]), stop accepting, let in-flight
+//! requests finish within the shutdown timeout, remove unix socket files.
+
+use std::fmt;
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use crate::backend::{self, Backend};
+use crate::handler::Handler;
+use crate::listen::{self, BindError, BindOptions, Endpoint, EndpointSockets};
+use crate::options::Options;
+use crate::signal::Trigger;
+use crate::url::{Scheme, UrlError};
+use crate::worker::{self, HttpSettings, WorkerListener, WorkerSpec};
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum Error {
+    /// A URL prefix is invalid.
+    Url(UrlError),
+    /// An address could not be bound.
+    Bind(BindError),
+    /// The configuration cannot be served (e.g. `https://` without TLS).
+    Config(String),
+    /// The backend or a worker could not start.
+    Start(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Url(e) => write!(f, "{e}"),
+            Error::Bind(e) => write!(f, "{e}"),
+            Error::Config(e) | Error::Start(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<UrlError> for Error {
+    fn from(e: UrlError) -> Self {
+        Error::Url(e)
+    }
+}
+
+/// A bound, not yet running server. Its addresses are final (real ports for port 0).
+#[derive(Debug)]
+pub struct Server {
+    options: Options,
+    endpoints: Vec<Endpoint>,
+    addresses: Vec<String>,
+    backend: Backend,
+    trigger: Trigger,
+}
+
+/// Stops a server from any thread.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    trigger: Trigger,
+}
+
+impl ShutdownHandle {
+    /// Start a graceful shutdown.
+    pub fn shutdown(&self) {
+        self.trigger.fire();
+    }
+}
+
+impl Server {
+    /// Resolve the backend and bind every address in `options`. Fails, with nothing left
+    /// bound, if any address cannot be bound.
+    pub fn bind(options: Options) -> Result<Server, Error> {
+        if let Some(a) = options.urls.iter().find(|a| a.scheme == Scheme::Https) {
+            return Err(Error::Config(format!(
+                "TLS is not configured: cannot listen on '{}'. Use an http:// URL.",
+                a.original
+            )));
+        }
+        if options.urls.is_empty() {
+            return Err(Error::Url(UrlError::Empty));
+        }
+        let (backend, fallback) = backend::resolve(options.backend).map_err(Error::Start)?;
+        match fallback {
+            Some(why) => tracing::warn!("io_uring is unavailable ({why}); using the epoll backend"),
+            None => tracing::info!("using the {backend} backend"),
+        }
+        raise_fd_limit();
+        let bind_opts = BindOptions {
+            workers: options.threads.max(1),
+            backlog: options.backlog,
+            port_sharing: options.port_sharing,
+            unix_socket_mode: options.unix_socket_mode,
+        };
+        let endpoints = listen::bind_all(&options.urls, &bind_opts).map_err(Error::Bind)?;
+        let addresses = endpoints.iter().map(|e| e.display.clone()).collect();
+        Ok(Server {
+            options,
+            endpoints,
+            addresses,
+            backend,
+            trigger: Trigger::default(),
+        })
+    }
+
+    /// The bound addresses, e.g. `http://127.0.0.1:43567` (Kestrel's
+    /// `IServerAddressesFeature`).
+    pub fn addresses(&self) -> &[String] {
+        &self.addresses
+    }
+
+    /// The backend the workers run on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A handle that stops the server.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            trigger: self.trigger.clone(),
+        }
+    }
+
+    /// Start the workers and return once all of them accept connections.
+    pub fn start<H: Handler>(self, handler: H) -> Result<Running, Error> {
+        if self.options.handle_signals {
+            install_signal_thread(self.trigger.clone()).map_err(Error::Start)?;
+        }
+        let threads = self.options.threads.max(1);
+        let cores = if self.options.pin_workers {
+            core_affinity::get_core_ids().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let http = Arc::new(HttpSettings {
+            server_header: self.options.server_header.clone().map(String::into_bytes),
+            limits: self.options.limits,
+        });
+        let mut per_worker: Vec<Vec<WorkerListener>> = (0..threads).map(|_| Vec::new()).collect();
+        for ep in &self.endpoints {
+            match &ep.sockets {
+                EndpointSockets::Tcp(groups) => {
+                    for group in groups {
+                        for (i, sock) in group.iter().enumerate() {
+                            let sock = sock.try_clone().map_err(|e| {
+                                Error::Start(format!("cannot share a listening socket: {e}"))
+                            })?;
+                            per_worker[i % threads].push(WorkerListener::Tcp(sock));
+                        }
+                    }
+                }
+                EndpointSockets::Unix(file) => {
+                    for list in per_worker.iter_mut() {
+                        let sock = file.listener.try_clone().map_err(|e| {
+                            Error::Start(format!("cannot share a listening socket: {e}"))
+                        })?;
+                        list.push(WorkerListener::Unix(sock, file.path.clone()));
+                    }
+                }
+            }
+        }
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let mut handles = Vec::with_capacity(threads);
+        for (id, listeners) in per_worker.into_iter().enumerate() {
+            let spec = WorkerSpec {
+                id,
+                core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
+                backend: self.backend,
+                handler: handler.clone(),
+                listeners,
+                http: http.clone(),
+                trigger: self.trigger.clone(),
+                shutdown_timeout: self.options.shutdown_timeout,
+                ready: ready_tx.clone(),
+            };
+            match worker::spawn(spec) {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    self.trigger.fire();
+                    return Err(Error::Start(format!("cannot start a worker thread: {e}")));
+                }
+            }
+        }
+        drop(ready_tx);
+        for _ in 0..threads {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => {
+                    self.trigger.fire();
+                    join_all(handles);
+                    return Err(Error::Start(why));
+                }
+                Err(_) => {
+                    self.trigger.fire();
+                    join_all(handles);
+                    return Err(Error::Start("a worker exited during start-up".into()));
+                }
+            }
+        }
+        // The workers hold their own descriptors now; the endpoints stay with us until
+        // shutdown (their drop removes the unix socket files).
+        Ok(Running {
+            handles,
+            endpoints: self.endpoints,
+            addresses: self.addresses,
+            trigger: self.trigger,
+        })
+    }
+
+    /// Start, then block until shut down and every worker has stopped.
+    pub fn run<H: Handler>(self, handler: H) -> Result<(), Error> {
+        self.start(handler)?.wait();
+        Ok(())
+    }
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    handles: Vec<JoinHandle<()>>,
+    endpoints: Vec<Endpoint>,
+    addresses: Vec<String>,
+    trigger: Trigger,
+}
+
+impl Running {
+    /// The bound addresses.
+    pub fn addresses(&self) -> &[String] {
+        &self.addresses
+    }
+
+    /// A handle that stops the server.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            trigger: self.trigger.clone(),
+        }
+    }
+
+    /// Block until shutdown is requested and every worker has finished; then close the
+    /// listeners and remove unix socket files.
+    pub fn wait(self) {
+        self.trigger.wait_blocking(None);
+        tracing::info!("Application is shutting down...");
+        // Our copies of the listening sockets close now, so that once the workers close
+        // theirs nothing accepts any more; unix socket files are removed.
+        drop(self.endpoints);
+        join_all(self.handles);
+    }
+}
+
+fn join_all(handles: Vec<JoinHandle<()>>) {
+    for h in handles {
+        if h.join().is_err() {
+            tracing::error!("a worker thread panicked");
+        }
+    }
+}
+
+/// Block SIGINT and SIGTERM in this thread (workers inherit the mask) and wait for them
+/// on a dedicated thread: the first starts a graceful shutdown, a second one exits at once.
+fn install_signal_thread(trigger: Trigger) -> Result<(), String> {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset before use; the calls only
+    // read and write the set we own and this thread's signal mask.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return Err("cannot block SIGINT/SIGTERM".into());
+        }
+        set
+    };
+    std::thread::Builder::new()
+        .name("peregrine-signals".into())
+        .spawn(move || {
+            let mut fired = false;
+            loop {
+                let mut sig: libc::c_int = 0;
+                // SAFETY: `set` is an initialised sigset_t owned by this closure and `sig`
+                // is a valid out-pointer.
+                if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                    continue;
+                }
+                if fired {
+                    eprintln!("Second signal received: exiting without waiting.");
+                    std::process::exit(1);
+                }
+                fired = true;
+                trigger.fire();
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| format!("cannot start the signal thread: {e}"))
+}
+
+/// Raise the soft open-file limit to the hard limit: every connection is a descriptor.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit read and write a plain struct we own.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}

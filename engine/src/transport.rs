@@ -1,0 +1,86 @@
+//! Transport: the byte streams connections run over (TCP and unix sockets today, TLS
+//! later), behind one type so the HTTP layer never knows which it has. Owned-buffer I/O
+//! (`read(buf) -> (result, buf)`), as io_uring needs.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use monoio::buf::{IoBuf, IoBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::net::{TcpStream, UnixStream};
+use monoio::BufResult;
+
+/// A connected byte stream.
+#[derive(Debug)]
+pub enum Stream {
+    /// A TCP connection.
+    Tcp(TcpStream),
+    /// A unix-socket connection.
+    Unix(UnixStream),
+}
+
+impl Stream {
+    /// Wait until the stream is readable, holding no buffer while waiting (an idle
+    /// keep-alive connection costs no read buffer).
+    pub async fn readable(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.readable(false).await,
+            Stream::Unix(s) => s.readable(false).await,
+        }
+    }
+
+    /// Read into the spare capacity of `buf`.
+    pub async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Tcp(s) => s.read(buf).await,
+            Stream::Unix(s) => s.read(buf).await,
+        }
+    }
+
+    /// Write all of `buf`.
+    pub async fn write_all<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Tcp(s) => s.write_all(buf).await,
+            Stream::Unix(s) => s.write_all(buf).await,
+        }
+    }
+
+    /// Shut down the write side (sends FIN).
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown().await,
+            Stream::Unix(s) => s.shutdown().await,
+        }
+    }
+}
+
+/// One side of a connection's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Addr {
+    /// An IP address and port.
+    Ip(SocketAddr),
+    /// A unix socket path (`None` for an unnamed client socket).
+    Unix(Option<PathBuf>),
+}
+
+impl std::fmt::Display for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Addr::Ip(sa) => write!(f, "{sa}"),
+            Addr::Unix(Some(p)) => write!(f, "unix:{}", p.display()),
+            Addr::Unix(None) => f.write_str("unix"),
+        }
+    }
+}
+
+/// What the application may know about a connection.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// The server's address.
+    pub local_addr: Addr,
+    /// The client's address.
+    pub remote_addr: Addr,
+    /// `http` (later `https`).
+    pub scheme: &'static str,
+}

@@ -1,0 +1,233 @@
+//! A worker: one thread pinned to one core, running its own monoio runtime on the chosen
+//! backend, accepting from its own `SO_REUSEPORT` sockets (and the shared unix sockets)
+//! and serving every connection it accepts. Its state is `!Send` and shared with
+//! nothing; the only thing that crosses threads is the shutdown [`Trigger`].
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
+use peregrine_protocol::h1::parse::Limits;
+
+use crate::backend::{Backend, RING_ENTRIES};
+use crate::conn;
+use crate::date::DateCache;
+use crate::handler::Handler;
+use crate::pool::BufPool;
+use crate::signal::{LocalSignal, Trigger};
+use crate::transport::{Addr, ConnInfo, Stream};
+
+/// Read/write buffer size handed out by the pool.
+const BUF_SIZE: usize = 4096;
+/// Idle buffers a worker keeps at most.
+const MAX_IDLE_BUFS: usize = 1024;
+
+/// HTTP settings shared (read-only) by all workers.
+#[derive(Debug)]
+pub(crate) struct HttpSettings {
+    pub server_header: Option<Vec<u8>>,
+    pub limits: Limits,
+}
+
+/// Per-worker state, shared by the worker's tasks through `Rc`.
+pub(crate) struct Worker<H> {
+    pub handler: H,
+    pub date: DateCache,
+    pub pool: RefCell<BufPool>,
+    /// Fired when shutdown starts: stop accepting, finish in-flight requests.
+    pub shutdown: LocalSignal,
+    /// Fired when the last connection closes after shutdown started.
+    drained: LocalSignal,
+    active: Cell<usize>,
+    pub http: Arc<HttpSettings>,
+}
+
+/// A listening socket handed to a worker.
+#[derive(Debug)]
+pub(crate) enum WorkerListener {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener, std::path::PathBuf),
+}
+
+/// Everything a worker thread starts from.
+pub(crate) struct WorkerSpec<H> {
+    pub id: usize,
+    pub core: Option<core_affinity::CoreId>,
+    pub backend: Backend,
+    pub handler: H,
+    pub listeners: Vec<WorkerListener>,
+    pub http: Arc<HttpSettings>,
+    pub trigger: Trigger,
+    pub shutdown_timeout: Duration,
+    pub ready: mpsc::Sender<Result<(), String>>,
+}
+
+/// Start a worker thread. It reports on `spec.ready` once its runtime runs and its
+/// listeners are registered (or why it could not start).
+pub(crate) fn spawn<H: Handler>(spec: WorkerSpec<H>) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("peregrine-w{}", spec.id))
+        .spawn(move || run(spec))
+}
+
+fn run<H: Handler>(spec: WorkerSpec<H>) {
+    if let Some(core) = spec.core {
+        if !core_affinity::set_for_current(core) {
+            tracing::warn!(worker = spec.id, "could not pin the worker to core {}", core.id);
+        }
+    }
+    let ready = spec.ready.clone();
+    let built = match spec.backend {
+        Backend::IoUring => RuntimeBuilder::<IoUringDriver>::new()
+            .with_entries(RING_ENTRIES)
+            .enable_timer()
+            .build()
+            .map(|mut rt| rt.block_on(worker_main(spec))),
+        Backend::Epoll => RuntimeBuilder::<LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .map(|mut rt| rt.block_on(worker_main(spec))),
+    };
+    if let Err(e) = built {
+        let _ = ready.send(Err(format!("cannot start the runtime: {e}")));
+    }
+}
+
+async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
+    let worker = Rc::new(Worker {
+        handler: spec.handler,
+        date: DateCache::new(),
+        pool: RefCell::new(BufPool::new(BUF_SIZE, MAX_IDLE_BUFS)),
+        shutdown: LocalSignal::default(),
+        drained: LocalSignal::default(),
+        active: Cell::new(0),
+        http: spec.http,
+    });
+    let mut tcp = Vec::new();
+    let mut unix = Vec::new();
+    for l in spec.listeners {
+        let registered = match l {
+            WorkerListener::Tcp(l) => monoio::net::TcpListener::from_std(l).map(|l| tcp.push(l)),
+            WorkerListener::Unix(l, path) => {
+                monoio::net::UnixListener::from_std(l).map(|l| unix.push((l, path)))
+            }
+        };
+        if let Err(e) = registered {
+            let _ = spec
+                .ready
+                .send(Err(format!("cannot register a listener: {e}")));
+            return;
+        }
+    }
+    let _ = spec.ready.send(Ok(()));
+    for l in tcp {
+        monoio::spawn(accept_tcp(worker.clone(), l));
+    }
+    for (l, path) in unix {
+        monoio::spawn(accept_unix(worker.clone(), l, path));
+    }
+    monoio::spawn(tick(worker.clone()));
+
+    spec.trigger.wait().await;
+    worker.shutdown.fire();
+    if worker.active.get() > 0 {
+        let drained = monoio::time::timeout(spec.shutdown_timeout, worker.drained.wait()).await;
+        if drained.is_err() {
+            tracing::warn!(
+                worker = spec.id,
+                open = worker.active.get(),
+                "shutdown timeout reached; closing the remaining connections"
+            );
+        }
+    }
+}
+
+/// Once a second: re-render the Date value and let the buffer pool shrink.
+async fn tick<H: Handler>(worker: Rc<Worker<H>>) {
+    loop {
+        monoio::time::sleep(Duration::from_secs(1)).await;
+        worker.date.refresh();
+        worker.pool.borrow_mut().trim();
+    }
+}
+
+async fn accept_tcp<H: Handler>(worker: Rc<Worker<H>>, listener: monoio::net::TcpListener) {
+    loop {
+        let accepted = monoio::select! {
+            r = listener.accept() => r,
+            _ = worker.shutdown.wait() => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let local = stream
+                    .local_addr()
+                    .map(Addr::Ip)
+                    .unwrap_or(Addr::Unix(None));
+                let _ = stream.set_nodelay(true);
+                let info = ConnInfo {
+                    local_addr: local,
+                    remote_addr: Addr::Ip(peer),
+                    scheme: "http",
+                };
+                start_conn(&worker, Stream::Tcp(stream), info);
+            }
+            Err(e) => accept_failed(&worker, e).await,
+        }
+    }
+}
+
+async fn accept_unix<H: Handler>(
+    worker: Rc<Worker<H>>,
+    listener: monoio::net::UnixListener,
+    path: std::path::PathBuf,
+) {
+    loop {
+        let accepted = monoio::select! {
+            r = listener.accept() => r,
+            _ = worker.shutdown.wait() => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let info = ConnInfo {
+                    local_addr: Addr::Unix(Some(path.clone())),
+                    remote_addr: Addr::Unix(peer.as_pathname().map(|p| p.to_path_buf())),
+                    scheme: "http",
+                };
+                start_conn(&worker, Stream::Unix(stream), info);
+            }
+            Err(e) => accept_failed(&worker, e).await,
+        }
+    }
+}
+
+fn start_conn<H: Handler>(worker: &Rc<Worker<H>>, stream: Stream, info: ConnInfo) {
+    worker.active.set(worker.active.get() + 1);
+    let worker = worker.clone();
+    monoio::spawn(async move {
+        conn::serve(worker.clone(), stream, info).await;
+        let left = worker.active.get() - 1;
+        worker.active.set(left);
+        if left == 0 && worker.shutdown.is_fired() {
+            worker.drained.fire();
+        }
+    });
+}
+
+/// Accept errors: out of descriptors backs off briefly instead of spinning.
+async fn accept_failed<H: Handler>(worker: &Rc<Worker<H>>, e: io::Error) {
+    match e.raw_os_error() {
+        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
+            tracing::warn!(error = %e, "accept failed: out of resources; backing off");
+            monoio::select! {
+                _ = monoio::time::sleep(Duration::from_millis(50)) => {},
+                _ = worker.shutdown.wait() => {},
+            }
+        }
+        _ => tracing::debug!(error = %e, "accept failed"),
+    }
+}
