@@ -125,7 +125,12 @@ async fn describe(mut req: Request) -> Response {
 fn stream(req: &Request) -> Response {
     let mut chunks = 10u64;
     let mut size = 1024u64;
-    for pair in req.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+    for pair in req
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let Ok(n) = v.parse::<u64>() else {
             return status(StatusCode::BAD_REQUEST);

@@ -125,7 +125,10 @@ mod tests {
     #[test]
     fn parses_choices() {
         assert_eq!("auto".parse::<BackendChoice>(), Ok(BackendChoice::Auto));
-        assert_eq!("io-uring".parse::<BackendChoice>(), Ok(BackendChoice::IoUring));
+        assert_eq!(
+            "io-uring".parse::<BackendChoice>(),
+            Ok(BackendChoice::IoUring)
+        );
         assert_eq!("EPOLL".parse::<BackendChoice>(), Ok(BackendChoice::Epoll));
         assert!("select".parse::<BackendChoice>().is_err());
     }

@@ -170,7 +170,10 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
     {
         o.limits.max_headers_total = positive("max-request-headers-total-size", n)?;
     }
-    if let Some(n) = args.max_request_header_count.or(file.max_request_header_count) {
+    if let Some(n) = args
+        .max_request_header_count
+        .or(file.max_request_header_count)
+    {
         o.limits.max_header_count = positive("max-request-header-count", n)?;
     }
     Ok(o)

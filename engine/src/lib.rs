@@ -46,3 +46,8 @@ pub type Response = http::Response<Body>;
 
 /// Re-export of the `http` crate used at the API boundary.
 pub use http;
+
+/// The README's examples, compiled as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

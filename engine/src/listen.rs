@@ -130,8 +130,12 @@ fn bind_one(addr: &BindAddress, opts: &BindOptions) -> Result<Endpoint, BindErro
             })
         }
         ListenTarget::Unix(path) => {
-            let file = bind_unix(path, opts)
-                .map_err(|e| BindError(format!("Failed to bind to address {s}://unix:{}: {e}", path.display())))?;
+            let file = bind_unix(path, opts).map_err(|e| {
+                BindError(format!(
+                    "Failed to bind to address {s}://unix:{}: {e}",
+                    path.display()
+                ))
+            })?;
             Ok(Endpoint {
                 display: format!("{s}://unix:{}", path.display()),
                 scheme,
@@ -150,7 +154,9 @@ fn display_ip(sa: &SocketAddr) -> String {
 
 fn bind_failed(what: &str, e: &io::Error) -> BindError {
     if e.kind() == io::ErrorKind::AddrInUse {
-        BindError(format!("Failed to bind to address {what}: address already in use."))
+        BindError(format!(
+            "Failed to bind to address {what}: address already in use."
+        ))
     } else {
         BindError(format!("Failed to bind to address {what}: {e}."))
     }
@@ -164,10 +170,17 @@ fn local_addr(group: &[TcpListener]) -> Result<SocketAddr, BindError> {
         .map_err(|e| BindError(format!("cannot read the bound address: {e}")))
 }
 
-fn bind_localhost(s: &str, port: u16, opts: &BindOptions) -> Result<Vec<Vec<TcpListener>>, BindError> {
+fn bind_localhost(
+    s: &str,
+    port: u16,
+    opts: &BindOptions,
+) -> Result<Vec<Vec<TcpListener>>, BindError> {
     let mut groups = Vec::new();
     let mut failures = Vec::new();
-    for ip in [IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)] {
+    for ip in [
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ] {
         let sa = SocketAddr::new(ip, port);
         match bind_group(sa, opts) {
             Ok(g) => groups.push(g),
@@ -321,7 +334,9 @@ pub fn parse_mode(text: &str) -> Result<u32, String> {
     let mode = u32::from_str_radix(digits, 8)
         .map_err(|_| format!("invalid unix socket mode '{text}': expected octal such as 0660"))?;
     if mode > 0o7777 {
-        return Err(format!("invalid unix socket mode '{text}': larger than 07777"));
+        return Err(format!(
+            "invalid unix socket mode '{text}': larger than 07777"
+        ));
     }
     Ok(mode)
 }

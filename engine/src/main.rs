@@ -17,8 +17,8 @@ fn main() -> ExitCode {
         Ok(f) => f,
         Err(e) => return fail(&e),
     };
-    let filter = EnvFilter::try_new(cli::log_level(&args, &file))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_new(cli::log_level(&args, &file)).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -273,8 +273,14 @@ mod tests {
 
     #[test]
     fn localhost_and_any() {
-        assert_eq!(target("http://LOCALHOST:5000"), ListenTarget::Localhost(5000));
-        assert_eq!(target("http://app.localhost:5000"), ListenTarget::Localhost(5000));
+        assert_eq!(
+            target("http://LOCALHOST:5000"),
+            ListenTarget::Localhost(5000)
+        );
+        assert_eq!(
+            target("http://app.localhost:5000"),
+            ListenTarget::Localhost(5000)
+        );
         assert_eq!(
             target("http://*:80"),
             ListenTarget::Any {
@@ -316,7 +322,10 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert!(matches!(parse_url("127.0.0.1:80"), Err(UrlError::InvalidUrl(_))));
+        assert!(matches!(
+            parse_url("127.0.0.1:80"),
+            Err(UrlError::InvalidUrl(_))
+        ));
         assert!(matches!(
             parse_url("ftp://127.0.0.1:80"),
             Err(UrlError::UnrecognizedScheme(_))
@@ -337,14 +346,22 @@ mod tests {
             parse_url("http://localhost:0"),
             Err(UrlError::DynamicPortOnLocalhost(_))
         ));
-        assert!(matches!(parse_url("http://:80"), Err(UrlError::InvalidUrl(_))));
-        assert!(matches!(parse_url("http://[::1:80"), Err(UrlError::InvalidUrl(_))));
+        assert!(matches!(
+            parse_url("http://:80"),
+            Err(UrlError::InvalidUrl(_))
+        ));
+        assert!(matches!(
+            parse_url("http://[::1:80"),
+            Err(UrlError::InvalidUrl(_))
+        ));
     }
 
     #[test]
     fn lists_split_on_semicolon_without_trimming() {
         assert_eq!(
-            parse_urls("http://127.0.0.1:1;http://[::1]:2;").unwrap().len(),
+            parse_urls("http://127.0.0.1:1;http://[::1]:2;")
+                .unwrap()
+                .len(),
             2
         );
         assert!(matches!(

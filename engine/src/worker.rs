@@ -78,7 +78,11 @@ pub(crate) fn spawn<H: Handler>(spec: WorkerSpec<H>) -> io::Result<JoinHandle<()
 fn run<H: Handler>(spec: WorkerSpec<H>) {
     if let Some(core) = spec.core {
         if !core_affinity::set_for_current(core) {
-            tracing::warn!(worker = spec.id, "could not pin the worker to core {}", core.id);
+            tracing::warn!(
+                worker = spec.id,
+                "could not pin the worker to core {}",
+                core.id
+            );
         }
     }
     let ready = spec.ready.clone();

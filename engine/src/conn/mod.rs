@@ -7,8 +7,8 @@
 //! - Bodies: the request body is read on demand by the handler (see [`exchange`]); the
 //!   response body is written as it is produced, chunked when its length is unknown.
 
-pub(crate) mod exchange;
 mod encode;
+pub(crate) mod exchange;
 mod panic;
 
 use std::future::poll_fn;
@@ -224,7 +224,11 @@ impl<H: Handler> Conn<H> {
         self.after_response().await
     }
 
-    async fn write_response(&mut self, response: crate::Response, meta: ReqMeta) -> Result<(), End> {
+    async fn write_response(
+        &mut self,
+        response: crate::Response,
+        meta: ReqMeta,
+    ) -> Result<(), End> {
         let (parts, body) = response.into_parts();
         if self.wbuf.capacity() == 0 {
             self.wbuf = self.worker.pool.borrow_mut().take();
