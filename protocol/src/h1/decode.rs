@@ -1,5 +1,11 @@
 //! Body decoders: Content-Length and chunked (RFC 9112 §6, §7.1), sans-IO.
+//! Tests live in `decode/tests.rs`.
 
+#[cfg(test)]
+mod tests;
+
+use super::error::BadRequest;
+use super::tokens::{hex_val, is_field_vchar, is_tchar};
 use super::ParseError;
 use std::ops::Range;
 
@@ -43,25 +49,261 @@ impl LengthDecoder {
     }
 }
 
+/// Longest chunk extension accepted on one chunk-size line, in bytes.
+pub const MAX_CHUNK_EXTENSION: usize = 4096;
+
+/// Most hex digits (leading zeros included) accepted in a chunk size.
+const MAX_SIZE_DIGITS: u32 = 32;
+
+/// Where the chunked decoder is in the grammar (RFC 9112 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Reading the hex chunk size.
+    Size,
+    /// BWS after the size: only `;` may follow.
+    SizeWs,
+    /// After `;`: BWS, then an extension name.
+    ExtNameStart,
+    /// In an extension name.
+    ExtName,
+    /// BWS after a name: `=` or `;` must follow.
+    ExtNameWs,
+    /// After `=`: BWS, then a token or quoted-string.
+    ExtValueStart,
+    /// In a token value.
+    ExtToken,
+    /// In a quoted-string value.
+    ExtQuoted,
+    /// After a backslash in a quoted-string.
+    ExtQuotedPair,
+    /// Just after a quoted-string's closing quote.
+    ExtQuotedEnd,
+    /// BWS after a value: only `;` may follow.
+    ExtValueWs,
+    /// CR seen at the end of the size line: LF must follow.
+    SizeLf,
+    /// Chunk data: `remaining` bytes to go.
+    Data,
+    /// After chunk data: CRLF or LF must follow.
+    DataCr,
+    /// After chunk data and CR: LF must follow.
+    DataLf,
+    /// At the start of a trailer line (or the final empty line).
+    TrailerLineStart,
+    /// In a trailer field name.
+    TrailerName,
+    /// In a trailer field value.
+    TrailerValue,
+    /// CR at the end of a trailer line: LF must follow.
+    TrailerLf,
+    /// CR of the final empty line: LF must follow.
+    EndLf,
+    /// The body is complete.
+    Done,
+}
+
 /// Decoder for a chunked body: chunk sizes in hex, strict chunk extensions
 /// (`;name[=value]`, token or quoted-string, no bare LF), CRLF (or bare LF) after each
 /// chunk's data, trailer fields skipped (bounded by `max_trailer_bytes`).
+///
+/// A byte-at-a-time state machine for the framing, so input may be split anywhere.
+/// Chunk extensions follow RFC 9112 §7.1.1 to the letter (BWS only where the grammar
+/// allows it, before `;` and around `=`), and each size line's extensions are limited
+/// to [`MAX_CHUNK_EXTENSION`] bytes: a lenient extension parser that ends a line at a
+/// bare LF is what request smuggling through chunk extensions exploits.
+/// `max_trailer_bytes` bounds the trailer field lines (with their line endings; the
+/// final empty line is not counted).
 #[derive(Debug, Clone)]
 pub struct ChunkedDecoder {
     max_trailer_bytes: usize,
+    state: State,
+    /// The chunk size being read, then the data bytes still to come.
+    size: u64,
+    /// Hex digits read for the current size.
+    digits: u32,
+    /// Extension bytes on the current size line.
+    ext_len: usize,
+    /// Trailer bytes so far.
+    trailer_len: usize,
 }
 
 impl ChunkedDecoder {
     /// A decoder that allows at most `max_trailer_bytes` of trailer section.
     pub fn new(max_trailer_bytes: usize) -> Self {
-        ChunkedDecoder { max_trailer_bytes }
+        ChunkedDecoder {
+            max_trailer_bytes,
+            state: State::Size,
+            size: 0,
+            digits: 0,
+            ext_len: 0,
+            trailer_len: 0,
+        }
+    }
+
+    /// The last chunk and the trailer section have been consumed.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
     }
 
     /// Decode from `input`. Consumes framing bytes and at most one run of data.
     /// Call again with the rest of the input (after `consumed`) until `consumed == 0`
     /// with `done == false` (needs more input) or `done == true`.
+    ///
+    /// After a run of data, the framing that follows it is consumed too (up to the next
+    /// chunk's data), so the call that returns the last data usually also returns
+    /// `done`. An error is final: the body (and so the connection) is broken.
     pub fn decode(&mut self, input: &[u8]) -> Result<Decoded, ParseError> {
-        let _ = (input, self.max_trailer_bytes);
-        todo!("implemented in the protocol work")
+        let mut i = 0;
+        let mut data = 0..0;
+        while let Some(&b) = input.get(i) {
+            match self.state {
+                State::Done => break,
+                State::Data => {
+                    if !data.is_empty() {
+                        break;
+                    }
+                    let available = (input.len() - i) as u64;
+                    let n = self.size.min(available) as usize;
+                    data = i..i + n;
+                    self.size -= n as u64;
+                    i += n;
+                    if self.size == 0 {
+                        self.state = State::DataCr;
+                    }
+                }
+                _ => {
+                    self.step(b)?;
+                    i += 1;
+                }
+            }
+        }
+        Ok(Decoded {
+            consumed: i,
+            data,
+            done: self.state == State::Done,
+        })
+    }
+
+    /// Advance the framing state machine by one byte.
+    fn step(&mut self, b: u8) -> Result<(), ParseError> {
+        use State::*;
+        const EXT: BadRequest = BadRequest::InvalidChunkExtension;
+        if matches!(
+            self.state,
+            SizeWs
+                | ExtNameStart
+                | ExtName
+                | ExtNameWs
+                | ExtValueStart
+                | ExtToken
+                | ExtQuoted
+                | ExtQuotedPair
+                | ExtQuotedEnd
+                | ExtValueWs
+        ) && b != b'\r'
+            && b != b'\n'
+        {
+            self.ext_len += 1;
+            if self.ext_len > MAX_CHUNK_EXTENSION {
+                return Err(EXT.into());
+            }
+        }
+        self.state = match (self.state, b) {
+            (Size, _) => return self.size_byte(b),
+            (SizeWs, b' ' | b'\t') => SizeWs,
+            (SizeWs, b';') => ExtNameStart,
+            (ExtNameStart, b' ' | b'\t') => ExtNameStart,
+            (ExtNameStart, _) if is_tchar(b) => ExtName,
+            (ExtName, _) if is_tchar(b) => ExtName,
+            (ExtName, b' ' | b'\t') => ExtNameWs,
+            (ExtName | ExtNameWs, b'=') => ExtValueStart,
+            (ExtNameWs, b' ' | b'\t') => ExtNameWs,
+            (ExtValueStart, b' ' | b'\t') => ExtValueStart,
+            (ExtValueStart, b'"') => ExtQuoted,
+            (ExtValueStart | ExtToken, _) if is_tchar(b) => ExtToken,
+            (ExtQuoted, b'"') => ExtQuotedEnd,
+            (ExtQuoted, b'\\') => ExtQuotedPair,
+            (ExtQuoted, b'\t' | b' ' | 0x21 | 0x23..=0x5b | 0x5d..=0x7e | 0x80..=0xff) => ExtQuoted,
+            (ExtQuotedPair, b'\t' | b' ' | 0x21..=0x7e | 0x80..=0xff) => ExtQuoted,
+            (ExtToken | ExtQuotedEnd | ExtValueWs, b' ' | b'\t') => ExtValueWs,
+            (ExtName | ExtNameWs | ExtToken | ExtQuotedEnd | ExtValueWs, b';') => ExtNameStart,
+            (ExtName | ExtToken | ExtQuotedEnd, b'\r') => SizeLf,
+            (ExtName | ExtToken | ExtQuotedEnd, b'\n') => self.end_size_line(),
+            (
+                SizeWs | ExtNameStart | ExtName | ExtNameWs | ExtValueStart | ExtToken | ExtQuoted
+                | ExtQuotedPair | ExtQuotedEnd | ExtValueWs,
+                _,
+            ) => return Err(EXT.into()),
+            (SizeLf, b'\n') => self.end_size_line(),
+            (SizeLf, _) if self.ext_len > 0 => return Err(EXT.into()),
+            (SizeLf, _) => return Err(BadRequest::InvalidChunkSize.into()),
+            (DataCr, b'\r') => DataLf,
+            (DataCr | DataLf, b'\n') => {
+                self.size = 0;
+                self.digits = 0;
+                self.ext_len = 0;
+                Size
+            }
+            (DataCr | DataLf, _) => return Err(BadRequest::InvalidChunkTerminator.into()),
+            (TrailerLineStart, b'\r') => EndLf,
+            (TrailerLineStart, b'\n') | (EndLf, b'\n') => Done,
+            (TrailerLineStart | TrailerName, _) if is_tchar(b) => self.trailer(TrailerName)?,
+            (TrailerName, b':') => self.trailer(TrailerValue)?,
+            (TrailerValue, b'\r') => self.trailer(TrailerLf)?,
+            (TrailerValue | TrailerLf, b'\n') => self.trailer(TrailerLineStart)?,
+            (TrailerValue, _) if is_field_vchar(b) => self.trailer(TrailerValue)?,
+            (TrailerLineStart | TrailerName | TrailerValue | TrailerLf | EndLf, _) => {
+                return Err(BadRequest::InvalidTrailers.into())
+            }
+            (Data | Done, _) => self.state,
+        };
+        Ok(())
+    }
+
+    /// One byte of the chunk-size line before any extension.
+    fn size_byte(&mut self, b: u8) -> Result<(), ParseError> {
+        if let Some(d) = hex_val(b) {
+            if self.size > u64::MAX >> 4 || self.digits >= MAX_SIZE_DIGITS {
+                return Err(BadRequest::InvalidChunkSize.into());
+            }
+            self.size = self.size << 4 | u64::from(d);
+            self.digits += 1;
+            return Ok(());
+        }
+        if self.digits == 0 {
+            return Err(BadRequest::InvalidChunkSize.into());
+        }
+        self.state = match b {
+            b';' => State::ExtNameStart,
+            b' ' | b'\t' => State::SizeWs,
+            b'\r' => State::SizeLf,
+            b'\n' => self.end_size_line(),
+            _ => return Err(BadRequest::InvalidChunkSize.into()),
+        };
+        if matches!(self.state, State::ExtNameStart | State::SizeWs) {
+            self.ext_len = 1;
+        }
+        Ok(())
+    }
+
+    /// The size line ended: data follows, or the trailer section after the last chunk.
+    fn end_size_line(&mut self) -> State {
+        self.ext_len = 0;
+        self.digits = 0;
+        if self.size == 0 {
+            self.trailer_len = 0;
+            State::TrailerLineStart
+        } else {
+            State::Data
+        }
+    }
+
+    /// Count one trailer byte against the limit, then move to `next`.
+    fn trailer(&mut self, next: State) -> Result<State, ParseError> {
+        self.trailer_len += 1;
+        if self.trailer_len > self.max_trailer_bytes {
+            return Err(BadRequest::InvalidTrailers.into());
+        }
+        Ok(next)
     }
 }

@@ -6,6 +6,7 @@ pub mod error;
 pub mod parse;
 pub mod response;
 pub mod target;
+pub(crate) mod tokens;
 
 pub use error::ParseError;
 

@@ -4,7 +4,16 @@
 //! already scanned for the end of the head, so a partial read rescans only the new bytes.
 //! Headers come out as [`HeaderSpan`] index ranges into that buffer: nothing is copied.
 
+mod headers;
+mod host;
+mod line;
+mod scan;
+mod semantics;
+#[cfg(test)]
+mod tests;
+
 use super::{BodyFraming, HeaderSpan, ParseError, Span, Status, Version};
+use scan::ScanState;
 
 /// Size limits enforced while parsing a head (Kestrel's defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +61,8 @@ pub struct RequestHead {
     /// The form of the target.
     pub target_form: TargetForm,
     /// Within the target: the path (for absolute-form, the path after the authority;
-    /// empty path for absolute-form means `/`).
+    /// empty path for absolute-form means `/`). For asterisk-form it is the `*`, for
+    /// authority-form it is empty.
     pub path: Span,
     /// Within the target: the query without the `?`, if there is a `?`.
     pub query: Option<Span>,
@@ -60,9 +70,10 @@ pub struct RequestHead {
     pub version: Version,
     /// Header lines in order.
     pub headers: Vec<HeaderSpan>,
-    /// The value of the (single) Host header, if any.
+    /// The value of the (single) Host header, if any (validated; may be empty for
+    /// origin-form and asterisk-form).
     pub host: Option<Span>,
-    /// How the body is framed.
+    /// How the body is framed (`Content-Length: 0` gives `Length(0)`).
     pub framing: BodyFraming,
     /// Whether the connection may stay open after this exchange (version default,
     /// adjusted by `Connection: close` / `keep-alive`).
@@ -101,14 +112,17 @@ impl Default for RequestHead {
 #[derive(Debug, Clone)]
 pub struct RequestParser {
     limits: Limits,
-    /// How many bytes of the current buffer were already scanned without finding the end.
-    scanned: usize,
+    /// Where the search for the end of the head stopped on the previous call.
+    scan: ScanState,
 }
 
 impl RequestParser {
     /// A parser enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
-        RequestParser { limits, scanned: 0 }
+        RequestParser {
+            limits,
+            scan: ScanState::default(),
+        }
     }
 
     /// The limits this parser enforces.
@@ -118,7 +132,7 @@ impl RequestParser {
 
     /// Forget scan progress (call when the buffer was replaced, not just appended to).
     pub fn reset(&mut self) {
-        self.scanned = 0;
+        self.scan = ScanState::default();
     }
 
     /// Parse the head at the start of `buf` into `head`.
@@ -127,12 +141,64 @@ impl RequestParser {
     /// Returns `Complete(head.head_len)` when the whole head is present, `Partial` when
     /// more bytes are needed (limits are enforced on partial input too, so an endless
     /// request line fails with 414 as soon as it passes the limit).
+    ///
+    /// Only the bytes added since the previous call are scanned for the end of the head;
+    /// the line-by-line parse runs once, when the end is there. `head` is written only
+    /// then (on `Partial` it is untouched; after an error it may be half filled). After
+    /// `Complete` or an error the scan state is reset for the next request.
+    ///
+    /// Line endings are CRLF or a bare LF. A CR that is not directly followed by LF is
+    /// [`BadRequest::InvalidLineEnding`] wherever it appears (request line, header name
+    /// or value, blank lines), so no bare CR can ever be read as a line break.
+    ///
+    /// [`BadRequest::InvalidLineEnding`]: super::error::BadRequest::InvalidLineEnding
     pub fn parse(
         &mut self,
         buf: &[u8],
         head: &mut RequestHead,
     ) -> Result<Status<usize>, ParseError> {
-        let _ = (buf, head);
-        todo!("implemented in the protocol work")
+        let bounds = match self.scan.find_end(buf, &self.limits) {
+            Ok(Some(bounds)) => bounds,
+            Ok(None) => return Ok(Status::Partial),
+            Err(e) => {
+                self.reset();
+                return Err(e);
+            }
+        };
+        self.reset();
+        let head_buf = buf.get(..bounds.end).unwrap_or(buf);
+        clear(head);
+        let authority = line::parse_request_line(head_buf, &bounds, head)?;
+        let fields = headers::parse_headers(head_buf, bounds.req_end, &self.limits, head)?;
+        semantics::apply(head_buf, &fields, authority, head)?;
+        head.head_len = bounds.end;
+        Ok(Status::Complete(bounds.end))
+    }
+}
+
+impl Default for RequestParser {
+    fn default() -> Self {
+        RequestParser::new(Limits::default())
+    }
+}
+
+/// Reset every field of `head` before a parse (keeping the header vector's allocation).
+fn clear(head: &mut RequestHead) {
+    head.headers.clear();
+    head.host = None;
+    head.query = None;
+    head.framing = BodyFraming::Empty;
+    head.keep_alive = false;
+    head.expect_continue = false;
+    head.upgrade = false;
+    head.head_len = 0;
+}
+
+/// A span from offsets the scan has bounded by `u32::MAX`.
+#[inline(always)]
+fn span(start: usize, end: usize) -> Span {
+    Span {
+        start: start as u32,
+        end: end as u32,
     }
 }

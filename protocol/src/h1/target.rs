@@ -1,6 +1,9 @@
 //! Request-target processing: the path the handler sees, percent-decoded with dot
 //! segments removed, never above `/` (RFC 3986 §5.2.4).
 
+use super::tokens::hex_val;
+use memchr::{memchr, memmem};
+
 /// Why a path could not be normalised (answered with 400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathError {
@@ -13,6 +16,155 @@ pub enum PathError {
 /// decoding never creates new path separators. The result always starts with `/`.
 /// Decoded bytes that are not UTF-8 are an error.
 pub fn normalize_path(raw_path: &[u8]) -> Result<String, PathError> {
-    let _ = raw_path;
-    todo!("implemented in the protocol work")
+    if raw_path.first() == Some(&b'/')
+        && memchr(b'%', raw_path).is_none()
+        && memmem::find(raw_path, b"/.").is_none()
+    {
+        if raw_path.iter().any(|&b| is_ctl(b)) {
+            return Err(PathError::Invalid);
+        }
+        return String::from_utf8(raw_path.to_vec()).map_err(|_| PathError::Invalid);
+    }
+    let raw = raw_path.strip_prefix(b"/").unwrap_or(raw_path);
+    let mut out = Vec::with_capacity(raw_path.len() + 1);
+    let mut segment = Vec::new();
+    let mut segments = raw.split(|&b| b == b'/').peekable();
+    while let Some(raw_segment) = segments.next() {
+        let last = segments.peek().is_none();
+        decode_segment(raw_segment, &mut segment)?;
+        match segment.as_slice() {
+            b"." => {
+                if last {
+                    out.push(b'/');
+                }
+            }
+            b".." => {
+                let parent = out.iter().rposition(|&b| b == b'/').unwrap_or(0);
+                out.truncate(parent);
+                if last {
+                    out.push(b'/');
+                }
+            }
+            _ => {
+                out.push(b'/');
+                out.extend_from_slice(&segment);
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    String::from_utf8(out).map_err(|_| PathError::Invalid)
+}
+
+/// Percent-decode one segment into `out` (cleared first), leaving `%2F` as is.
+fn decode_segment(raw: &[u8], out: &mut Vec<u8>) -> Result<(), PathError> {
+    out.clear();
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        if b == b'%' {
+            let (Some(hi), Some(lo)) = (
+                raw.get(i + 1).and_then(|&d| hex_val(d)),
+                raw.get(i + 2).and_then(|&d| hex_val(d)),
+            ) else {
+                return Err(PathError::Invalid);
+            };
+            let decoded = hi << 4 | lo;
+            if decoded == b'/' {
+                out.extend_from_slice(raw.get(i..i + 3).unwrap_or_default());
+            } else if is_ctl(decoded) {
+                return Err(PathError::Invalid);
+            } else {
+                out.push(decoded);
+            }
+            i += 3;
+        } else {
+            if is_ctl(b) {
+                return Err(PathError::Invalid);
+            }
+            out.push(b);
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+/// NUL, the other control characters and DEL.
+fn is_ctl(b: u8) -> bool {
+    b < 0x20 || b == 0x7f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(p: &str) -> Result<String, PathError> {
+        normalize_path(p.as_bytes())
+    }
+
+    #[test]
+    fn fast_path_unchanged() {
+        assert_eq!(norm("/").unwrap(), "/");
+        assert_eq!(norm("/plaintext").unwrap(), "/plaintext");
+        assert_eq!(norm("/a/b/c.txt").unwrap(), "/a/b/c.txt");
+        assert_eq!(norm("/a//b/").unwrap(), "/a//b/");
+        assert_eq!(norm("/a..b/c.").unwrap(), "/a..b/c.");
+    }
+
+    #[test]
+    fn dot_segments() {
+        assert_eq!(norm("/a/b/../c").unwrap(), "/a/c");
+        assert_eq!(norm("/a/./b").unwrap(), "/a/b");
+        assert_eq!(norm("/a/b/..").unwrap(), "/a/");
+        assert_eq!(norm("/a/.").unwrap(), "/a/");
+        assert_eq!(norm("/.").unwrap(), "/");
+        assert_eq!(norm("/..").unwrap(), "/");
+        assert_eq!(norm("/../../etc/passwd").unwrap(), "/etc/passwd");
+        assert_eq!(norm("/a/../../b").unwrap(), "/b");
+        assert_eq!(norm("/a//../b").unwrap(), "/a/b");
+        assert_eq!(norm("/.hidden").unwrap(), "/.hidden");
+        assert_eq!(norm("/a/...").unwrap(), "/a/...");
+        assert_eq!(norm("/a/..b/../c").unwrap(), "/a/c");
+    }
+
+    #[test]
+    fn encoded_dots_are_dot_segments() {
+        assert_eq!(norm("/a/%2e%2E/b").unwrap(), "/b");
+        assert_eq!(norm("/%2e/x").unwrap(), "/x");
+        assert_eq!(norm("/a/.%2e").unwrap(), "/");
+        assert_eq!(norm("/%2E%2E/%2e%2e/etc").unwrap(), "/etc");
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(norm("/a%20b").unwrap(), "/a b");
+        assert_eq!(norm("/caf%C3%A9").unwrap(), "/caf\u{e9}");
+        assert_eq!(norm("/%41%62").unwrap(), "/Ab");
+    }
+
+    #[test]
+    fn encoded_slash_stays_encoded() {
+        assert_eq!(norm("/a%2Fb").unwrap(), "/a%2Fb");
+        assert_eq!(norm("/a%2fb").unwrap(), "/a%2fb");
+        assert_eq!(norm("/a/..%2F..%2Fetc").unwrap(), "/a/..%2F..%2Fetc");
+        assert_eq!(norm("/x/%2e%2e%2fy").unwrap(), "/x/..%2fy");
+    }
+
+    #[test]
+    fn invalid() {
+        for p in [
+            "/%00", "/a%00b", "/%zz", "/%4", "/%", "/%0a", "/%7F", "/%1f", "/a\x01", "/%C3", "/%FF",
+        ] {
+            assert_eq!(norm(p), Err(PathError::Invalid), "{p:?}");
+        }
+        assert_eq!(normalize_path(b"/\xff"), Err(PathError::Invalid));
+        assert_eq!(normalize_path(b"/a\x00"), Err(PathError::Invalid));
+    }
+
+    #[test]
+    fn always_rooted() {
+        assert_eq!(norm("").unwrap(), "/");
+        assert_eq!(norm("a/b").unwrap(), "/a/b");
+        assert_eq!(norm("../a").unwrap(), "/a");
+    }
 }

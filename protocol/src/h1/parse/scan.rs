@@ -1,0 +1,158 @@
+//! Finding the end of a request head in a growing buffer, enforcing the size limits on
+//! the way (on partial input too). Remembers where it stopped, so each byte is scanned
+//! for LF (with `memchr`, SIMD) only once however the head is split across reads.
+
+use super::Limits;
+use crate::h1::error::BadRequest;
+use crate::h1::ParseError;
+use memchr::memchr;
+
+/// Where the head lies in the buffer, once its end was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct HeadBounds {
+    /// Offset of the request line (after skipped leading blank lines).
+    pub start: usize,
+    /// Offset just past the request line's LF (the first header line).
+    pub req_end: usize,
+    /// Offset just past the final empty line: the head length.
+    pub end: usize,
+}
+
+/// Scan progress across calls. All offsets are into the caller's buffer.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct ScanState {
+    /// Leading blank-line bytes skipped so far (final once `started`).
+    start: usize,
+    /// The first byte of the request line has been seen.
+    started: bool,
+    /// Offset just past the request line's LF, 0 while not yet found.
+    req_end: usize,
+    /// Where to resume the search for LF.
+    scanned: usize,
+}
+
+impl ScanState {
+    /// Look for the end of the head in `buf`. `Ok(None)` means more bytes are needed.
+    pub fn find_end(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<HeadBounds>, ParseError> {
+        if self.scanned > buf.len() || self.start > buf.len() || self.req_end > buf.len() {
+            // The caller replaced the buffer instead of appending to it: start over.
+            *self = ScanState::default();
+        }
+        if let [0x16, 0x03, ..] = buf {
+            return Err(BadRequest::TlsHandshake.into());
+        }
+        if !self.started && !self.skip_blank_lines(buf, limits)? {
+            return Ok(None);
+        }
+        if self.req_end == 0 && !self.find_request_line_end(buf, limits)? {
+            return Ok(None);
+        }
+        let hdr_start = self.req_end;
+        let mut from = self.scanned;
+        loop {
+            let Some(lf) = buf.get(from..).and_then(|rest| memchr(b'\n', rest)) else {
+                from = buf.len();
+                break;
+            };
+            let lf = from + lf;
+            // The head ends at the first LF that is followed by an empty line.
+            let end = match buf.get(lf + 1) {
+                None => {
+                    from = lf;
+                    break;
+                }
+                Some(b'\n') => lf + 2,
+                Some(b'\r') => match buf.get(lf + 2) {
+                    None => {
+                        from = lf;
+                        break;
+                    }
+                    Some(b'\n') => lf + 3,
+                    Some(_) => {
+                        from = lf + 1;
+                        continue;
+                    }
+                },
+                Some(_) => {
+                    from = lf + 1;
+                    continue;
+                }
+            };
+            if end - hdr_start > limits.max_headers_total || end > u32::MAX as usize {
+                return Err(ParseError::HeadersTooLarge);
+            }
+            return Ok(Some(HeadBounds {
+                start: self.start,
+                req_end: hdr_start,
+                end,
+            }));
+        }
+        self.scanned = from;
+        // The header section will be at least one byte longer than what is buffered.
+        if buf.len().saturating_sub(hdr_start) >= limits.max_headers_total {
+            return Err(ParseError::HeadersTooLarge);
+        }
+        Ok(None)
+    }
+
+    /// Skip leading CRLF / LF (RFC 9112 §2.2). True once the request line has begun.
+    fn skip_blank_lines(&mut self, buf: &[u8], limits: &Limits) -> Result<bool, ParseError> {
+        let mut i = self.start;
+        loop {
+            match buf.get(i) {
+                Some(b'\n') => i += 1,
+                Some(b'\r') => match buf.get(i + 1) {
+                    Some(b'\n') => i += 2,
+                    Some(_) => return Err(BadRequest::InvalidLineEnding.into()),
+                    None => break,
+                },
+                Some(_) => {
+                    self.started = true;
+                    break;
+                }
+                None => break,
+            }
+        }
+        self.start = i;
+        self.scanned = i;
+        if i > limits.max_request_line {
+            return Err(ParseError::RequestLineTooLong);
+        }
+        Ok(self.started)
+    }
+
+    /// Find the request line's LF. True once found (and within the limit).
+    fn find_request_line_end(&mut self, buf: &[u8], limits: &Limits) -> Result<bool, ParseError> {
+        let from = self.scanned.max(self.start);
+        match buf.get(from..).and_then(|rest| memchr(b'\n', rest)) {
+            None => {
+                self.scanned = buf.len();
+                let mut len = buf.len().saturating_sub(self.start);
+                if buf.last() == Some(&b'\r') {
+                    len = len.saturating_sub(1); // may be the CR of the CRLF to come
+                }
+                if len > limits.max_request_line {
+                    return Err(ParseError::RequestLineTooLong);
+                }
+                Ok(false)
+            }
+            Some(lf) => {
+                let lf = from + lf;
+                let mut len = lf - self.start;
+                if len > 0 && buf.get(lf - 1) == Some(&b'\r') {
+                    len -= 1;
+                }
+                if len > limits.max_request_line {
+                    return Err(ParseError::RequestLineTooLong);
+                }
+                self.req_end = lf + 1;
+                self.scanned = lf; // this LF may start the final empty line
+                Ok(true)
+            }
+        }
+    }
+}
