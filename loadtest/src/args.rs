@@ -1,0 +1,227 @@
+//! Command-line options (clap derive) and their validation.
+
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The I/O backend each worker thread runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// io_uring when the kernel allows it, epoll otherwise.
+    Auto,
+    /// io_uring (fails if unavailable).
+    IoUring,
+    /// epoll (monoio's legacy driver).
+    Epoll,
+}
+
+/// peregrine-load: a thread-per-core HTTP load generator.
+///
+/// Closed loop by default (each connection sends its next request, or pipelined batch,
+/// as soon as the previous one is answered); open loop at a constant rate with
+/// `--rate`, latency then measured from each request's intended send time.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "peregrine-load", version, about, long_about = None)]
+pub struct Args {
+    /// Target: http://host:port/path or http://unix:/path/to.sock:/path
+    pub url: String,
+
+    /// Connections to keep open (split across threads).
+    #[arg(short = 'c', long, default_value_t = 64)]
+    pub connections: usize,
+
+    /// Worker threads, each pinned to a core [default: one per core].
+    #[arg(short = 't', long)]
+    pub threads: Option<usize>,
+
+    /// Test duration, e.g. 10s, 500ms, 2m [default: 10s unless -n is given].
+    #[arg(short = 'd', long, value_parser = parse_duration, conflicts_with = "requests")]
+    pub duration: Option<Duration>,
+
+    /// Total requests to send (each is answered or counted as an error exactly once).
+    #[arg(short = 'n', long)]
+    pub requests: Option<u64>,
+
+    /// Requests in flight per connection (HTTP/1.1 pipelining).
+    #[arg(short = 'p', long, default_value_t = 1)]
+    pub pipeline: usize,
+
+    /// Request method.
+    #[arg(short = 'm', long, default_value = "GET")]
+    pub method: String,
+
+    /// Extra request header `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+
+    /// Send the contents of FILE as the request body.
+    #[arg(long, value_name = "FILE")]
+    pub body: Option<PathBuf>,
+
+    /// Close the connection after each response (`Connection: close`).
+    #[arg(long)]
+    pub no_keepalive: bool,
+
+    /// Run this long before measuring; requests sent during warm-up are not counted.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    pub warmup: Duration,
+
+    /// Open loop: send R requests per second in total, on a fixed schedule.
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+
+    /// Time without progress after which a request counts as a timeout.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub timeout: Duration,
+
+    /// I/O backend.
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub backend: Backend,
+
+    /// Do not pin worker threads to cores.
+    #[arg(long)]
+    pub no_pin: bool,
+
+    /// Write every figure of the run as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Draw the latency percentile curve and throughput over time to FILE (SVG).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+
+    /// Never print the live progress line (it is shown only on a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+impl Args {
+    /// Check option combinations clap cannot express; returns a message for the user.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.connections == 0 {
+            return Err("--connections must be at least 1".into());
+        }
+        if self.threads == Some(0) {
+            return Err("--threads must be at least 1".into());
+        }
+        if self.pipeline == 0 {
+            return Err("--pipeline must be at least 1".into());
+        }
+        if self.requests == Some(0) {
+            return Err("--requests must be at least 1".into());
+        }
+        if self.duration == Some(Duration::ZERO) {
+            return Err("--duration must be positive".into());
+        }
+        if self.timeout.is_zero() {
+            return Err("--timeout must be positive".into());
+        }
+        if let Some(r) = self.rate {
+            if !(r.is_finite() && r > 0.0) {
+                return Err("--rate must be a positive number of requests per second".into());
+            }
+            if self.pipeline > 1 {
+                return Err(
+                    "--rate and --pipeline cannot be combined: the open loop sends \
+                            each request at its own scheduled time"
+                        .into(),
+                );
+            }
+        }
+        if self.no_keepalive && self.pipeline > 1 {
+            return Err("--no-keepalive and --pipeline cannot be combined".into());
+        }
+        if self.method.is_empty()
+            || !self
+                .method
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            return Err(format!("invalid method `{}`", self.method));
+        }
+        Ok(())
+    }
+
+    /// The number of worker threads to run: `-t`, or one per core, never more than
+    /// there are connections.
+    pub fn thread_count(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.threads.unwrap_or(cores).min(self.connections).max(1)
+    }
+
+    /// The measured duration (`-d`), `None` with `-n`.
+    pub fn run_duration(&self) -> Option<Duration> {
+        match (self.duration, self.requests) {
+            (Some(d), _) => Some(d),
+            (None, Some(_)) => None,
+            (None, None) => Some(Duration::from_secs(10)),
+        }
+    }
+}
+
+/// Parse `10s`, `250ms`, `2m`, `1h`, `1.5s` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration `{s}` (examples: 10s, 500ms, 2m)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1e3,
+        "us" => n / 1e6,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in `{s}` (use ms, s, m or h)"
+            ))
+        }
+    };
+    if !secs.is_finite() || secs > 1e9 {
+        return Err(format!("duration `{s}` is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("abc").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn validation() {
+        let ok = Args::try_parse_from(["p", "http://h/"]).unwrap();
+        assert!(ok.validate().is_ok());
+        assert_eq!(ok.run_duration(), Some(Duration::from_secs(10)));
+        let n = Args::try_parse_from(["p", "-n", "5", "http://h/"]).unwrap();
+        assert_eq!(n.run_duration(), None);
+        assert!(Args::try_parse_from(["p", "-n", "5", "-d", "1s", "http://h/"]).is_err());
+        for bad in [
+            &["p", "-c", "0", "http://h/"][..],
+            &["p", "--pipeline", "0", "http://h/"],
+            &["p", "--rate", "10", "--pipeline", "2", "http://h/"],
+            &["p", "--rate", "0", "http://h/"],
+            &["p", "-m", "G T", "http://h/"],
+        ] {
+            let a = Args::try_parse_from(bad).unwrap();
+            assert!(a.validate().is_err(), "{bad:?}");
+        }
+        let t = Args::try_parse_from(["p", "-t", "8", "-c", "2", "http://h/"]).unwrap();
+        assert_eq!(t.thread_count(), 2);
+    }
+}

@@ -1,0 +1,276 @@
+//! One connection's loop: connect, write a batch of pre-rendered requests (one, or
+//! `--pipeline` of them), read until every request of the batch is answered, record,
+//! repeat. In rate mode each request waits for its scheduled send time and its latency
+//! is measured from that time (coordinated omission corrected, as wrk2 does).
+//!
+//! Accounting is exact: every request sent ends as one response or one error. A
+//! connection-fatal event (read/write error, premature close, timeout, malformed
+//! response) fails every request of the batch still unanswered with that kind; a
+//! response announcing `Connection: close` is not an error — the unanswered rest of the
+//! batch is sent again on a new connection.
+
+use crate::framing::{Malformed, ResponseReader};
+use crate::stats::ErrorKind;
+use crate::worker::ThreadCtx;
+use monoio::buf::IoBuf;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Initial capacity of a connection's read buffer.
+const READ_BUF: usize = 16 * 1024;
+/// Least free space offered to a read.
+const MIN_SPARE: usize = 4 * 1024;
+/// Pause after a failed connect before trying again.
+const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// Opens connections to the target. TLS will be another implementation.
+pub trait Connector: 'static {
+    /// The connected stream.
+    type Stream: AsyncReadRent + AsyncWriteRent + 'static;
+    /// Open one connection.
+    fn connect(&self) -> impl Future<Output = io::Result<Self::Stream>>;
+}
+
+/// TCP to one resolved address, with `TCP_NODELAY`.
+#[derive(Debug, Clone)]
+pub struct TcpConnector(pub SocketAddr);
+
+impl Connector for TcpConnector {
+    type Stream = monoio::net::TcpStream;
+
+    async fn connect(&self) -> io::Result<Self::Stream> {
+        let stream = monoio::net::TcpStream::connect_addr(self.0).await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+}
+
+/// A unix-domain stream socket.
+#[derive(Debug, Clone)]
+pub struct UnixConnector(pub PathBuf);
+
+impl Connector for UnixConnector {
+    type Stream = monoio::net::UnixStream;
+
+    async fn connect(&self) -> io::Result<Self::Stream> {
+        monoio::net::UnixStream::connect(&self.0).await
+    }
+}
+
+/// How a batch ended.
+enum Outcome {
+    /// Every request was answered; the connection may be reused.
+    Answered,
+    /// Every request so far was answered, the server closes: send `n` again elsewhere.
+    Closed { unanswered: usize },
+    /// A fatal error; the connection is gone and `n` requests failed.
+    Failed { kind: ErrorKind, unanswered: usize },
+}
+
+/// Run connection number `index` (global, `0..connections`) until the run's end, its
+/// thread's request budget, or the thread's stop.
+pub async fn run<C: Connector>(ctx: Rc<ThreadCtx>, connector: C, index: usize) {
+    let plan = &*ctx.plan;
+    let clock = ctx.clock;
+    let req_len = plan.request_len;
+    let mut stream: Option<C::Stream> = None;
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_BUF);
+    let mut reader = ResponseReader::new(plan.request_is_head);
+    let mut seq: u64 = 0;
+    // Requests to send again after a `Connection: close`, with their batch's send time.
+    let mut carry: Option<(usize, Instant, bool)> = None;
+
+    loop {
+        let (k, sent_at, measured) = match carry.take() {
+            Some(c) => c,
+            None => {
+                let (sent_at, measured) = match plan.rate {
+                    Some(rate) => {
+                        let slot = index as f64 + seq as f64 * plan.connections as f64;
+                        seq += 1;
+                        let intended = clock.start + Duration::from_secs_f64(slot / rate);
+                        if clock.end.is_some_and(|end| intended >= end) {
+                            break;
+                        }
+                        if intended > Instant::now() {
+                            monoio::time::sleep_until(monoio::time::Instant::from_std(intended))
+                                .await;
+                        }
+                        (intended, intended >= clock.measure_start)
+                    }
+                    None => {
+                        let now = Instant::now();
+                        if clock.end.is_some_and(|end| now >= end) {
+                            break;
+                        }
+                        (now, now >= clock.measure_start)
+                    }
+                };
+                let k = if measured {
+                    let budget = ctx.budget.get();
+                    if budget == 0 {
+                        break;
+                    }
+                    let k = budget.min(plan.pipeline as u64);
+                    ctx.budget.set(budget - k);
+                    k as usize
+                } else {
+                    plan.pipeline
+                };
+                (k, sent_at, measured)
+            }
+        };
+
+        if stream.is_none() {
+            match monoio::time::timeout(plan.timeout, connector.connect()).await {
+                Ok(Ok(s)) => {
+                    reader.reset();
+                    buf.clear();
+                    ctx.stats.borrow_mut().connections_opened += 1;
+                    stream = Some(s);
+                }
+                Ok(Err(_)) | Err(_) => {
+                    ctx.fail(ErrorKind::Connect, k, measured);
+                    monoio::time::sleep(CONNECT_BACKOFF).await;
+                    continue;
+                }
+            }
+        }
+        let Some(s) = stream.as_mut() else { continue };
+
+        let bytes = ctx.batch.clone().slice(..k * req_len);
+        match monoio::time::timeout(plan.timeout, s.write_all(bytes)).await {
+            Ok((Ok(_), _)) => {
+                if measured {
+                    ctx.stats.borrow_mut().bytes_written += (k * req_len) as u64;
+                }
+            }
+            Ok((Err(_), _)) => {
+                ctx.fail(ErrorKind::Write, k, measured);
+                stream = None;
+                continue;
+            }
+            Err(_) => {
+                ctx.fail(ErrorKind::Timeout, k, measured);
+                stream = None;
+                continue;
+            }
+        }
+
+        let outcome = read_batch(&ctx, s, &mut buf, &mut reader, k, sent_at, measured).await;
+        match outcome {
+            Outcome::Answered => {}
+            Outcome::Closed { unanswered } => {
+                stream = None;
+                if unanswered > 0 {
+                    carry = Some((unanswered, sent_at, measured));
+                }
+            }
+            Outcome::Failed { kind, unanswered } => {
+                ctx.fail(kind, unanswered, measured);
+                stream = None;
+            }
+        }
+    }
+}
+
+/// Read until `k` responses have arrived (or the connection fails).
+async fn read_batch<S: AsyncReadRent>(
+    ctx: &ThreadCtx,
+    s: &mut S,
+    buf: &mut Vec<u8>,
+    reader: &mut ResponseReader,
+    k: usize,
+    sent_at: Instant,
+    measured: bool,
+) -> Outcome {
+    let plan = &*ctx.plan;
+    let mut pending = k;
+    // Bytes already buffered (sent ahead by the server) are answers too.
+    let mut now = Instant::now();
+    loop {
+        // Take every complete response out of the buffer.
+        let mut consumed = 0;
+        while pending > 0 {
+            match reader.advance(&buf[consumed..]) {
+                Ok((n, done)) => {
+                    consumed += n;
+                    let Some(done) = done else { break };
+                    pending -= 1;
+                    if measured {
+                        ctx.response(done.status, now, sent_at);
+                    }
+                    if !(done.keep_alive && plan.keep_alive) {
+                        return Outcome::Closed {
+                            unanswered: pending,
+                        };
+                    }
+                }
+                Err(Malformed::Parse(_)) | Err(Malformed::SwitchingProtocols) => {
+                    return Outcome::Failed {
+                        kind: ErrorKind::Malformed,
+                        unanswered: pending,
+                    };
+                }
+            }
+        }
+        if consumed == buf.len() {
+            buf.clear();
+        } else if consumed > 0 {
+            buf.drain(..consumed);
+        }
+        if pending == 0 {
+            return Outcome::Answered;
+        }
+
+        if buf.capacity() - buf.len() < MIN_SPARE {
+            buf.reserve(READ_BUF.max(buf.len()));
+        }
+        let owned = std::mem::take(buf);
+        let (res, owned) = match monoio::time::timeout(plan.timeout, s.read(owned)).await {
+            Ok(r) => r,
+            Err(_) => {
+                *buf = Vec::with_capacity(READ_BUF);
+                return Outcome::Failed {
+                    kind: ErrorKind::Timeout,
+                    unanswered: pending,
+                };
+            }
+        };
+        *buf = owned;
+        now = Instant::now();
+        match res {
+            Ok(0) => {
+                if let Some(done) = reader.eof() {
+                    pending -= 1;
+                    if measured {
+                        ctx.response(done.status, now, sent_at);
+                    }
+                    return Outcome::Closed {
+                        unanswered: pending,
+                    };
+                }
+                return Outcome::Failed {
+                    kind: ErrorKind::Read,
+                    unanswered: pending,
+                };
+            }
+            Ok(n) => {
+                if measured {
+                    ctx.read(n, now);
+                }
+            }
+            Err(_) => {
+                return Outcome::Failed {
+                    kind: ErrorKind::Read,
+                    unanswered: pending,
+                };
+            }
+        }
+    }
+}

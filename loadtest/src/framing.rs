@@ -1,0 +1,251 @@
+//! Splitting the byte stream of a connection into responses (sans-IO): the head through
+//! `protocol`'s [`parse_response`], then the body by its framing — Content-Length,
+//! chunked (`protocol`'s [`ChunkedDecoder`]) or until the connection closes. Body bytes
+//! are consumed and dropped as they arrive, so the read buffer only ever holds a
+//! partial head or partial chunk framing. Interim (1xx) responses are skipped.
+
+use peregrine_protocol::h1::decode::ChunkedDecoder;
+use peregrine_protocol::h1::response::{parse_response, ResponseHead};
+use peregrine_protocol::h1::{BodyFraming, ParseError, Status};
+
+/// Largest trailer section accepted after a chunked body.
+const MAX_TRAILERS: usize = 16 * 1024;
+
+/// A complete response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Done {
+    /// The status code.
+    pub status: u16,
+    /// Whether the connection may carry another request.
+    pub keep_alive: bool,
+}
+
+/// Why the stream is not a valid sequence of responses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Malformed {
+    /// The head or the chunked framing is invalid.
+    Parse(ParseError),
+    /// `101 Switching Protocols`: the server left HTTP.
+    SwitchingProtocols,
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Malformed::Parse(e) => write!(f, "{}", e.reason()),
+            Malformed::SwitchingProtocols => f.write_str("unexpected 101 Switching Protocols"),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    Head,
+    Length(u64),
+    Chunked(ChunkedDecoder),
+    UntilClose,
+}
+
+/// The response reader of one connection.
+#[derive(Debug)]
+pub struct ResponseReader {
+    head: ResponseHead,
+    state: State,
+    request_is_head: bool,
+    status: u16,
+    keep_alive: bool,
+}
+
+impl ResponseReader {
+    /// A reader for responses to requests of one method (`HEAD` responses have no body).
+    pub fn new(request_is_head: bool) -> ResponseReader {
+        ResponseReader {
+            head: ResponseHead::default(),
+            state: State::Head,
+            request_is_head,
+            status: 0,
+            keep_alive: false,
+        }
+    }
+
+    /// Start over for a fresh connection.
+    pub fn reset(&mut self) {
+        self.state = State::Head;
+    }
+
+    /// True between responses (nothing of the next response has been consumed).
+    pub fn idle(&self) -> bool {
+        matches!(self.state, State::Head)
+    }
+
+    /// Consume from `buf` up to the end of the next response. Returns the bytes consumed
+    /// and the response if it completed; with `None`, everything usable was consumed
+    /// and more bytes are needed.
+    pub fn advance(&mut self, buf: &[u8]) -> Result<(usize, Option<Done>), Malformed> {
+        let mut pos = 0;
+        loop {
+            match &mut self.state {
+                State::Head => {
+                    let n = match parse_response(&buf[pos..], self.request_is_head, &mut self.head)
+                    {
+                        Ok(Status::Complete(n)) => n,
+                        Ok(Status::Partial) => return Ok((pos, None)),
+                        Err(e) => return Err(Malformed::Parse(e)),
+                    };
+                    pos += n;
+                    if self.head.status == 101 {
+                        return Err(Malformed::SwitchingProtocols);
+                    }
+                    if self.head.is_informational() {
+                        continue;
+                    }
+                    self.status = self.head.status;
+                    self.keep_alive = self.head.keep_alive;
+                    match self.head.framing {
+                        Some(BodyFraming::Length(n)) if n > 0 => self.state = State::Length(n),
+                        Some(BodyFraming::Chunked) => {
+                            self.state = State::Chunked(ChunkedDecoder::new(MAX_TRAILERS))
+                        }
+                        Some(BodyFraming::CloseDelimited) => self.state = State::UntilClose,
+                        _ => return Ok((pos, Some(self.done()))),
+                    }
+                }
+                State::Length(remaining) => {
+                    let avail = (buf.len() - pos) as u64;
+                    if avail < *remaining {
+                        *remaining -= avail;
+                        return Ok((buf.len(), None));
+                    }
+                    pos += *remaining as usize;
+                    self.state = State::Head;
+                    return Ok((pos, Some(self.done())));
+                }
+                State::Chunked(decoder) => {
+                    let d = decoder.decode(&buf[pos..]).map_err(Malformed::Parse)?;
+                    pos += d.consumed;
+                    if d.done {
+                        self.state = State::Head;
+                        return Ok((pos, Some(self.done())));
+                    }
+                    if d.consumed == 0 {
+                        return Ok((pos, None));
+                    }
+                }
+                State::UntilClose => return Ok((buf.len(), None)),
+            }
+        }
+    }
+
+    /// The connection reached end of file. Returns the response that the close
+    /// completes (a close-delimited body), if any.
+    pub fn eof(&mut self) -> Option<Done> {
+        if matches!(self.state, State::UntilClose) {
+            self.state = State::Head;
+            Some(Done {
+                status: self.status,
+                keep_alive: false,
+            })
+        } else {
+            None
+        }
+    }
+
+    fn done(&self) -> Done {
+        Done {
+            status: self.status,
+            keep_alive: self.keep_alive,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feed `input` in pieces of `step` bytes, as a connection loop would: bytes are
+    /// appended to a buffer and consumed bytes are dropped.
+    fn run(input: &[u8], step: usize, was_head: bool) -> Result<(Vec<Done>, bool), Malformed> {
+        let mut r = ResponseReader::new(was_head);
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        for piece in input.chunks(step.max(1)) {
+            buf.extend_from_slice(piece);
+            loop {
+                let (n, done) = r.advance(&buf)?;
+                buf.drain(..n);
+                match done {
+                    Some(d) => out.push(d),
+                    None => break,
+                }
+            }
+        }
+        if let Some(d) = r.eof() {
+            out.push(d);
+        }
+        Ok((out, buf.is_empty() && r.idle()))
+    }
+
+    fn ok(status: u16) -> Done {
+        Done {
+            status,
+            keep_alive: true,
+        }
+    }
+
+    #[test]
+    fn pipelined_content_length_any_split() {
+        let input = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 404 Not Found\r\n\
+                      Content-Length: 0\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n\
+                      HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 500 X\r\ncontent-length: 3\r\n\r\nabc";
+        for step in 1..input.len() {
+            let (done, clean) = run(input, step, false).unwrap();
+            assert_eq!(
+                done,
+                vec![ok(200), ok(404), ok(204), ok(500)],
+                "step {step}"
+            );
+            assert!(clean);
+        }
+    }
+
+    #[test]
+    fn head_responses_have_no_body() {
+        let input = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n";
+        let (done, clean) = run(input, 7, true).unwrap();
+        assert_eq!(done, vec![ok(200), ok(200)]);
+        assert!(clean);
+    }
+
+    #[test]
+    fn close_delimited_completes_at_eof() {
+        let input = b"HTTP/1.0 200 OK\r\n\r\nbody until close";
+        let (done, _) = run(input, 4, false).unwrap();
+        assert_eq!(
+            done,
+            vec![Done {
+                status: 200,
+                keep_alive: false
+            }]
+        );
+    }
+
+    #[test]
+    fn truncated_body_is_not_a_response() {
+        let input = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort";
+        let (done, clean) = run(input, 3, false).unwrap();
+        assert!(done.is_empty());
+        assert!(!clean);
+    }
+
+    #[test]
+    fn garbage_and_101() {
+        assert!(matches!(
+            run(b"garbage\r\n\r\n", 100, false),
+            Err(Malformed::Parse(_))
+        ));
+        assert_eq!(
+            run(b"HTTP/1.1 101 Switching Protocols\r\n\r\n", 100, false),
+            Err(Malformed::SwitchingProtocols)
+        );
+    }
+}

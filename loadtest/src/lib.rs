@@ -1,0 +1,265 @@
+//! peregrine-load: a thread-per-core HTTP load generator on monoio (io_uring, or epoll).
+//!
+//! - [`args`]: command-line options.
+//! - [`url`]: target URLs, TCP or unix socket.
+//! - [`request`]: the request, rendered once.
+//! - [`framing`]: splitting a connection's bytes into responses (sans-IO, on
+//!   `peregrine-protocol`'s response parser and chunked decoder).
+//! - [`conn`]: one connection's loop, closed or open (rate) loop.
+//! - [`worker`]: pinned worker threads, one runtime each.
+//! - [`stats`]: per-thread histograms and counters, merged at the end.
+//! - [`report`]: the human table and the JSON; [`plot`]: the SVG.
+//!
+//! [`run`] drives a whole run from parsed [`args::Args`].
+#![deny(missing_docs)]
+
+pub mod args;
+pub mod conn;
+pub mod framing;
+pub mod plot;
+pub mod report;
+pub mod request;
+pub mod stats;
+pub mod url;
+pub mod worker;
+
+use args::Args;
+use report::{Report, Setup};
+use stats::Stats;
+use std::io::{IsTerminal, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+use url::{Endpoint, Target};
+use worker::{Clock, Dial, Plan, Progress, ResolvedBackend};
+
+/// Why a run could not take place (the process exits non-zero with this message).
+#[derive(Debug)]
+pub struct RunError(pub String);
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<String> for RunError {
+    fn from(s: String) -> Self {
+        RunError(s)
+    }
+}
+
+/// Resolve the target and check that it accepts connections, so that an unreachable
+/// target is one clear message instead of a run full of connect errors.
+fn dial(target: &Target, timeout: Duration) -> Result<Dial, RunError> {
+    match &target.endpoint {
+        Endpoint::Unix(path) => {
+            std::os::unix::net::UnixStream::connect(path).map_err(|e| {
+                RunError(format!(
+                    "cannot connect to {target} ({}): {e}",
+                    path.display()
+                ))
+            })?;
+            Ok(Dial::Unix(path.clone()))
+        }
+        Endpoint::Tcp { host, port } => {
+            let addrs: Vec<SocketAddr> = (host.as_str(), *port)
+                .to_socket_addrs()
+                .map_err(|e| RunError(format!("cannot resolve `{host}`: {e}")))?
+                .collect();
+            let mut last = None;
+            for addr in &addrs {
+                match TcpStream::connect_timeout(addr, timeout) {
+                    Ok(_) => return Ok(Dial::Tcp(*addr)),
+                    Err(e) => last = Some(format!("{addr}: {e}")),
+                }
+            }
+            Err(RunError(format!(
+                "cannot connect to {target}: {}",
+                last.unwrap_or_else(|| format!("`{host}` has no address"))
+            )))
+        }
+    }
+}
+
+/// Run the load test described by `args` and return its report. Prints the live
+/// progress line when `progress` is set.
+pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
+    args.validate()?;
+    let target = Target::parse(&args.url).map_err(|e| RunError(e.to_string()))?;
+    let body = match &args.body {
+        Some(path) => std::fs::read(path)
+            .map_err(|e| RunError(format!("cannot read --body {}: {e}", path.display())))?,
+        None => Vec::new(),
+    };
+    let keep_alive = !args.no_keepalive;
+    let request = request::render(
+        &args.method,
+        &target.path,
+        &target.authority,
+        &args.headers,
+        &body,
+        keep_alive,
+    )?;
+    let backend = ResolvedBackend::resolve(args.backend)?;
+    let dial = dial(&target, args.timeout)?;
+
+    let threads = args.thread_count();
+    let duration = args.run_duration();
+    let plan = Arc::new(Plan {
+        dial,
+        request_len: request.len(),
+        request,
+        pipeline: args.pipeline,
+        request_is_head: args.method.eq_ignore_ascii_case("HEAD"),
+        keep_alive,
+        connections: args.connections,
+        rate: args.rate,
+        timeout: args.timeout,
+        backend,
+        pin: !args.no_pin,
+    });
+
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel();
+    let mut go = Vec::with_capacity(threads);
+    let mut progresses = Vec::new();
+    let mut handles = Vec::with_capacity(threads);
+    for share in worker::shares(args.connections, threads, args.requests) {
+        let (go_tx, go_rx) = mpsc::channel();
+        go.push(go_tx);
+        let p = progress.then(|| Arc::new(Progress::default()));
+        progresses.extend(p.clone());
+        let (plan, ready, done) = (plan.clone(), ready_tx.clone(), done_tx.clone());
+        let h = std::thread::Builder::new()
+            .name(format!("load-{}", share.index))
+            .spawn(move || worker::thread_main(plan, share, ready, go_rx, p, done))
+            .map_err(|e| RunError(format!("cannot start a worker thread: {e}")))?;
+        handles.push(h);
+    }
+    drop(done_tx);
+    for _ in 0..threads {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                drop(go);
+                return Err(RunError(e));
+            }
+            Err(_) => return Err(RunError("a worker thread died while starting".into())),
+        }
+    }
+
+    let cpu_before = report::process_cpu_seconds();
+    let start = Instant::now();
+    let measure_start = start + args.warmup;
+    let clock = Clock {
+        start,
+        measure_start,
+        end: duration.map(|d| measure_start + d),
+    };
+    for g in &go {
+        let _ = g.send(clock);
+    }
+
+    let mut merged = Stats::new();
+    let mut finished_at = start;
+    let mut failures = Vec::new();
+    let mut remaining = threads;
+    let mut last = (Instant::now(), 0u64);
+    while remaining > 0 {
+        match done_rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(f) => {
+                remaining -= 1;
+                finished_at = finished_at.max(f.at);
+                match f.result {
+                    Ok(s) => merged.merge(&s),
+                    Err(e) => failures.push(format!("thread {}: {e}", f.index)),
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if progress {
+                    last = print_progress(&progresses, clock, last);
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    if progress {
+        print!("\r\x1b[2K");
+        let _ = std::io::stdout().flush();
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    if remaining > 0 || !failures.is_empty() {
+        failures.push(format!("{remaining} worker thread(s) did not report"));
+        return Err(RunError(failures.join("; ")));
+    }
+
+    let elapsed = match clock.end {
+        Some(end) => end.saturating_duration_since(measure_start),
+        None => finished_at.saturating_duration_since(measure_start),
+    };
+    let cpu = match (cpu_before, report::process_cpu_seconds()) {
+        (Some(a), Some(b)) => Some((b - a).max(0.0)),
+        _ => None,
+    };
+    let setup = Setup {
+        target: target.to_string(),
+        method: args.method.clone(),
+        backend: backend.name(),
+        threads,
+        connections: args.connections,
+        pipeline: args.pipeline,
+        mode: if args.rate.is_some() {
+            "rate"
+        } else {
+            "closed"
+        },
+        duration_s: duration.map(|d| d.as_secs_f64()),
+        requests: args.requests,
+        warmup_s: args.warmup.as_secs_f64(),
+        rate: args.rate,
+        timeout_s: args.timeout.as_secs_f64(),
+    };
+    Ok(Report::new(setup, &merged, elapsed.as_secs_f64(), cpu))
+}
+
+fn print_progress(
+    progresses: &[Arc<Progress>],
+    clock: Clock,
+    last: (Instant, u64),
+) -> (Instant, u64) {
+    let now = Instant::now();
+    let responses: u64 = progresses
+        .iter()
+        .map(|p| p.responses.load(Ordering::Relaxed))
+        .sum();
+    let errors: u64 = progresses
+        .iter()
+        .map(|p| p.errors.load(Ordering::Relaxed))
+        .sum();
+    let dt = now.saturating_duration_since(last.0).as_secs_f64();
+    let rate = if dt > 0.0 {
+        responses.saturating_sub(last.1) as f64 / dt
+    } else {
+        0.0
+    };
+    let phase = if now < clock.measure_start {
+        "warm-up "
+    } else {
+        ""
+    };
+    let t = now.saturating_duration_since(clock.start).as_secs_f64();
+    print!("\r\x1b[2K  {phase}{t:5.1}s  {rate:>12.0} req/s  {responses:>10} responses  {errors} errors");
+    let _ = std::io::stdout().flush();
+    (now, responses)
+}
+
+/// True when the live progress line should be shown.
+pub fn progress_wanted(args: &Args) -> bool {
+    !args.no_progress && std::io::stdout().is_terminal()
+}
