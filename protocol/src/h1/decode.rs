@@ -151,7 +151,9 @@ impl ChunkedDecoder {
     ///
     /// After a run of data, the framing that follows it is consumed too (up to the next
     /// chunk's data), so the call that returns the last data usually also returns
-    /// `done`. An error is final: the body (and so the connection) is broken.
+    /// `done`. A framing error right after a run of data is reported by the next call
+    /// (the offending byte is left unconsumed), so data is never lost however the input
+    /// was split. An error is final: the body (and so the connection) is broken.
     pub fn decode(&mut self, input: &[u8]) -> Result<Decoded, ParseError> {
         let mut i = 0;
         let mut data = 0..0;
@@ -171,10 +173,12 @@ impl ChunkedDecoder {
                         self.state = State::DataCr;
                     }
                 }
-                _ => {
-                    self.step(b)?;
-                    i += 1;
-                }
+                _ => match self.step(b) {
+                    Ok(()) => i += 1,
+                    // Hand out the data first; the next call fails on the same byte.
+                    Err(_) if !data.is_empty() => break,
+                    Err(e) => return Err(e),
+                },
             }
         }
         Ok(Decoded {
@@ -188,7 +192,7 @@ impl ChunkedDecoder {
     fn step(&mut self, b: u8) -> Result<(), ParseError> {
         use State::*;
         const EXT: BadRequest = BadRequest::InvalidChunkExtension;
-        if matches!(
+        let in_extension = matches!(
             self.state,
             SizeWs
                 | ExtNameStart
@@ -200,13 +204,10 @@ impl ChunkedDecoder {
                 | ExtQuotedPair
                 | ExtQuotedEnd
                 | ExtValueWs
-        ) && b != b'\r'
-            && b != b'\n'
-        {
-            self.ext_len += 1;
-            if self.ext_len > MAX_CHUNK_EXTENSION {
-                return Err(EXT.into());
-            }
+        );
+        let counted = in_extension && b != b'\r' && b != b'\n';
+        if counted && self.ext_len >= MAX_CHUNK_EXTENSION {
+            return Err(EXT.into());
         }
         self.state = match (self.state, b) {
             (Size, _) => return self.size_byte(b),
@@ -257,6 +258,9 @@ impl ChunkedDecoder {
             }
             (Data | Done, _) => self.state,
         };
+        if counted {
+            self.ext_len += 1;
+        }
         Ok(())
     }
 
@@ -300,10 +304,10 @@ impl ChunkedDecoder {
 
     /// Count one trailer byte against the limit, then move to `next`.
     fn trailer(&mut self, next: State) -> Result<State, ParseError> {
-        self.trailer_len += 1;
-        if self.trailer_len > self.max_trailer_bytes {
+        if self.trailer_len >= self.max_trailer_bytes {
             return Err(BadRequest::InvalidTrailers.into());
         }
+        self.trailer_len += 1;
         Ok(next)
     }
 }

@@ -291,3 +291,17 @@ fn large_chunk_in_pieces() {
         assert_eq!(decode_in_steps(&input, step, 0).unwrap(), data);
     }
 }
+
+/// Found by proptest: an error right after data in the same call used to drop the data
+/// (split input delivered it first). Now the data comes first, the error next call.
+#[test]
+fn error_after_data_is_deferred() {
+    let mut d = ChunkedDecoder::new(0);
+    let input = b"1\r\nZX";
+    let r = d.decode(input).unwrap();
+    assert_eq!(&input[r.data.clone()], b"Z");
+    assert_eq!(r.consumed, 4);
+    assert!(!r.done);
+    assert_eq!(d.decode(b"X"), Err(InvalidChunkTerminator.into()));
+    assert_eq!(decode(b"9\n000000000X"), Err(InvalidChunkTerminator.into()));
+}

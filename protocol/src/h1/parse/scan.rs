@@ -42,8 +42,11 @@ impl ScanState {
             // The caller replaced the buffer instead of appending to it: start over.
             *self = ScanState::default();
         }
-        if let [0x16, 0x03, ..] = buf {
-            return Err(BadRequest::TlsHandshake.into());
+        match buf {
+            [0x16, 0x03, ..] => return Err(BadRequest::TlsHandshake.into()),
+            // Wait for the second byte: TLS or not decides the error (even over limits).
+            [0x16] => return Ok(None),
+            _ => {}
         }
         if !self.started && !self.skip_blank_lines(buf, limits)? {
             return Ok(None);
@@ -116,12 +119,14 @@ impl ScanState {
                 }
                 None => break,
             }
+            // Checked after each line, so the outcome does not depend on how the
+            // input was split (a bare CR further on is never reached first).
+            if i > limits.max_request_line {
+                return Err(ParseError::RequestLineTooLong);
+            }
         }
         self.start = i;
         self.scanned = i;
-        if i > limits.max_request_line {
-            return Err(ParseError::RequestLineTooLong);
-        }
         Ok(self.started)
     }
 

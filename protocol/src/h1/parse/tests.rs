@@ -866,3 +866,44 @@ fn errors_map_to_status_codes() {
     assert_eq!(err(long.as_bytes()).status(), 414);
     assert_eq!(err(b"GET / HTTP/2.0\r\n\r\n").status(), 505);
 }
+
+/// Found by proptest: with a zero request-line limit a lone 0x16 byte was a 414 on
+/// split input but a TLS handshake once the 0x03 was there. One 0x16 byte is Partial.
+#[test]
+fn lone_tls_byte_waits_even_with_tiny_limits() {
+    let limits = Limits {
+        max_request_line: 0,
+        max_headers_total: 0,
+        max_header_count: 0,
+    };
+    let mut parser = RequestParser::new(limits);
+    assert_eq!(partial(&mut parser, b"\x16"), Ok(Status::Partial));
+    assert_eq!(partial(&mut parser, b"\x16\x03"), Err(TlsHandshake.into()));
+    assert_eq!(parse_with(limits, b"\x16\x03"), Err(TlsHandshake.into()));
+}
+
+/// Found by proptest: blank lines over the limit followed by a bare CR gave 414 when
+/// split before the CR but 400 in one piece. The limit is now checked line by line.
+#[test]
+fn blank_line_limit_is_checked_in_byte_order() {
+    let limits = Limits {
+        max_request_line: 0,
+        ..Limits::default()
+    };
+    assert_eq!(
+        parse_with(limits, b"\n\r \r\r"),
+        Err(ParseError::RequestLineTooLong)
+    );
+    let limits = Limits {
+        max_request_line: 4,
+        ..Limits::default()
+    };
+    assert_eq!(
+        parse_with(limits, b"\r\n\r\n\n\r "),
+        Err(ParseError::RequestLineTooLong)
+    );
+    assert_eq!(
+        parse_with(limits, b"\r\n\r "),
+        Err(InvalidLineEnding.into())
+    );
+}
