@@ -209,6 +209,26 @@ mod tests {
     }
 
     #[test]
+    fn chunked_bodies_any_split() {
+        let input = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                      5\r\nhello\r\n1;ext=1\r\n!\r\n0\r\nTrailer: x\r\n\r\n\
+                      HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n\
+                      HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        for step in 1..input.len() {
+            let (done, clean) = run(input, step, false).unwrap();
+            assert_eq!(done, vec![ok(200), ok(503), ok(200)], "step {step}");
+            assert!(clean, "step {step}");
+        }
+    }
+
+    #[test]
+    fn bad_chunk_size_is_malformed() {
+        let input =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n";
+        assert!(matches!(run(input, 100, false), Err(Malformed::Parse(_))));
+    }
+
+    #[test]
     fn head_responses_have_no_body() {
         let input = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n";
         let (done, clean) = run(input, 7, true).unwrap();

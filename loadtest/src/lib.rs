@@ -152,7 +152,6 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
         }
     }
 
-    let cpu_before = report::process_cpu_seconds();
     let start = Instant::now();
     let measure_start = start + args.warmup;
     let clock = Clock {
@@ -169,8 +168,19 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
     let mut failures = Vec::new();
     let mut remaining = threads;
     let mut last = (Instant::now(), 0u64);
+    // CPU time is counted from the end of warm-up, like the requests.
+    let mut cpu_before = None;
+    let mut next_tick = start + Duration::from_secs(1);
     while remaining > 0 {
-        match done_rx.recv_timeout(Duration::from_secs(1)) {
+        let now = Instant::now();
+        if cpu_before.is_none() && now >= measure_start {
+            cpu_before = report::process_cpu_seconds();
+        }
+        let mut wake = next_tick;
+        if cpu_before.is_none() {
+            wake = wake.min(measure_start);
+        }
+        match done_rx.recv_timeout(wake.saturating_duration_since(now)) {
             Ok(f) => {
                 remaining -= 1;
                 finished_at = finished_at.max(f.at);
@@ -180,8 +190,11 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                if progress {
-                    last = print_progress(&progresses, clock, last);
+                if Instant::now() >= next_tick {
+                    next_tick += Duration::from_secs(1);
+                    if progress {
+                        last = print_progress(&progresses, clock, last);
+                    }
                 }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -248,13 +261,24 @@ fn print_progress(
     } else {
         0.0
     };
-    let phase = if now < clock.measure_start {
-        "warm-up "
+    // The tick that lands on the end of warm-up has nothing measured yet.
+    let warming =
+        clock.measure_start > clock.start && now < clock.measure_start + Duration::from_millis(500);
+    if warming {
+        let t = now.saturating_duration_since(clock.start).as_secs_f64();
+        let w = clock
+            .measure_start
+            .saturating_duration_since(clock.start)
+            .as_secs_f64();
+        print!("\r\x1b[2K  warming up {t:.0}s / {w:.0}s");
     } else {
-        ""
-    };
-    let t = now.saturating_duration_since(clock.start).as_secs_f64();
-    print!("\r\x1b[2K  {phase}{t:5.1}s  {rate:>12.0} req/s  {responses:>10} responses  {errors} errors");
+        let t = now
+            .saturating_duration_since(clock.measure_start)
+            .as_secs_f64();
+        print!(
+            "\r\x1b[2K  {t:5.1}s  {rate:>12.0} req/s  {responses:>10} responses  {errors} errors"
+        );
+    }
     let _ = std::io::stdout().flush();
     (now, responses)
 }
