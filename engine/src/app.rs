@@ -38,10 +38,7 @@ pub async fn handle(req: Request) -> Response {
 }
 
 fn plaintext() -> Response {
-    let mut r = Response::new(Body::from("Hello, World!"));
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-    r
+    Response::new("Hello, World!").header(CONTENT_TYPE, HeaderValue::from_static("text/plain"))
 }
 
 #[derive(Serialize)]
@@ -54,10 +51,7 @@ fn json() -> Response {
         message: "Hello, World!",
     })
     .unwrap_or_default();
-    let mut r = Response::new(Body::from(body));
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
+    Response::new(body).header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
 }
 
 fn echo(req: Request) -> Response {
@@ -66,7 +60,7 @@ fn echo(req: Request) -> Response {
         .and_then(|v| HeaderValue::from_bytes(v).ok());
     let mut r = Response::new(Body::from_stream(req.into_body()));
     if let Some(ct) = content_type {
-        r.headers_mut().insert(CONTENT_TYPE, ct);
+        r.append_header(CONTENT_TYPE, ct);
     }
     r
 }
@@ -116,10 +110,7 @@ async fn describe(mut req: Request) -> Response {
         tls: None,
     };
     let body = serde_json::to_vec(&d).unwrap_or_default();
-    let mut r = Response::new(Body::from(body));
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
+    Response::new(body).header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
 }
 
 fn stream(req: &Request) -> Response {
@@ -145,15 +136,14 @@ fn stream(req: &Request) -> Response {
         return status(StatusCode::BAD_REQUEST);
     }
     let piece = Bytes::from(vec![b'x'; size as usize]);
-    let mut r = Response::new(Body::from_stream(Repeat {
+    Response::new(Body::from_stream(Repeat {
         piece,
         left: chunks,
-    }));
-    r.headers_mut().insert(
+    }))
+    .header(
         CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
-    );
-    r
+    )
 }
 
 /// `left` copies of one buffer.
@@ -175,7 +165,5 @@ impl Stream for Repeat {
 }
 
 fn status(code: StatusCode) -> Response {
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = code;
-    r
+    Response::with_status(code)
 }

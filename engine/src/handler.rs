@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use crate::request::Request;
-use crate::Response;
+use crate::response::Response;
 
 /// An HTTP handler. Cloned once per worker; the futures it returns run on that worker
 /// and need not be `Send`.

@@ -26,7 +26,9 @@ mod handler;
 pub mod listen;
 mod options;
 mod pool;
+mod registry;
 mod request;
+mod response;
 mod server;
 mod signal;
 pub mod transport;
@@ -38,11 +40,9 @@ pub use body::{Body, BoxStream};
 pub use handler::Handler;
 pub use options::{default_threads, Options, DEFAULT_URLS};
 pub use request::{Request, RequestBody};
+pub use response::Response;
 pub use server::{Error, Running, Server, ShutdownHandle};
 pub use transport::{Addr, ConnInfo};
-
-/// The response a handler returns.
-pub type Response = http::Response<Body>;
 
 /// Re-export of the `http` crate used at the API boundary.
 pub use http;

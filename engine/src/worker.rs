@@ -19,6 +19,7 @@ use crate::conn;
 use crate::date::DateCache;
 use crate::handler::Handler;
 use crate::pool::BufPool;
+use crate::registry::Registry;
 use crate::signal::{LocalSignal, Trigger};
 use crate::transport::{Addr, ConnInfo, Stream};
 
@@ -45,6 +46,8 @@ pub(crate) struct Worker<H> {
     drained: LocalSignal,
     active: Cell<usize>,
     pub http: Arc<HttpSettings>,
+    /// Every open connection's phase, for waking idle ones.
+    pub registry: Registry,
 }
 
 /// A listening socket handed to a worker.
@@ -111,6 +114,7 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
         drained: LocalSignal::default(),
         active: Cell::new(0),
         http: spec.http,
+        registry: Registry::default(),
     });
     let mut tcp = Vec::new();
     let mut unix = Vec::new();
@@ -139,6 +143,7 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
 
     spec.trigger.wait().await;
     worker.shutdown.fire();
+    worker.registry.kick_idle();
     if worker.active.get() > 0 {
         let drained = monoio::time::timeout(spec.shutdown_timeout, worker.drained.wait()).await;
         if drained.is_err() {

@@ -3,7 +3,7 @@
 
 use bytes::BytesMut;
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER, TRANSFER_ENCODING};
-use http::response::Parts;
+use http::{HeaderName, HeaderValue, StatusCode};
 use peregrine_protocol::h1::encode::{write_content_length, write_header, write_status_line};
 use peregrine_protocol::h1::Version;
 
@@ -27,36 +27,39 @@ pub(crate) struct ReqMeta {
     pub is_head: bool,
 }
 
-/// Write the head for `parts`; `body_len` is the body's length when known. Returns the
-/// body framing and updates `keep_alive` (a close-delimited body ends the connection).
+/// Write the head for `status` and `headers`; `body_len` is the body's length when known.
+/// Returns the body framing and updates `keep_alive` (a close-delimited body ends the
+/// connection).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn encode_head(
     dst: &mut BytesMut,
-    parts: &Parts,
+    status: StatusCode,
+    headers: &[(HeaderName, HeaderValue)],
     body_len: Option<u64>,
     req: ReqMeta,
     keep_alive: &mut bool,
     date: &[u8],
     server: Option<&[u8]>,
 ) -> Framing {
-    let status = parts.status.as_u16();
+    let status = status.as_u16();
     write_status_line(dst, Version::Http11, status);
     let mut has_date = false;
     let mut has_server = false;
     let mut handler_length: Option<u64> = None;
-    for (name, value) in &parts.headers {
-        if name == CONTENT_LENGTH {
+    for (name, value) in headers {
+        if *name == CONTENT_LENGTH {
             // Kept only where the body's own length is unknown (streams) or absent (HEAD).
             handler_length = std::str::from_utf8(value.as_bytes())
                 .ok()
                 .and_then(|v| v.trim().parse().ok());
             continue;
         }
-        if name == TRANSFER_ENCODING || name == CONNECTION {
+        if *name == TRANSFER_ENCODING || *name == CONNECTION {
             // The server owns message framing and connection management.
             continue;
         }
-        has_date |= name == DATE;
-        has_server |= name == SERVER;
+        has_date |= *name == DATE;
+        has_server |= *name == SERVER;
         write_header(dst, name.as_str().as_bytes(), value.as_bytes());
     }
     if !has_date {

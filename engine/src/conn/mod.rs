@@ -27,6 +27,7 @@ use peregrine_protocol::h1::{BodyFraming, ParseError, Status, Version};
 
 use crate::body::{BodyKind, BoxStream};
 use crate::handler::Handler;
+use crate::registry::{ConnId, Phase};
 use crate::request::{PathRepr, Request, RequestBody};
 use crate::transport::{ConnInfo, Stream as Transport};
 use crate::worker::Worker;
@@ -49,7 +50,9 @@ const LINGER: Duration = Duration::from_millis(500);
 /// Serve one connection until it closes.
 pub(crate) async fn serve<H: Handler>(worker: Rc<Worker<H>>, stream: Transport, info: ConnInfo) {
     let limits = worker.http.limits;
+    let id = worker.registry.register(stream.as_raw_fd());
     let mut conn = Conn {
+        id,
         worker,
         io: Some(Io {
             stream,
@@ -64,6 +67,8 @@ pub(crate) async fn serve<H: Handler>(worker: Rc<Worker<H>>, stream: Transport, 
     };
     let end = conn.run().await;
     conn.finish(end).await;
+    // Out of the table before the descriptor closes (when `conn` drops).
+    conn.worker.registry.unregister(conn.id);
 }
 
 /// How a connection ends.
@@ -78,6 +83,7 @@ enum End {
 }
 
 struct Conn<H: Handler> {
+    id: ConnId,
     worker: Rc<Worker<H>>,
     /// `None` only while lent to the exchange (or lost with a failed body read).
     io: Option<Io>,
@@ -133,9 +139,13 @@ impl<H: Handler> Conn<H> {
             }
             let io = self.io.as_mut().ok_or(HeadError::Io)?;
             if idle {
-                monoio::select! {
-                    r = io.stream.readable() => r.map_err(|_| HeadError::Io)?,
-                    _ = self.worker.shutdown.wait() => return Ok(None),
+                // Idle until bytes arrive: a kick (shutdown) completes the wait or the
+                // read below with end-of-stream.
+                let registry = &self.worker.registry;
+                registry.set_phase(self.id, Phase::Idle);
+                let ready = io.stream.readable(false).await;
+                if ready.is_err() || registry.kicked(self.id).is_some() {
+                    return Ok(None);
                 }
                 io.rbuf = self.worker.pool.borrow_mut().take();
             } else if io.rbuf.capacity() - io.rbuf.len() < HEAD_READ_SIZE / 4 {
@@ -150,6 +160,7 @@ impl<H: Handler> Conn<H> {
                     tracing::debug!("client closed the connection mid-head");
                     return Err(HeadError::Io);
                 }
+                Ok(_) if idle => self.worker.registry.set_phase(self.id, Phase::Head),
                 Ok(_) => {}
                 Err(_) => return Err(HeadError::Io),
             }
@@ -159,6 +170,7 @@ impl<H: Handler> Conn<H> {
     /// Answer one request whose head is `head_len` bytes at the start of the read buffer.
     /// `Some(end)` when the connection must end.
     async fn dispatch(&mut self, head_len: usize) -> Option<End> {
+        self.worker.registry.set_phase(self.id, Phase::Busy);
         let mut io = self.io.take()?;
         let head_bytes = io.rbuf.split_to(head_len).freeze();
         let h = &mut self.head;
@@ -213,9 +225,7 @@ impl<H: Handler> Conn<H> {
             Err(()) => {
                 tracing::error!("the handler panicked; answering 500");
                 self.keep_alive = false;
-                let mut r = http::Response::new(crate::Body::empty());
-                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                r
+                crate::Response::with_status(StatusCode::INTERNAL_SERVER_ERROR)
             }
         };
         if let Err(end) = self.write_response(response, meta).await {
@@ -229,7 +239,7 @@ impl<H: Handler> Conn<H> {
         response: crate::Response,
         meta: ReqMeta,
     ) -> Result<(), End> {
-        let (parts, body) = response.into_parts();
+        let (status, headers, body) = response.into_parts();
         if self.wbuf.capacity() == 0 {
             self.wbuf = self.worker.pool.borrow_mut().take();
         }
@@ -237,7 +247,8 @@ impl<H: Handler> Conn<H> {
         let server = self.worker.http.server_header.as_deref();
         let framing = encode_head(
             &mut self.wbuf,
-            &parts,
+            status,
+            &headers,
             body.len(),
             meta,
             &mut self.keep_alive,
