@@ -70,7 +70,8 @@ pub struct Args {
     #[arg(long, value_name = "R")]
     pub rate: Option<f64>,
 
-    /// Time without progress after which a request counts as a timeout.
+    /// A request not answered this long after it was sent counts as a timeout (this
+    /// also bounds connecting).
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     pub timeout: Duration,
 

@@ -8,6 +8,11 @@
 //! response) fails every request of the batch still unanswered with that kind; a
 //! response announcing `Connection: close` is not an error — the unanswered rest of the
 //! batch is sent again on a new connection.
+//!
+//! One timer guards each exchange (write plus the reads that answer the batch): a batch
+//! not answered in full within `--timeout` fails its unanswered requests as timeouts.
+//! Latency and timeline second are computed once per read, for all the responses the
+//! read completes.
 
 use crate::framing::{Malformed, ResponseReader};
 use crate::stats::ErrorKind;
@@ -77,7 +82,6 @@ enum Outcome {
 pub async fn run<C: Connector>(ctx: Rc<ThreadCtx>, connector: C, index: usize) {
     let plan = &*ctx.plan;
     let clock = ctx.clock;
-    let req_len = plan.request_len;
     let mut stream: Option<C::Stream> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(READ_BUF);
     let mut reader = ResponseReader::new(plan.request_is_head);
@@ -143,26 +147,26 @@ pub async fn run<C: Connector>(ctx: Rc<ThreadCtx>, connector: C, index: usize) {
         }
         let Some(s) = stream.as_mut() else { continue };
 
-        let bytes = ctx.batch.clone().slice(..k * req_len);
-        match monoio::time::timeout(plan.timeout, s.write_all(bytes)).await {
-            Ok((Ok(_), _)) => {
-                if measured {
-                    ctx.stats.borrow_mut().bytes_written += (k * req_len) as u64;
-                }
-            }
-            Ok((Err(_), _)) => {
-                ctx.fail(ErrorKind::Write, k, measured);
-                stream = None;
-                continue;
-            }
-            Err(_) => {
-                ctx.fail(ErrorKind::Timeout, k, measured);
-                stream = None;
-                continue;
-            }
-        }
-
-        let outcome = read_batch(&ctx, s, &mut buf, &mut reader, k, sent_at, measured).await;
+        // One timer for the whole exchange: a batch not answered in full within the
+        // timeout fails its unanswered requests as timeouts.
+        let mut pending = k;
+        let exchange = exchange(
+            &ctx,
+            s,
+            &mut buf,
+            &mut reader,
+            k,
+            sent_at,
+            measured,
+            &mut pending,
+        );
+        let outcome = match monoio::time::timeout(plan.timeout, exchange).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::Failed {
+                kind: ErrorKind::Timeout,
+                unanswered: pending,
+            },
+        };
         match outcome {
             Outcome::Answered => {}
             Outcome::Closed { unanswered } => {
@@ -179,8 +183,11 @@ pub async fn run<C: Connector>(ctx: Rc<ThreadCtx>, connector: C, index: usize) {
     }
 }
 
-/// Read until `k` responses have arrived (or the connection fails).
-async fn read_batch<S: AsyncReadRent>(
+/// Write a batch of `k` requests, then read until all are answered (or the connection
+/// fails). `pending` counts the requests not answered yet, also when this future is
+/// dropped by the timeout.
+#[allow(clippy::too_many_arguments)]
+async fn exchange<S: AsyncReadRent + AsyncWriteRent>(
     ctx: &ThreadCtx,
     s: &mut S,
     buf: &mut Vec<u8>,
@@ -188,33 +195,43 @@ async fn read_batch<S: AsyncReadRent>(
     k: usize,
     sent_at: Instant,
     measured: bool,
+    pending: &mut usize,
 ) -> Outcome {
     let plan = &*ctx.plan;
-    let mut pending = k;
+    let len = k * plan.request_len;
+    if s.write_all(ctx.batch.clone().slice(..len)).await.0.is_err() {
+        return Outcome::Failed {
+            kind: ErrorKind::Write,
+            unanswered: *pending,
+        };
+    }
+    if measured {
+        ctx.stats.borrow_mut().bytes_written += len as u64;
+    }
     // Bytes already buffered (sent ahead by the server) are answers too.
-    let mut now = Instant::now();
+    let mut stamp = ctx.stamp(Instant::now(), sent_at);
     loop {
         // Take every complete response out of the buffer.
         let mut consumed = 0;
-        while pending > 0 {
+        while *pending > 0 {
             match reader.advance(&buf[consumed..]) {
                 Ok((n, done)) => {
                     consumed += n;
                     let Some(done) = done else { break };
-                    pending -= 1;
+                    *pending -= 1;
                     if measured {
-                        ctx.response(done.status, now, sent_at);
+                        ctx.response(done.status, stamp);
                     }
                     if !(done.keep_alive && plan.keep_alive) {
                         return Outcome::Closed {
-                            unanswered: pending,
+                            unanswered: *pending,
                         };
                     }
                 }
                 Err(Malformed::Parse(_)) | Err(Malformed::SwitchingProtocols) => {
                     return Outcome::Failed {
                         kind: ErrorKind::Malformed,
-                        unanswered: pending,
+                        unanswered: *pending,
                     };
                 }
             }
@@ -224,51 +241,43 @@ async fn read_batch<S: AsyncReadRent>(
         } else if consumed > 0 {
             buf.drain(..consumed);
         }
-        if pending == 0 {
+        if *pending == 0 {
             return Outcome::Answered;
         }
 
         if buf.capacity() - buf.len() < MIN_SPARE {
             buf.reserve(READ_BUF.max(buf.len()));
         }
-        let owned = std::mem::take(buf);
-        let (res, owned) = match monoio::time::timeout(plan.timeout, s.read(owned)).await {
-            Ok(r) => r,
-            Err(_) => {
-                *buf = Vec::with_capacity(READ_BUF);
-                return Outcome::Failed {
-                    kind: ErrorKind::Timeout,
-                    unanswered: pending,
-                };
-            }
-        };
+        // The buffer is lent to the read; if the timeout drops this future, `buf` stays
+        // empty and the connection is discarded anyway.
+        let (res, owned) = s.read(std::mem::take(buf)).await;
         *buf = owned;
-        now = Instant::now();
+        stamp = ctx.stamp(Instant::now(), sent_at);
         match res {
             Ok(0) => {
                 if let Some(done) = reader.eof() {
-                    pending -= 1;
+                    *pending -= 1;
                     if measured {
-                        ctx.response(done.status, now, sent_at);
+                        ctx.response(done.status, stamp);
                     }
                     return Outcome::Closed {
-                        unanswered: pending,
+                        unanswered: *pending,
                     };
                 }
                 return Outcome::Failed {
                     kind: ErrorKind::Read,
-                    unanswered: pending,
+                    unanswered: *pending,
                 };
             }
             Ok(n) => {
                 if measured {
-                    ctx.read(n, now);
+                    ctx.read(n, stamp);
                 }
             }
             Err(_) => {
                 return Outcome::Failed {
                     kind: ErrorKind::Read,
-                    unanswered: pending,
+                    unanswered: *pending,
                 };
             }
         }

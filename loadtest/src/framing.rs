@@ -3,6 +3,12 @@
 //! chunked (`protocol`'s [`ChunkedDecoder`]) or until the connection closes. Body bytes
 //! are consumed and dropped as they arrive, so the read buffer only ever holds a
 //! partial head or partial chunk framing. Interim (1xx) responses are skipped.
+//!
+//! A load test reads the same response head over and over (only `Date` changes, once a
+//! second), so the reader keeps the bytes of the last head it parsed: a head that
+//! repeats them byte for byte has the same parse, found with one comparison. The
+//! parser's result depends only on the head's own bytes (its proptests check this),
+//! so the shortcut never changes a result.
 
 use peregrine_protocol::h1::decode::ChunkedDecoder;
 use peregrine_protocol::h1::response::{parse_response, ResponseHead};
@@ -10,6 +16,8 @@ use peregrine_protocol::h1::{BodyFraming, ParseError, Status};
 
 /// Largest trailer section accepted after a chunked body.
 const MAX_TRAILERS: usize = 16 * 1024;
+/// Longest head remembered for the repeated-head shortcut.
+const MAX_CACHED_HEAD: usize = 1024;
 
 /// A complete response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +62,11 @@ pub struct ResponseReader {
     request_is_head: bool,
     status: u16,
     keep_alive: bool,
+    /// The bytes of the last final head parsed, and its framing.
+    last_head: Vec<u8>,
+    last_framing: BodyFraming,
+    last_status: u16,
+    last_keep_alive: bool,
 }
 
 impl ResponseReader {
@@ -65,6 +78,10 @@ impl ResponseReader {
             request_is_head,
             status: 0,
             keep_alive: false,
+            last_head: Vec::new(),
+            last_framing: BodyFraming::Empty,
+            last_status: 0,
+            last_keep_alive: false,
         }
     }
 
@@ -86,27 +103,44 @@ impl ResponseReader {
         loop {
             match &mut self.state {
                 State::Head => {
-                    let n = match parse_response(&buf[pos..], self.request_is_head, &mut self.head)
+                    let rest = &buf[pos..];
+                    let framing = if !self.last_head.is_empty() && rest.starts_with(&self.last_head)
                     {
-                        Ok(Status::Complete(n)) => n,
-                        Ok(Status::Partial) => return Ok((pos, None)),
-                        Err(e) => return Err(Malformed::Parse(e)),
+                        pos += self.last_head.len();
+                        self.status = self.last_status;
+                        self.keep_alive = self.last_keep_alive;
+                        self.last_framing
+                    } else {
+                        let n = match parse_response(rest, self.request_is_head, &mut self.head) {
+                            Ok(Status::Complete(n)) => n,
+                            Ok(Status::Partial) => return Ok((pos, None)),
+                            Err(e) => return Err(Malformed::Parse(e)),
+                        };
+                        if self.head.status == 101 {
+                            return Err(Malformed::SwitchingProtocols);
+                        }
+                        pos += n;
+                        if self.head.is_informational() {
+                            continue;
+                        }
+                        let framing = self.head.framing.unwrap_or(BodyFraming::CloseDelimited);
+                        self.status = self.head.status;
+                        self.keep_alive = self.head.keep_alive;
+                        self.last_head.clear();
+                        if n <= MAX_CACHED_HEAD {
+                            self.last_head.extend_from_slice(&rest[..n]);
+                            self.last_framing = framing;
+                            self.last_status = self.status;
+                            self.last_keep_alive = self.keep_alive;
+                        }
+                        framing
                     };
-                    pos += n;
-                    if self.head.status == 101 {
-                        return Err(Malformed::SwitchingProtocols);
-                    }
-                    if self.head.is_informational() {
-                        continue;
-                    }
-                    self.status = self.head.status;
-                    self.keep_alive = self.head.keep_alive;
-                    match self.head.framing {
-                        Some(BodyFraming::Length(n)) if n > 0 => self.state = State::Length(n),
-                        Some(BodyFraming::Chunked) => {
+                    match framing {
+                        BodyFraming::Length(n) if n > 0 => self.state = State::Length(n),
+                        BodyFraming::Chunked => {
                             self.state = State::Chunked(ChunkedDecoder::new(MAX_TRAILERS))
                         }
-                        Some(BodyFraming::CloseDelimited) => self.state = State::UntilClose,
+                        BodyFraming::CloseDelimited => self.state = State::UntilClose,
                         _ => return Ok((pos, Some(self.done()))),
                     }
                 }
@@ -219,6 +253,30 @@ mod tests {
             assert_eq!(done, vec![ok(200), ok(503), ok(200)], "step {step}");
             assert!(clean, "step {step}");
         }
+    }
+
+    #[test]
+    fn repeated_heads_take_the_shortcut_and_stay_right() {
+        let a: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n";
+        let b: &[u8] = b"HTTP/1.1 404 No\r\nContent-Length: 3\r\n\r\nabc";
+        let c: &[u8] = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx";
+        let input = [a, a, b, b, a, c].concat();
+        let closed = Done {
+            status: 200,
+            keep_alive: false,
+        };
+        for step in 1..input.len() {
+            let (done, clean) = run(&input, step, false).unwrap();
+            assert_eq!(
+                done,
+                vec![ok(200), ok(200), ok(404), ok(404), ok(200), closed],
+                "step {step}"
+            );
+            assert!(clean);
+        }
+        // A cached head is only reused for identical bytes: a changed byte is parsed.
+        let bad = [b, b"HTTP/1.1 404 No\r\nContent-Length: 3\x01\r\n\r\nabc"].concat();
+        assert!(matches!(run(&bad, 1000, false), Err(Malformed::Parse(_))));
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub struct ErrorCounts {
     pub read: u64,
     /// Write failed.
     pub write: u64,
-    /// No progress within the timeout.
+    /// Not answered within the timeout.
     pub timeout: u64,
     /// Not a valid HTTP/1.x response.
     pub malformed: u64,

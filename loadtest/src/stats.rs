@@ -19,7 +19,7 @@ pub enum ErrorKind {
     Read = 1,
     /// Writing the request failed.
     Write = 2,
-    /// No progress within `--timeout`.
+    /// Not answered within `--timeout`.
     Timeout = 3,
     /// The server answered something that is not a valid HTTP/1.x response.
     Malformed = 4,

@@ -141,6 +141,15 @@ pub struct ThreadCtx {
     pub batch: Rc<Vec<u8>>,
 }
 
+/// When a read completed, relative to the run: the latency of the responses it
+/// completes and the timeline second it falls in (computed once per read, not once per
+/// response).
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp {
+    latency_ns: u64,
+    second: usize,
+}
+
 impl ThreadCtx {
     /// The timeline second of instant `t`.
     #[inline]
@@ -149,19 +158,27 @@ impl ThreadCtx {
             .as_secs() as usize
     }
 
-    /// Count a response received at `now` for a request sent (or due) at `sent_at`.
+    /// The stamp of a read completed at `now` for a batch sent (or due) at `sent_at`.
     #[inline]
-    pub fn response(&self, status: u16, now: Instant, sent_at: Instant) {
-        let ns = now.saturating_duration_since(sent_at).as_nanos() as u64;
-        let sec = self.second(now);
-        self.stats.borrow_mut().record_response(status, ns, sec);
+    pub fn stamp(&self, now: Instant, sent_at: Instant) -> Stamp {
+        Stamp {
+            latency_ns: now.saturating_duration_since(sent_at).as_nanos() as u64,
+            second: self.second(now),
+        }
     }
 
-    /// Count `n` bytes read at `now`.
+    /// Count a response.
     #[inline]
-    pub fn read(&self, n: usize, now: Instant) {
-        let sec = self.second(now);
-        self.stats.borrow_mut().record_read(n as u64, sec);
+    pub fn response(&self, status: u16, at: Stamp) {
+        self.stats
+            .borrow_mut()
+            .record_response(status, at.latency_ns, at.second);
+    }
+
+    /// Count `n` bytes read.
+    #[inline]
+    pub fn read(&self, n: usize, at: Stamp) {
+        self.stats.borrow_mut().record_read(n as u64, at.second);
     }
 
     /// Count `n` failed requests, if they were measured.

@@ -227,6 +227,31 @@ fn stalled_server_times_out() {
 }
 
 #[test]
+fn partly_answered_batch_times_out_the_rest() {
+    // Each connection gets one answer, then silence: of every batch of 3, one response
+    // and two timeouts, and the accounting stays exact.
+    let server = Server::tcp(Behavior::AnswerOnceThenStall);
+    let r = load(
+        &[
+            "-n",
+            "6",
+            "-c",
+            "1",
+            "--pipeline",
+            "3",
+            "--timeout",
+            "300ms",
+            &server.url("/"),
+        ],
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(r.num("/responses"), 2, "{r:?}");
+    assert_eq!(r.num("/errors/timeout"), 4);
+    assert_eq!(r.num("/requests"), 6);
+}
+
+#[test]
 fn garbage_is_malformed() {
     for backend in backends() {
         let server = Server::tcp(Behavior::Garbage);

@@ -27,6 +27,8 @@ pub enum Behavior {
     Garbage,
     /// Read a request, then close without answering.
     CloseWithoutAnswer,
+    /// Answer the first request of each connection, then stall.
+    AnswerOnceThenStall,
     /// Cycle through different framings and statuses (per connection):
     /// 200 with a body, 404 chunked, 204, 200 chunked with trailers, 301 empty.
     Mixed,
@@ -180,6 +182,11 @@ fn serve<S: Conn>(mut s: S, behavior: Behavior, c: &Counters) {
                     b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\noops",
                 ),
                 Behavior::Stall => {}
+                Behavior::AnswerOnceThenStall => {
+                    if nth == 0 {
+                        out.extend_from_slice(HELLO);
+                    }
+                }
                 Behavior::Garbage => out.extend_from_slice(b"this is not http at all\r\n\r\n"),
                 Behavior::CloseWithoutAnswer => return,
                 Behavior::Mixed => out.extend_from_slice(mixed(nth)),
