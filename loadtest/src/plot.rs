@@ -50,6 +50,7 @@ fn latency_chart<DB: DrawingBackend>(
             ("sans-serif", 18),
         )
         .margin(12)
+        .margin_right(40)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..x_max, 0f64..y_max)
@@ -89,6 +90,7 @@ fn throughput_chart<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(area)
         .caption("Throughput over time", ("sans-serif", 18))
         .margin(12)
+        .margin_right(40)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..n as f64, 0f64..y_max)
@@ -97,6 +99,7 @@ fn throughput_chart<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("second")
         .y_desc("per second")
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()
         .map_err(err)?;
     let responses = report

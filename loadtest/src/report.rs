@@ -415,15 +415,14 @@ impl Report {
             parts.join(", ")
         };
         let _ = writeln!(o, "  {:<10}{errors}", "Errors");
-        let full: Vec<u64> = if self.timeline.len() > 2 {
-            // The last second is usually partial.
-            self.timeline[..self.timeline.len() - 1]
-                .iter()
-                .map(|t| t.responses)
-                .collect()
+        // Whole seconds only: a last partial second would read as a drop.
+        let whole = (self.elapsed_s.floor() as usize).min(self.timeline.len());
+        let shown = if whole == 0 {
+            &self.timeline[..]
         } else {
-            self.timeline.iter().map(|t| t.responses).collect()
+            &self.timeline[..whole]
         };
+        let full: Vec<u64> = shown.iter().map(|t| t.responses).collect();
         if let (Some(min), Some(max)) = (full.iter().min(), full.iter().max()) {
             let _ = writeln!(
                 o,

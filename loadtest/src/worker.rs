@@ -148,6 +148,8 @@ pub struct ThreadCtx {
 pub struct Stamp {
     latency_ns: u64,
     second: usize,
+    /// False after the end of a timed run: such late answers are not counted.
+    in_run: bool,
 }
 
 impl ThreadCtx {
@@ -164,12 +166,16 @@ impl ThreadCtx {
         Stamp {
             latency_ns: now.saturating_duration_since(sent_at).as_nanos() as u64,
             second: self.second(now),
+            in_run: self.clock.end.is_none_or(|end| now < end),
         }
     }
 
     /// Count a response.
     #[inline]
     pub fn response(&self, status: u16, at: Stamp) {
+        if !at.in_run {
+            return;
+        }
         self.stats
             .borrow_mut()
             .record_response(status, at.latency_ns, at.second);
@@ -178,13 +184,17 @@ impl ThreadCtx {
     /// Count `n` bytes read.
     #[inline]
     pub fn read(&self, n: usize, at: Stamp) {
+        if !at.in_run {
+            return;
+        }
         self.stats.borrow_mut().record_read(n as u64, at.second);
     }
 
     /// Count `n` failed requests, if they were measured.
     pub fn fail(&self, kind: ErrorKind, n: usize, measured: bool) {
-        if measured {
-            let sec = self.second(Instant::now());
+        let now = Instant::now();
+        if measured && self.clock.end.is_none_or(|end| now < end) {
+            let sec = self.second(now);
             self.stats.borrow_mut().record_errors(kind, n as u64, sec);
         }
     }
