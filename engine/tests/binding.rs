@@ -362,3 +362,23 @@ fn default_port_80(backend: Backend) {
     assert_serves(Client::tcp("127.0.0.1:80".parse().unwrap()));
 }
 both_backends!(omitted_port_means_80, default_port_80);
+
+fn port_sharing(backend: Backend) {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    // Without --port-sharing a second server on the same port is refused...
+    let first = Server::start(backend, &["--urls", &url]);
+    run_to_exit(Some(backend), &["--urls", &url]).assert_error("address already in use");
+    first.stop();
+    // ...with it on both, both start and the port is served.
+    let a = Server::start(backend, &["--urls", &url, "--port-sharing"]);
+    let b = Server::start(backend, &["--urls", &url, "--port-sharing"]);
+    assert_eq!(a.urls, b.urls);
+    for _ in 0..4 {
+        assert_serves(Client::tcp(a.tcp_addr(0)));
+    }
+    // One of them leaves; the other goes on serving.
+    a.stop();
+    assert_serves(Client::tcp(b.tcp_addr(0)));
+}
+both_backends!(port_sharing_lets_two_servers_share_a_port, port_sharing);

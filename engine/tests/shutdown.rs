@@ -129,8 +129,7 @@ fn graceful(backend: Backend) {
 }
 both_backends!(
     sigterm_closes_idle_connections_and_finishes_in_flight_requests,
-    graceful,
-    ignore_epoll = "BUG: epoll backend: a keep-alive connection that has served a request is not closed on shutdown; the process waits for --shutdown-timeout"
+    graceful
 );
 
 /// The in-flight part alone (no used keep-alive connections), so that it is covered on
@@ -202,8 +201,7 @@ fn idle_only(backend: Backend) {
 }
 both_backends!(
     sigint_closes_idle_keep_alive_connections_and_exits,
-    idle_only,
-    ignore_epoll = "BUG: epoll backend: a keep-alive connection that has served a request is not closed on shutdown; the process waits for --shutdown-timeout"
+    idle_only
 );
 
 fn quiet(backend: Backend) {

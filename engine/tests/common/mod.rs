@@ -47,7 +47,8 @@ pub const LISTENING: &str = "Now listening on: ";
 /// `cargo test io_uring` pick them out).
 ///
 /// `both_backends!(name, body, ignore_epoll = "BUG: ...")` marks the epoll test ignored
-/// (a known engine bug on that backend only).
+/// (a known engine bug on that backend only); `ignore = "..."` marks both.
+#[allow(unused_macros)]
 macro_rules! both_backends {
     ($name:ident, $body:ident, ignore_epoll = $why:literal) => {
         mod $name {
@@ -367,6 +368,18 @@ impl Server {
                 self.stderr()
             ),
         }
+    }
+
+    /// Graceful stop: SIGTERM, then wait for a successful exit (the engine removes its
+    /// unix socket files; a kill would leave them behind).
+    pub fn stop(mut self) {
+        self.signal(libc::SIGTERM);
+        let status = self.wait_exit(EXIT_TIMEOUT);
+        assert!(
+            status.success(),
+            "exit status {status} after SIGTERM; stderr:\n{}",
+            self.stderr()
+        );
     }
 
     /// Whether the process has exited (without waiting).
