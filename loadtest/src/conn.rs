@@ -1,7 +1,9 @@
 //! One connection's loop: connect, write a batch of pre-rendered requests (one, or
 //! `--pipeline` of them), read until every request of the batch is answered, record,
-//! repeat. In rate mode each request waits for its scheduled send time and its latency
-//! is measured from that time (coordinated omission corrected, as wrk2 does).
+//! repeat. In rate mode each request waits for its scheduled send time; when it could
+//! not be sent then because the connection was still waiting for an earlier answer,
+//! its latency is measured from the scheduled time (coordinated omission corrected,
+//! as wrk2 does).
 //!
 //! Accounting is exact: every request sent ends as one response or one error. A
 //! connection-fatal event (read/write error, premature close, timeout, malformed
@@ -101,11 +103,18 @@ pub async fn run<C: Connector>(ctx: Rc<ThreadCtx>, connector: C, index: usize) {
                         if clock.end.is_some_and(|end| intended >= end) {
                             break;
                         }
-                        if intended > Instant::now() {
+                        // Latency counts from the intended time when the connection
+                        // was still busy then (coordinated omission). When it was idle
+                        // and waited, the timer's own lateness (its granularity is
+                        // 1 ms) is not the server's: count from the actual send.
+                        let sent_at = if intended > Instant::now() {
                             monoio::time::sleep_until(monoio::time::Instant::from_std(intended))
                                 .await;
-                        }
-                        (intended, intended >= clock.measure_start)
+                            Instant::now()
+                        } else {
+                            intended
+                        };
+                        (sent_at, intended >= clock.measure_start)
                     }
                     None => {
                         let now = Instant::now();
