@@ -92,8 +92,10 @@ pub async fn run<C: Connector>(ctx: Rc<ThreadCtx>, connector: C, index: usize) {
     let mut carry: Option<(usize, Instant, bool)> = None;
 
     loop {
-        let (k, sent_at, measured) = match carry.take() {
-            Some(c) => c,
+        // `fresh`: a new batch of a closed loop, whose latency starts when it is written
+        // (after connecting, as with wrk), not when it was decided.
+        let (k, mut sent_at, measured, fresh) = match carry.take() {
+            Some((k, sent_at, measured)) => (k, sent_at, measured, false),
             None => {
                 let (sent_at, measured) = match plan.rate {
                     Some(rate) => {
@@ -135,7 +137,7 @@ pub async fn run<C: Connector>(ctx: Rc<ThreadCtx>, connector: C, index: usize) {
                 } else {
                     plan.pipeline
                 };
-                (k, sent_at, measured)
+                (k, sent_at, measured, plan.rate.is_none())
             }
         };
 
@@ -146,6 +148,9 @@ pub async fn run<C: Connector>(ctx: Rc<ThreadCtx>, connector: C, index: usize) {
                     buf.clear();
                     ctx.stats.borrow_mut().connections_opened += 1;
                     stream = Some(s);
+                    if fresh {
+                        sent_at = Instant::now();
+                    }
                 }
                 Ok(Err(_)) | Err(_) => {
                     ctx.fail(ErrorKind::Connect, k, measured);

@@ -104,6 +104,15 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
         &body,
         keep_alive,
     )?;
+    if let Some(limit) = open_files_limit() {
+        if args.connections as u64 + 64 > limit {
+            return Err(RunError(format!(
+                "{} connections need as many file descriptors, but this process may open \
+                 only {limit}; raise the limit (ulimit -n) or lower -c",
+                args.connections
+            )));
+        }
+    }
     let backend = ResolvedBackend::resolve(args.backend)?;
     let dial = dial(&target, args.timeout)?;
 
@@ -281,6 +290,17 @@ fn print_progress(
     }
     let _ = std::io::stdout().flush();
     (now, responses)
+}
+
+/// The soft limit on open files, from `/proc/self/limits`.
+pub fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// True when the live progress line should be shown.
