@@ -86,9 +86,9 @@ fn exact_count_pipelined() {
 #[test]
 fn pipelined_responses_keep_their_order_and_framing() {
     // Five kinds of response in a fixed cycle per connection: Content-Length, chunked,
-    // 204, chunked with extensions and trailers, 100 Continue then 301. Each connection
-    // sends exactly 100 requests, so the status classes come out exact only if every
-    // boundary is found in order.
+    // 204, chunked with extensions and trailers, 100 Continue then 301. Batches of 10
+    // are whole cycles, so the status classes come out exact only if every boundary is
+    // found in order.
     for backend in backends() {
         let server = Server::tcp(Behavior::Mixed);
         let url = server.url("/");
