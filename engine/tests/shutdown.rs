@@ -7,6 +7,7 @@
 #[macro_use]
 mod common;
 
+use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -25,7 +26,9 @@ fn wait_tcp_refused(addr: SocketAddr, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
         match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
-            Err(_) => return,
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => return,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => panic!("connect to {addr}: {e}"),
             Ok(s) => drop(s),
         }
         assert!(
@@ -41,7 +44,11 @@ fn wait_unix_refused(path: &Path, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
         match UnixStream::connect(path) {
-            Err(_) => return,
+            Err(e) if matches!(e.kind(), ErrorKind::ConnectionRefused | ErrorKind::NotFound) => {
+                return
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => panic!("connect to {}: {e}", path.display()),
             Ok(s) => drop(s),
         }
         assert!(

@@ -356,11 +356,14 @@ impl Server {
     /// Wait for the process to exit; panics after `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         if let Some(s) = self.exit {
+            self.stderr.wait_eof(EXIT_TIMEOUT);
             return s;
         }
         match wait_exit(&mut self.child, timeout) {
             Some(s) => {
                 self.exit = Some(s);
+                // Let the reader thread take in the last lines.
+                self.stderr.wait_eof(EXIT_TIMEOUT);
                 s
             }
             None => panic!(
@@ -687,8 +690,12 @@ pub struct Client {
 impl Client {
     /// Connect over TCP.
     pub fn tcp(addr: SocketAddr) -> Client {
-        let s = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
-            .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+        let s = loop {
+            match TcpStream::connect_timeout(&addr, IO_TIMEOUT) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r.unwrap_or_else(|e| panic!("connect to {addr}: {e}")),
+            }
+        };
         s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
         s.set_nodelay(true).unwrap();
@@ -743,10 +750,16 @@ impl Client {
         };
     }
 
-    /// One read into the buffer: `Ok(0)` at EOF.
+    /// One read into the buffer: `Ok(0)` at EOF. `EINTR` (a stop/continue of the test
+    /// process interrupts a read with a timeout) is retried.
     fn fill(&mut self) -> io::Result<usize> {
         let mut tmp = [0u8; 64 * 1024];
-        let n = self.sock.read(&mut tmp)?;
+        let n = loop {
+            match self.sock.read(&mut tmp) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r?,
+            }
+        };
         if n > 0 {
             self.reads += 1;
             self.buf.extend_from_slice(&tmp[..n]);
