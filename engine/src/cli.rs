@@ -107,7 +107,19 @@ pub fn load_file(args: &Args) -> Result<FileConfig, String> {
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| format!("invalid config file {}: {e}", path.display()))
+    toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let message = e.message().replace('\n', " ");
+        match line {
+            Some(l) => format!(
+                "invalid config file {} (line {l}): {message}",
+                path.display()
+            ),
+            None => format!("invalid config file {}: {message}", path.display()),
+        }
+    })
 }
 
 /// The log filter to use.

@@ -6,7 +6,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use monoio::buf::{IoBuf, IoBufMut};
+use bytes::BytesMut;
+use monoio::buf::{IoBuf, SliceMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::{TcpStream, UnixStream};
 use monoio::BufResult;
@@ -31,12 +32,20 @@ impl Stream {
         }
     }
 
-    /// Read into the spare capacity of `buf`.
-    pub async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
-        match self {
-            Stream::Tcp(s) => s.read(buf).await,
-            Stream::Unix(s) => s.read(buf).await,
+    /// Read into the spare capacity of `buf`, appending to what it holds (monoio's own
+    /// `read` fills a buffer from its start). Ensures some spare capacity first, so a
+    /// zero-length result always means end-of-stream.
+    pub async fn read(&mut self, mut buf: BytesMut) -> BufResult<usize, BytesMut> {
+        if buf.capacity() == buf.len() {
+            buf.reserve(4096);
         }
+        let (start, end) = (buf.len(), buf.capacity());
+        let slice = SliceMut::new(buf, start, end);
+        let (res, slice) = match self {
+            Stream::Tcp(s) => s.read(slice).await,
+            Stream::Unix(s) => s.read(slice).await,
+        };
+        (res, slice.into_inner())
     }
 
     /// Write all of `buf`.

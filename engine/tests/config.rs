@@ -218,11 +218,7 @@ fn unknown_key_one_line(backend: Backend) {
     assert_eq!(stderr.lines().count(), 1, "not one line:\n{stderr}");
     assert!(stderr.contains("unknown field `thread`"), "{stderr}");
 }
-both_backends!(
-    config_file_errors_are_one_line,
-    unknown_key_one_line,
-    ignore = "BUG (minor): TOML errors in the config file are printed over several lines, not as one error line"
-);
+both_backends!(config_file_errors_are_one_line, unknown_key_one_line);
 
 fn bad_file_values(backend: Backend) {
     bad_file(backend, "threads = \"many\"\n");

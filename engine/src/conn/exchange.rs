@@ -45,6 +45,9 @@ pub(crate) struct Exchange {
     continue_pending: Cell<bool>,
     /// The body failed mid-way (bad framing, early end): the connection must close.
     broken: Cell<bool>,
+    /// Response bytes waiting to be written: a body read sends them before it blocks on
+    /// the socket, so a client that waits for them is never stalled.
+    out: RefCell<BytesMut>,
 }
 
 impl Exchange {
@@ -57,12 +60,23 @@ impl Exchange {
             }),
             continue_pending: Cell::new(false),
             broken: Cell::new(false),
+            out: RefCell::new(BytesMut::new()),
         }
     }
 
     /// Put the connection's I/O in the slot while the handler runs.
     pub fn lend(&self, io: Io) {
         *self.io.borrow_mut() = Some(io);
+    }
+
+    /// Hand over buffered response bytes (see `out`).
+    pub fn stash_output(&self, out: BytesMut) {
+        *self.out.borrow_mut() = out;
+    }
+
+    /// Take back the buffered response bytes that were not sent yet.
+    pub fn take_output(&self) -> BytesMut {
+        self.out.take()
     }
 
     /// Take the I/O back; `None` if a body read is in flight elsewhere or it was lost.
@@ -133,6 +147,17 @@ impl Exchange {
                 Ok(None) if self.body.borrow().done => return None,
                 Ok(None) => {}
                 Err(e) => return Some(Err(e)),
+            }
+            let out = self.out.take();
+            if out.is_empty() {
+                *self.out.borrow_mut() = out;
+            } else {
+                let (res, mut out) = io.stream.write_all(out).await;
+                out.clear();
+                *self.out.borrow_mut() = out;
+                if let Err(e) = res {
+                    return Some(Err(e));
+                }
             }
             if io.rbuf.capacity() - io.rbuf.len() < BODY_READ_SIZE / 4 {
                 io.rbuf.reserve(BODY_READ_SIZE);

@@ -240,6 +240,13 @@ impl<H: Handler> Conn<H> {
         meta: ReqMeta,
     ) -> Result<(), End> {
         let (status, headers, body) = response.into_parts();
+        let streaming = matches!(body.kind, BodyKind::Stream(_));
+        if (self.exchange.continue_pending() && !streaming) || self.exchange.broken() {
+            // The announced body was never asked for (and a finished handler will not
+            // ask), or its framing broke: we cannot tell where the next request starts,
+            // so this response ends the connection.
+            self.keep_alive = false;
+        }
         if self.wbuf.capacity() == 0 {
             self.wbuf = self.worker.pool.borrow_mut().take();
         }
@@ -339,12 +346,14 @@ impl<H: Handler> Conn<H> {
     }
 
     /// The next item of the response body, with the I/O lent to the exchange while the
-    /// stream is polled (it may read the request body).
+    /// stream is polled (it may read the request body, and then sends our buffered
+    /// output before it waits for the client).
     async fn next_item(
         &mut self,
         stream: &mut BoxStream,
     ) -> Result<Option<std::io::Result<Bytes>>, End> {
         self.exchange.lend(self.io.take().ok_or(End::Abort)?);
+        self.exchange.stash_output(std::mem::take(&mut self.wbuf));
         let ready = poll_fn(|cx| match Pin::new(&mut *stream).poll_next(cx) {
             Poll::Ready(item) => Poll::Ready(Some(item)),
             Poll::Pending => Poll::Ready(None),
@@ -353,30 +362,42 @@ impl<H: Handler> Conn<H> {
         let item = match ready {
             Some(item) => item,
             None => {
-                if !self.wbuf.is_empty() {
-                    if let Some(io) = self.exchange.reclaim() {
-                        self.io = Some(io);
-                        self.flush().await.map_err(|_| End::Abort)?;
-                        self.exchange.lend(self.io.take().ok_or(End::Abort)?);
-                    }
+                // Not ready, and the I/O is free: the stream waits on something other
+                // than the client, so send what we have now.
+                if let Some(io) = self.exchange.reclaim() {
+                    self.io = Some(io);
+                    self.wbuf = self.exchange.take_output();
+                    self.flush().await.map_err(|_| End::Abort)?;
+                    self.exchange.lend(self.io.take().ok_or(End::Abort)?);
+                    self.exchange.stash_output(std::mem::take(&mut self.wbuf));
                 }
                 poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await
             }
         };
         self.io = Some(self.exchange.reclaim().ok_or(End::Abort)?);
+        self.wbuf = self.exchange.take_output();
         Ok(item)
     }
 
     /// After a response: settle the request body and decide whether to go on.
     async fn after_response(&mut self) -> Option<End> {
         if self.exchange.continue_pending() {
-            // The client may or may not send the body it announced: we cannot tell.
-            self.keep_alive = false;
-        } else if !self.exchange.body_done() && self.keep_alive && !self.drain_body().await {
-            return Some(End::Abort);
+            // A streamed response ended without asking for the announced body.
+            return Some(End::Close);
         }
-        if self.exchange.broken() {
-            return Some(End::Abort);
+        if self.keep_alive && !self.exchange.body_done() {
+            // The client may be waiting for this response before it sends the rest.
+            if self.flush().await.is_err() {
+                return Some(End::Abort);
+            }
+        }
+        if self.keep_alive && !self.exchange.body_done() && !self.drain_body().await {
+            // The unread body could not be drained: send the response, then close.
+            return Some(if self.io.is_some() {
+                End::Close
+            } else {
+                End::Abort
+            });
         }
         if !self.keep_alive {
             return Some(End::Close);
