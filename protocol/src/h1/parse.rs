@@ -12,6 +12,7 @@ mod semantics;
 #[cfg(test)]
 mod tests;
 
+use super::error::BadRequest;
 use super::{BodyFraming, HeaderSpan, ParseError, Span, Status, Version};
 use scan::ScanState;
 
@@ -143,9 +144,13 @@ impl RequestParser {
     /// request line fails with 414 as soon as it passes the limit).
     ///
     /// Only the bytes added since the previous call are scanned for the end of the head;
-    /// the line-by-line parse runs once, when the end is there. `head` is written only
-    /// then (on `Partial` it is untouched; after an error it may be half filled). After
-    /// `Complete` or an error the scan state is reset for the next request.
+    /// the line-by-line parse runs once, when the end is there. (When nothing is
+    /// pending, the first call tries the line-by-line parse straight away, as the whole
+    /// head usually arrives in one read; if that does not succeed, the result comes from
+    /// the scan-then-parse path, so it never depends on how the input was split.)
+    /// Read `head` only after `Complete`: on `Partial` or an error it may be half
+    /// written. After `Complete` or an error the scan state is reset for the next
+    /// request.
     ///
     /// Line endings are CRLF or a bare LF. A CR that is not directly followed by LF is
     /// [`BadRequest::InvalidLineEnding`] wherever it appears (request line, header name
@@ -157,23 +162,75 @@ impl RequestParser {
         buf: &[u8],
         head: &mut RequestHead,
     ) -> Result<Status<usize>, ParseError> {
-        let bounds = match self.scan.find_end(buf, &self.limits) {
-            Ok(Some(bounds)) => bounds,
-            Ok(None) => return Ok(Status::Partial),
-            Err(e) => {
+        // First try (nothing pending): the whole buffer, line by line. Then (or after
+        // a failed first try) the canonical path: scan for the end, parse that head.
+        let mut first_try = self.scan.is_fresh();
+        loop {
+            let (input, start, bounds) = if first_try {
+                match scan::blank_lines_end(buf, &self.limits) {
+                    Some(start) => (buf, start, None),
+                    None => {
+                        first_try = false;
+                        continue;
+                    }
+                }
+            } else {
+                let bounds = match self.scan.find_end(buf, &self.limits) {
+                    Ok(Some(bounds)) => bounds,
+                    Ok(None) => return Ok(Status::Partial),
+                    Err(e) => {
+                        self.reset();
+                        return Err(e);
+                    }
+                };
                 self.reset();
-                return Err(e);
+                (
+                    buf.get(..bounds.end).unwrap_or(buf),
+                    bounds.start,
+                    Some(bounds),
+                )
+            };
+            let result = parse_lines(input, start, &self.limits, head);
+            match (result, bounds) {
+                (Ok((req_end, end)), None) => {
+                    // The scan was skipped: enforce its limits here (or let it decide).
+                    if scan::line_len(input, start, req_end - 1) <= self.limits.max_request_line
+                        && end - req_end <= self.limits.max_headers_total
+                        && end <= u32::MAX as usize
+                    {
+                        return Ok(Status::Complete(end));
+                    }
+                    first_try = false;
+                }
+                (Err(_), None) => first_try = false,
+                (Ok((req_end, end)), Some(b)) if req_end == b.req_end && end == b.end => {
+                    return Ok(Status::Complete(end))
+                }
+                (Ok(_), Some(_)) => return Err(BadRequest::InvalidLineEnding.into()),
+                (Err(e), Some(_)) => return Err(e),
             }
-        };
-        self.reset();
-        let head_buf = buf.get(..bounds.end).unwrap_or(buf);
-        clear(head);
-        let authority = line::parse_request_line(head_buf, &bounds, head)?;
-        let fields = headers::parse_headers(head_buf, bounds.req_end, &self.limits, head)?;
-        semantics::apply(head_buf, &fields, authority, head)?;
-        head.head_len = bounds.end;
-        Ok(Status::Complete(bounds.end))
+        }
     }
+}
+
+/// Parse the request line at `start` and the header lines after it into `head`;
+/// returns the offsets just past the request line and just past the head. Limits on
+/// line and section sizes are the caller's (only the header count is checked here).
+#[inline(always)]
+fn parse_lines(
+    buf: &[u8],
+    start: usize,
+    limits: &Limits,
+    head: &mut RequestHead,
+) -> Result<(usize, usize), ParseError> {
+    clear(head);
+    let mut authority = None;
+    let req_end = line::parse_request_line(buf, start, head, &mut authority)?;
+    let mut fields = headers::Fields::default();
+    let end = headers::parse_headers(buf, req_end, limits, head, &mut fields)?;
+    semantics::apply(buf, &fields, authority, head)?;
+    head.head_len = end;
+    Ok((req_end, end))
 }
 
 impl Default for RequestParser {
@@ -182,16 +239,11 @@ impl Default for RequestParser {
     }
 }
 
-/// Reset every field of `head` before a parse (keeping the header vector's allocation).
+/// Reset `head` before a parse, keeping the header vector's allocation. (Every other
+/// field is written by a successful parse.)
+#[inline(always)]
 fn clear(head: &mut RequestHead) {
     head.headers.clear();
-    head.host = None;
-    head.query = None;
-    head.framing = BodyFraming::Empty;
-    head.keep_alive = false;
-    head.expect_continue = false;
-    head.upgrade = false;
-    head.head_len = 0;
 }
 
 /// A span from offsets the scan has bounded by `u32::MAX`.

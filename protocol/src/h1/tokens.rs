@@ -79,6 +79,24 @@ fn equal(x: u64, b: u8) -> u64 {
 /// `buf.len()` when nothing matches.
 #[inline(always)]
 fn scan(buf: &[u8], mut i: usize, mask: impl Fn(u64) -> u64, slow: impl Fn(u8) -> bool) -> usize {
+    // Two words per step: independent, so they overlap in the pipeline.
+    while let Some(block) = buf.get(i..i + 16) {
+        let Ok(block) = <[u8; 16]>::try_from(block) else {
+            break;
+        };
+        let bits = u128::from_le_bytes(block);
+        let lo = mask(bits as u64);
+        let hi = mask((bits >> 64) as u64);
+        if lo | hi != 0 {
+            let at = if lo != 0 {
+                lo.trailing_zeros()
+            } else {
+                64 + hi.trailing_zeros()
+            };
+            return i + (at / 8) as usize;
+        }
+        i += 16;
+    }
     while let Some(word) = buf.get(i..i + 8) {
         let Ok(word) = <[u8; 8]>::try_from(word) else {
             break;
@@ -110,16 +128,49 @@ pub(crate) fn find_ctl(buf: &[u8], i: usize) -> usize {
     )
 }
 
-/// Index of the first byte in `buf[i..]` that is not a VCHAR (`0x21..=0x7e`), or
-/// `buf.len()`. A request target ends at the first such byte (SP normally).
+/// Index of the first byte in `buf[i..]` that is not a VCHAR, or is `%` or `?` (or
+/// `buf.len()`): the events while scanning a request target.
 #[inline]
-pub(crate) fn find_non_vchar(buf: &[u8], i: usize) -> usize {
+pub(crate) fn find_target_event(buf: &[u8], i: usize) -> usize {
     scan(
         buf,
         i,
-        |w| below(w, 0x21) | equal(w, 0x7f) | (w & HI),
-        |b| !(0x21..0x7f).contains(&b),
+        |w| below(w, 0x21) | equal(w, 0x7f) | (w & HI) | equal(w, b'%') | equal(w, b'?'),
+        |b| !(0x21..0x7f).contains(&b) || b == b'%' || b == b'?',
     )
+}
+
+/// ASCII case-insensitive equality of `s` with `lower`, a literal made only of
+/// lowercase letters, digits and `-`, a word at a time. Exact for field names and
+/// values that passed validation: setting bit 0x20 maps only `A-Z` onto `a-z`, and the
+/// other bytes it could map onto a digit or `-` are control characters, which a
+/// validated name or value cannot hold.
+#[inline]
+pub(crate) fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
+    debug_assert!(lower
+        .iter()
+        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+    if s.len() != lower.len() {
+        return false;
+    }
+    let word = |b: &[u8], at: usize| {
+        b.get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    if s.len() >= 8 {
+        let mut i = 0;
+        while i + 8 < s.len() {
+            if word(s, i) | (LO * 0x20) != word(lower, i) {
+                return false;
+            }
+            i += 8;
+        }
+        // The last word, overlapping the previous one.
+        let last = s.len() - 8;
+        return word(s, last) | (LO * 0x20) == word(lower, last);
+    }
+    s.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b)
 }
 
 /// Trim leading and trailing SP / HTAB.
@@ -155,44 +206,56 @@ mod tests {
         }
     }
 
+    /// Every scanner against its byte-at-a-time definition, hits at every position.
     #[test]
-    fn find_ctl_matches_naive() {
-        for len in 0..40 {
-            for pos in 0..=len {
-                for &bad in &[0u8, b'\t', b'\r', b'\n', 0x1f, 0x7f] {
-                    let mut v = vec![b'a'; len];
-                    v.iter_mut()
-                        .skip(len / 3)
-                        .step_by(3)
-                        .for_each(|b| *b = 0x80);
-                    if pos < len {
-                        v[pos] = bad;
+    fn scanners_match_naive() {
+        type Scanner = fn(&[u8], usize) -> usize;
+        type Hit = fn(u8) -> bool;
+        let scanners: [(Scanner, Hit); 2] = [
+            (find_ctl, |b| b < 0x20 || b == 0x7f),
+            (find_target_event, |b| {
+                !(0x21..0x7f).contains(&b) || b == b'%' || b == b'?'
+            }),
+        ];
+        for (scanner, hit) in scanners {
+            for len in 0..70 {
+                for pos in 0..=len {
+                    for bad in 0..=255u8 {
+                        let mut v = vec![b'a'; len];
+                        if pos < len {
+                            v[pos] = bad;
+                        }
+                        for from in [0, 3] {
+                            let naive = (from..len).find(|&i| hit(v[i])).unwrap_or(len);
+                            assert_eq!(scanner(&v, from.min(len)), naive.max(from.min(len)));
+                        }
                     }
-                    let naive = v.iter().position(|&b| b < 0x20 || b == 0x7f).unwrap_or(len);
-                    assert_eq!(find_ctl(&v, 0), naive, "len {len} pos {pos} bad {bad:#x}");
                 }
             }
         }
     }
 
     #[test]
-    fn find_non_vchar_matches_naive() {
-        for len in 0..40 {
-            for pos in 0..=len {
-                for &bad in &[0u8, b' ', b'\t', 0x7f, 0x80, 0xff] {
-                    let mut v = vec![b'~'; len];
-                    if pos < len {
-                        v[pos] = bad;
-                    }
-                    let naive = v
-                        .iter()
-                        .position(|&b| !(0x21..0x7f).contains(&b))
-                        .unwrap_or(len);
-                    assert_eq!(find_non_vchar(&v, 0), naive);
-                    if len > 2 {
-                        let expect = if naive >= 2 { naive } else { len };
-                        assert_eq!(find_non_vchar(&v, 2), expect);
-                    }
+    fn eq_lower_matches_eq_ignore_ascii_case() {
+        let lits: [&[u8]; 8] = [
+            b"host",
+            b"close",
+            b"expect",
+            b"upgrade",
+            b"keep-alive",
+            b"100-continue",
+            b"content-length",
+            b"transfer-encoding",
+        ];
+        for lit in lits {
+            assert!(eq_lower(lit, lit));
+            assert!(eq_lower(&lit.to_ascii_uppercase(), lit));
+            assert!(!eq_lower(&lit[1..], lit));
+            for i in 0..lit.len() {
+                for b in (0x20..=0xffu8).filter(|&b| b != 0x7f).chain([b'\t']) {
+                    let mut v = lit.to_vec();
+                    v[i] = b;
+                    assert_eq!(eq_lower(&v, lit), v.eq_ignore_ascii_case(lit), "{v:?}");
                 }
             }
         }

@@ -5,7 +5,7 @@
 
 use super::{span, Limits, RequestHead};
 use crate::h1::error::BadRequest;
-use crate::h1::tokens::{elements, find_ctl, is_tchar};
+use crate::h1::tokens::{elements, eq_lower, find_ctl, is_tchar};
 use crate::h1::{HeaderSpan, ParseError, Span};
 
 /// What the header section says about framing, Host and the connection.
@@ -34,14 +34,16 @@ pub(super) struct Fields {
 }
 
 /// Parse the header lines from `i` (just after the request line) through the final
-/// empty line, which ends exactly at `buf.len()`.
+/// empty line into `head.headers` and `fields`; returns the offset just past that
+/// empty line.
+#[inline(always)]
 pub(super) fn parse_headers(
     buf: &[u8],
     mut i: usize,
     limits: &Limits,
     head: &mut RequestHead,
-) -> Result<Fields, ParseError> {
-    let mut fields = Fields::default();
+    fields: &mut Fields,
+) -> Result<usize, ParseError> {
     loop {
         match buf.get(i) {
             Some(b'\n') => {
@@ -59,7 +61,16 @@ pub(super) fn parse_headers(
 
         // field-name ":"
         let n0 = i;
-        while buf.get(i).is_some_and(|&b| is_tchar(b)) {
+        while let Some(&[a, b, c, d]) = buf.get(i..i + 4) {
+            if !(is_tchar(a) & is_tchar(b) & is_tchar(c) & is_tchar(d)) {
+                break;
+            }
+            i += 4;
+        }
+        while let Some(&b) = buf.get(i) {
+            if !is_tchar(b) {
+                break;
+            }
             i += 1;
         }
         match buf.get(i) {
@@ -108,10 +119,7 @@ pub(super) fn parse_headers(
         let name = buf.get(n0..n1).unwrap_or_default();
         fields.record(name, buf.get(v0..v1).unwrap_or_default(), value)?;
     }
-    if i != buf.len() {
-        return Err(BadRequest::InvalidLineEnding.into());
-    }
-    Ok(fields)
+    Ok(i)
 }
 
 impl Fields {
@@ -119,41 +127,29 @@ impl Fields {
     #[inline]
     fn record(&mut self, name: &[u8], value: &[u8], value_span: Span) -> Result<(), ParseError> {
         match name.len() {
-            4 if name.eq_ignore_ascii_case(b"host") => {
+            4 if eq_lower(name, b"host") => {
                 if self.host.is_some() {
                     return Err(BadRequest::MultipleHost.into());
                 }
                 self.host = Some(value_span);
             }
-            6 if name.eq_ignore_ascii_case(b"expect")
-                && value.eq_ignore_ascii_case(b"100-continue") =>
-            {
+            6 if eq_lower(name, b"expect") && eq_lower(value, b"100-continue") => {
                 self.expect_continue = true;
             }
-            7 if name.eq_ignore_ascii_case(b"upgrade") && !value.is_empty() => {
+            7 if eq_lower(name, b"upgrade") && !value.is_empty() => {
                 self.upgrade = true;
             }
-            10 if name.eq_ignore_ascii_case(b"connection") => {
-                for token in elements(value) {
-                    if token.eq_ignore_ascii_case(b"close") {
-                        self.conn_close = true;
-                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                        self.conn_keep_alive = true;
-                    } else if token.eq_ignore_ascii_case(b"upgrade") {
-                        self.conn_upgrade = true;
-                    }
-                }
-            }
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
+            10 if eq_lower(name, b"connection") => self.connection(value),
+            14 if eq_lower(name, b"content-length") => {
                 if self.content_length.is_some() {
                     return Err(BadRequest::MultipleContentLength.into());
                 }
                 self.content_length = Some(parse_content_length(value)?);
             }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            17 if eq_lower(name, b"transfer-encoding") => {
                 self.transfer_encoding = true;
                 for coding in elements(value) {
-                    if coding.eq_ignore_ascii_case(b"chunked") {
+                    if eq_lower(coding, b"chunked") {
                         if self.chunked_seen {
                             return Err(BadRequest::UnsupportedTransferEncoding.into());
                         }
@@ -167,6 +163,28 @@ impl Fields {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The Connection options that matter here: close, keep-alive, upgrade.
+    #[inline]
+    fn connection(&mut self, value: &[u8]) {
+        let option = |token: &[u8]| {
+            if eq_lower(token, b"close") {
+                self.conn_close = true;
+            } else if eq_lower(token, b"keep-alive") {
+                self.conn_keep_alive = true;
+            } else if eq_lower(token, b"upgrade") {
+                self.conn_upgrade = true;
+            }
+        };
+        // One option is the usual case (the value is already trimmed).
+        if eq_lower(value, b"keep-alive") {
+            self.conn_keep_alive = true;
+        } else if eq_lower(value, b"close") {
+            self.conn_close = true;
+        } else {
+            elements(value).for_each(option);
+        }
     }
 }
 

@@ -26,11 +26,7 @@ fn split(v: &[u8]) -> Option<bool> {
         }
         close + 1
     } else {
-        let len = memchr(b':', v).unwrap_or(v.len());
-        if len == 0 || !is_reg_name(v.get(..len)?) {
-            return None;
-        }
-        len
+        reg_name_len(v)?
     };
     match v.get(host_len..)? {
         [] => Some(false),
@@ -39,26 +35,56 @@ fn split(v: &[u8]) -> Option<bool> {
     }
 }
 
-/// `reg-name = *( unreserved / pct-encoded / sub-delims )`.
-fn is_reg_name(h: &[u8]) -> bool {
+/// `reg-name = *( unreserved / pct-encoded / sub-delims )`, non-empty, at the start of
+/// `h`: its length (it ends at the end of `h` or at a `:`), `None` if invalid.
+fn reg_name_len(h: &[u8]) -> Option<usize> {
     let mut i = 0;
-    while let Some(&b) = h.get(i) {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {}
-            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' => {}
-            b'%' => {
-                let hex = h.get(i + 1..i + 3);
-                if !hex.is_some_and(|x| x.iter().all(|&d| hex_val(d).is_some())) {
-                    return false;
-                }
-                i += 2;
-            }
-            _ => return false,
+    loop {
+        while h.get(i).is_some_and(|&b| REG_NAME[b as usize]) {
+            i += 1;
         }
-        i += 1;
+        let Some(&b) = h.get(i) else {
+            break;
+        };
+        if b == b'%' && h.get(i + 1..i + 3)?.iter().all(|&d| hex_val(d).is_some()) {
+            i += 3;
+        } else if b == b':' {
+            break;
+        } else {
+            return None;
+        }
     }
-    true
+    (i > 0).then_some(i)
 }
+
+/// unreserved and sub-delims (RFC 3986 §2.2, §2.3).
+static REG_NAME: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        b += 1;
+    }
+    t
+};
 
 /// The inside of `[...]`: an IPv6 address (IPvFuture is not accepted).
 fn is_ipv6_literal(inner: &[u8]) -> bool {

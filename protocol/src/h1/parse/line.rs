@@ -1,92 +1,173 @@
 //! The request line (RFC 9112 §3): `method SP request-target SP HTTP-version`, exactly
 //! one SP between the parts, and the four forms of request target (§3.2).
 
-use super::scan::HeadBounds;
 use super::{host, span, RequestHead, TargetForm};
 use crate::h1::error::BadRequest;
-use crate::h1::tokens::{find_non_vchar, is_tchar};
+use crate::h1::tokens::{find_target_event, is_tchar};
 use crate::h1::{ParseError, Span, Version};
-use memchr::{memchr, memchr2, memchr_iter};
+use memchr::{memchr, memchr2};
 
-/// Parse the request line into `head` (method, target, form, path, query, version).
-/// Returns the authority of an absolute-form target, which Host must match.
+/// Parse the request line starting at `start` into `head` (method, target, form, path,
+/// query, version) and `authority` (of an absolute-form target, which Host must
+/// match). Returns the offset just past the line's LF. Works on a buffer that may hold
+/// more than the head, or too little (then an error: the scan decides what it is).
+#[inline(always)]
 pub(super) fn parse_request_line(
     buf: &[u8],
-    bounds: &HeadBounds,
+    start: usize,
     head: &mut RequestHead,
-) -> Result<Option<Span>, ParseError> {
-    let start = bounds.start;
-    let lf = bounds.req_end.saturating_sub(1);
-    let mut end = lf;
-    if end > start && buf.get(end - 1) == Some(&b'\r') {
-        end -= 1;
-    }
-    let line = buf.get(..end).ok_or(BadRequest::InvalidRequestLine)?;
-
+    authority: &mut Option<Span>,
+) -> Result<usize, ParseError> {
     // method SP
     let mut i = start;
-    while line.get(i).is_some_and(|&b| is_tchar(b)) {
+    while buf.get(i).is_some_and(|&b| is_tchar(b)) {
         i += 1;
     }
-    match line.get(i) {
+    match buf.get(i) {
         Some(b' ') if i > start => {}
-        Some(b'\r') => return Err(BadRequest::InvalidLineEnding.into()),
-        Some(b' ' | b'\t') | None => return Err(BadRequest::InvalidRequestLine.into()),
-        Some(_) => return Err(BadRequest::InvalidMethod.into()),
+        Some(b'\t') => return Err(BadRequest::InvalidRequestLine.into()),
+        _ => return Err(stop_error(buf, i, BadRequest::InvalidMethod)),
     }
-    let method = span(start, i);
+    let method_end = i;
 
     // request-target SP
     let t0 = i + 1;
-    let t1 = find_non_vchar(line, t0);
-    match line.get(t1) {
+    let target = scan_target(buf, t0);
+    let t1 = target.end;
+    match buf.get(t1) {
         Some(b' ') if t1 > t0 => {}
-        Some(b'\r') => return Err(BadRequest::InvalidLineEnding.into()),
-        Some(b' ') | None => return Err(BadRequest::InvalidRequestLine.into()),
-        Some(_) => return Err(BadRequest::InvalidTarget.into()),
+        _ => return Err(stop_error(buf, t1, BadRequest::InvalidTarget)),
     }
 
-    // HTTP-version
-    let version = line.get(t1 + 1..).unwrap_or_default();
-    head.version = match version {
-        b"HTTP/1.1" => Version::Http11,
-        b"HTTP/1.0" => Version::Http10,
-        _ if version.contains(&b'\r') => return Err(BadRequest::InvalidLineEnding.into()),
+    // HTTP-version line-ending
+    let v0 = t1 + 1;
+    let version = match buf.get(v0..v0 + 8) {
+        Some(b"HTTP/1.1") => Version::Http11,
+        Some(b"HTTP/1.0") => Version::Http10,
+        _ => return Err(version_error(buf, v0)),
+    };
+    let req_end = match buf.get(v0 + 8..v0 + 10) {
+        Some([b'\n', _]) => v0 + 9,
+        Some([b'\r', b'\n']) => v0 + 10,
+        None if buf.get(v0 + 8) == Some(&b'\n') => v0 + 9,
+        _ => return Err(version_error(buf, v0)),
+    };
+
+    head.version = version;
+    head.method = span(start, method_end);
+    head.target = span(t0, t1);
+    if target.encoded_nul {
+        return Err(BadRequest::InvalidTarget.into());
+    }
+    let method = buf.get(start..method_end).unwrap_or_default();
+    *authority = target_form(
+        method,
+        buf.get(t0..t1).unwrap_or_default(),
+        t0,
+        target.query,
+        head,
+    )?;
+    Ok(req_end)
+}
+
+/// The error for a method or target that stopped at byte `i` instead of at SP.
+#[cold]
+fn stop_error(buf: &[u8], i: usize, otherwise: BadRequest) -> ParseError {
+    match buf.get(i) {
+        Some(b'\r') if buf.get(i + 1) != Some(&b'\n') => BadRequest::InvalidLineEnding,
+        Some(b' ' | b'\r' | b'\n') | None => BadRequest::InvalidRequestLine,
+        Some(_) => otherwise,
+    }
+    .into()
+}
+
+/// The error for a version (from `v0` to the end of the line) that is not exactly
+/// `HTTP/1.1` or `HTTP/1.0`: 505 for another `HTTP/x.y`, 400 otherwise.
+#[cold]
+fn version_error(buf: &[u8], v0: usize) -> ParseError {
+    let rest = buf.get(v0..).unwrap_or_default();
+    let Some(lf) = memchr(b'\n', rest) else {
+        return BadRequest::InvalidRequestLine.into();
+    };
+    let mut version = rest.get(..lf).unwrap_or_default();
+    if let [v @ .., b'\r'] = version {
+        version = v;
+    }
+    match version {
+        _ if version.contains(&b'\r') => BadRequest::InvalidLineEnding.into(),
         [h, t, t2, p, b'/', major, b'.', minor]
             if [*h, *t, *t2, *p].eq_ignore_ascii_case(b"HTTP")
                 && major.is_ascii_digit()
                 && minor.is_ascii_digit() =>
         {
-            return Err(ParseError::UnsupportedVersion)
+            ParseError::UnsupportedVersion
         }
-        _ => return Err(BadRequest::InvalidRequestLine.into()),
-    };
+        _ => BadRequest::InvalidRequestLine.into(),
+    }
+}
 
-    head.method = method;
-    head.target = span(t0, t1);
-    let method = line.get(start..i).unwrap_or_default();
-    let target = line.get(t0..t1).unwrap_or_default();
-    target_form(method, target, t0, head)
+/// What one pass over the target found.
+struct TargetScan {
+    /// Offset of the first byte that is not a VCHAR (SP for a valid line).
+    end: usize,
+    /// Offset of the first `?`.
+    query: Option<usize>,
+    /// `%00` appears.
+    encoded_nul: bool,
+}
+
+/// Scan the target from `t0` in one pass: its end, its first `?`, and any `%00`.
+#[inline(always)]
+fn scan_target(buf: &[u8], t0: usize) -> TargetScan {
+    let mut scan = TargetScan {
+        end: t0,
+        query: None,
+        encoded_nul: false,
+    };
+    let mut i = t0;
+    loop {
+        i = find_target_event(buf, i);
+        match buf.get(i) {
+            Some(b'?') => {
+                scan.query.get_or_insert(i);
+            }
+            Some(b'%') => scan.encoded_nul |= buf.get(i + 1..i + 3) == Some(b"00"),
+            _ => {
+                scan.end = i;
+                return scan;
+            }
+        }
+        i += 1;
+    }
 }
 
 /// Classify the target and fill `head.target_form`, `head.path`, `head.query`.
+/// `query` is the offset of the target's first `?`.
 fn target_form(
     method: &[u8],
     target: &[u8],
     t0: usize,
+    query: Option<usize>,
     head: &mut RequestHead,
 ) -> Result<Option<Span>, ParseError> {
     let t1 = t0 + target.len();
-    if has_encoded_nul(target) {
-        return Err(BadRequest::InvalidTarget.into());
-    }
     let is_connect = method == b"CONNECT";
+    let set_path = |head: &mut RequestHead, path_start: usize| match query {
+        Some(q) => {
+            head.path = span(path_start, q);
+            head.query = Some(span(q + 1, t1));
+        }
+        None => {
+            head.path = span(path_start, t1);
+            head.query = None;
+        }
+    };
     if target.first() == Some(&b'/') {
         if is_connect {
             return Err(BadRequest::InvalidTarget.into());
         }
         head.target_form = TargetForm::Origin;
-        split_query(target, t0, 0, head);
+        set_path(head, t0);
         Ok(None)
     } else if target == b"*" {
         if is_connect {
@@ -111,7 +192,7 @@ fn target_form(
         }
         head.target_form = TargetForm::Absolute;
         let a0 = t0 + scheme_len;
-        split_query(target, t0, scheme_len + authority_len, head);
+        set_path(head, a0 + authority_len);
         Ok(Some(span(a0, a0 + authority_len)))
     } else if host::is_valid_authority_form(target) {
         if !is_connect {
@@ -126,23 +207,6 @@ fn target_form(
     }
 }
 
-/// Set `head.path` to `target[from..]` up to the first `?` and `head.query` to the rest.
-fn split_query(target: &[u8], t0: usize, from: usize, head: &mut RequestHead) {
-    let t1 = t0 + target.len();
-    let rest = target.get(from..).unwrap_or_default();
-    match memchr(b'?', rest) {
-        Some(q) => {
-            let q = t0 + from + q;
-            head.path = span(t0 + from, q);
-            head.query = Some(span(q + 1, t1));
-        }
-        None => {
-            head.path = span(t0 + from, t1);
-            head.query = None;
-        }
-    }
-}
-
 /// Length of a leading `http://` or `https://` (case-insensitive), if any.
 fn http_scheme_len(target: &[u8]) -> Option<usize> {
     if target.len() >= 7 && target[..7].eq_ignore_ascii_case(b"http://") {
@@ -152,9 +216,4 @@ fn http_scheme_len(target: &[u8]) -> Option<usize> {
     } else {
         None
     }
-}
-
-/// Whether `%00` appears anywhere in the target.
-fn has_encoded_nul(target: &[u8]) -> bool {
-    memchr_iter(b'%', target).any(|i| target.get(i + 1..i + 3) == Some(b"00"))
 }

@@ -104,30 +104,11 @@ impl ScanState {
 
     /// Skip leading CRLF / LF (RFC 9112 §2.2). True once the request line has begun.
     fn skip_blank_lines(&mut self, buf: &[u8], limits: &Limits) -> Result<bool, ParseError> {
-        let mut i = self.start;
-        loop {
-            match buf.get(i) {
-                Some(b'\n') => i += 1,
-                Some(b'\r') => match buf.get(i + 1) {
-                    Some(b'\n') => i += 2,
-                    Some(_) => return Err(BadRequest::InvalidLineEnding.into()),
-                    None => break,
-                },
-                Some(_) => {
-                    self.started = true;
-                    break;
-                }
-                None => break,
-            }
-            // Checked after each line, so the outcome does not depend on how the
-            // input was split (a bare CR further on is never reached first).
-            if i > limits.max_request_line {
-                return Err(ParseError::RequestLineTooLong);
-            }
-        }
+        let (i, started) = skip_blank_lines(buf, self.start, limits)?;
         self.start = i;
         self.scanned = i;
-        Ok(self.started)
+        self.started = started;
+        Ok(started)
     }
 
     /// Find the request line's LF. True once found (and within the limit).
@@ -147,11 +128,7 @@ impl ScanState {
             }
             Some(lf) => {
                 let lf = from + lf;
-                let mut len = lf - self.start;
-                if len > 0 && buf.get(lf - 1) == Some(&b'\r') {
-                    len -= 1;
-                }
-                if len > limits.max_request_line {
+                if line_len(buf, self.start, lf) > limits.max_request_line {
                     return Err(ParseError::RequestLineTooLong);
                 }
                 self.req_end = lf + 1;
@@ -159,5 +136,63 @@ impl ScanState {
                 Ok(true)
             }
         }
+    }
+}
+
+impl ScanState {
+    /// Nothing has been scanned yet (a new request, or only part of a first CRLF).
+    pub fn is_fresh(&self) -> bool {
+        self.scanned == 0 && self.req_end == 0 && !self.started && self.start == 0
+    }
+}
+
+/// Skip CRLF / LF from `i`; returns where they end and whether a request line begins
+/// there (false: the buffer ended first). The limit is checked after each line, so the
+/// outcome does not depend on how the input was split (a bare CR further on is never
+/// reached first).
+fn skip_blank_lines(
+    buf: &[u8],
+    mut i: usize,
+    limits: &Limits,
+) -> Result<(usize, bool), ParseError> {
+    loop {
+        match buf.get(i) {
+            Some(b'\n') => i += 1,
+            Some(b'\r') => match buf.get(i + 1) {
+                Some(b'\n') => i += 2,
+                Some(_) => return Err(BadRequest::InvalidLineEnding.into()),
+                None => return Ok((i, false)),
+            },
+            Some(_) => return Ok((i, true)),
+            None => return Ok((i, false)),
+        }
+        if i > limits.max_request_line {
+            return Err(ParseError::RequestLineTooLong);
+        }
+    }
+}
+
+/// Length of the line `start..lf` without the CR of a CRLF.
+pub(super) fn line_len(buf: &[u8], start: usize, lf: usize) -> usize {
+    let len = lf.saturating_sub(start);
+    if len > 0 && buf.get(lf - 1) == Some(&b'\r') {
+        len - 1
+    } else {
+        len
+    }
+}
+
+/// Without any state: where the request line starts, if blank lines end within the
+/// limit and a request line begins in `buf`. `None` otherwise (the caller then takes
+/// the stateful path, which reports it properly).
+#[inline]
+pub(super) fn blank_lines_end(buf: &[u8], limits: &Limits) -> Option<usize> {
+    match buf.first() {
+        Some(b'\r' | b'\n') => match skip_blank_lines(buf, 0, limits) {
+            Ok((start, true)) => Some(start),
+            _ => None,
+        },
+        Some(_) => Some(0),
+        None => None,
     }
 }

@@ -8,6 +8,7 @@ use crate::h1::{BodyFraming, ParseError, Span, Version};
 
 /// Derive `head.framing`, `head.host`, `head.keep_alive`, `head.upgrade` and
 /// `head.expect_continue`, rejecting ambiguous framing and bad or mismatched Host.
+#[inline(always)]
 pub(super) fn apply(
     buf: &[u8],
     fields: &Fields,

@@ -830,16 +830,53 @@ fn pipelined_requests_and_head_reuse() {
 }
 
 #[test]
-fn partial_leaves_head_untouched() {
+fn partial_then_complete() {
     let mut parser = RequestParser::default();
     let mut head = RequestHead::default();
     assert!(parser.parse(TECHEMPOWER, &mut head).is_ok());
-    let before = head.clone();
+    let expected = head.clone();
+    for cut in [1, 30, TECHEMPOWER.len() - 1] {
+        assert_eq!(
+            parser.parse(&TECHEMPOWER[..cut], &mut head),
+            Ok(Status::Partial)
+        );
+        assert_eq!(
+            parser.parse(TECHEMPOWER, &mut head),
+            Ok(Status::Complete(TECHEMPOWER.len()))
+        );
+        assert_eq!(head, expected);
+    }
+}
+
+/// The one-go fast path gives up on any error; the scan decides, and its limit errors
+/// come before line errors whether or not the input was split.
+#[test]
+fn limit_errors_win_over_line_errors() {
+    let limits = Limits {
+        max_headers_total: 20,
+        ..Limits::default()
+    };
+    let input = b"GET / HTTP/1.1\r\nBad Name: x\r\nHost: aaaaaaaaaaaaaaaa\r\n\r\n";
+    assert_eq!(parse_with(limits, input), Err(ParseError::HeadersTooLarge));
+    let limits = Limits {
+        max_request_line: 10,
+        ..Limits::default()
+    };
+    let input = b"G(T /aaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: a\r\n\r\n";
     assert_eq!(
-        parser.parse(&TECHEMPOWER[..30], &mut head),
+        parse_with(limits, input),
+        Err(ParseError::RequestLineTooLong)
+    );
+    // An incomplete head with an early error is Partial until its end arrives.
+    let mut parser = RequestParser::default();
+    assert_eq!(
+        partial(&mut parser, b"G(T / HTTP/1.1\r\nHost: a\r\n"),
         Ok(Status::Partial)
     );
-    assert_eq!(head, before);
+    assert_eq!(
+        partial(&mut parser, b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        Err(InvalidMethod.into())
+    );
 }
 
 #[test]
