@@ -124,7 +124,7 @@ pub(super) fn parse_headers(
 
 impl Fields {
     /// Note what one header line says, rejecting duplicates where they are ambiguous.
-    #[inline]
+    #[inline(always)]
     fn record(&mut self, name: &[u8], value: &[u8], value_span: Span) -> Result<(), ParseError> {
         match name.len() {
             4 if eq_lower(name, b"host") => {

@@ -8,6 +8,7 @@ use memchr::memchr;
 use std::net::Ipv6Addr;
 
 /// `uri-host [ ":" port ]`, host non-empty.
+#[inline]
 pub(super) fn is_valid_host(v: &[u8]) -> bool {
     split(v).is_some()
 }
@@ -18,6 +19,7 @@ pub(super) fn is_valid_authority_form(v: &[u8]) -> bool {
 }
 
 /// Validate `v`; `Some(has_port)` when valid.
+#[inline]
 fn split(v: &[u8]) -> Option<bool> {
     let host_len = if v.first() == Some(&b'[') {
         let close = memchr(b']', v)?;
@@ -37,6 +39,7 @@ fn split(v: &[u8]) -> Option<bool> {
 
 /// `reg-name = *( unreserved / pct-encoded / sub-delims )`, non-empty, at the start of
 /// `h`: its length (it ends at the end of `h` or at a `:`), `None` if invalid.
+#[inline]
 fn reg_name_len(h: &[u8]) -> Option<usize> {
     let mut i = 0;
     loop {

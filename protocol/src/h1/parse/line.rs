@@ -143,6 +143,7 @@ fn scan_target(buf: &[u8], t0: usize) -> TargetScan {
 
 /// Classify the target and fill `head.target_form`, `head.path`, `head.query`.
 /// `query` is the offset of the target's first `?`.
+#[inline(always)]
 fn target_form(
     method: &[u8],
     target: &[u8],
