@@ -168,7 +168,15 @@ impl RequestParser {
         loop {
             let (input, start, bounds) = if first_try {
                 match scan::blank_lines_end(buf, &self.limits) {
-                    Some(start) => (buf, start, None),
+                    // A head within the limits lies within this prefix: looking
+                    // further would be wasted work the scan path rejects anyway.
+                    Some(start) => {
+                        let bound = start
+                            .saturating_add(self.limits.max_request_line)
+                            .saturating_add(2)
+                            .saturating_add(self.limits.max_headers_total);
+                        (buf.get(..bound).unwrap_or(buf), start, None)
+                    }
                     None => {
                         first_try = false;
                         continue;
