@@ -257,32 +257,17 @@ fn join_all(handles: Vec<JoinHandle<()>>) {
     }
 }
 
-/// Block SIGINT and SIGTERM in this thread (workers inherit the mask) and wait for them
-/// on a dedicated thread: the first starts a graceful shutdown, a second one exits at once.
+/// Wait for SIGINT and SIGTERM on a dedicated thread (signal-hook: a handler that writes
+/// to a self-pipe): the first starts a graceful shutdown, a second one exits at once.
 fn install_signal_thread(trigger: Trigger) -> Result<(), String> {
-    // SAFETY: sigset_t is plain data initialised by sigemptyset before use; the calls only
-    // read and write the set we own and this thread's signal mask.
-    let set = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
-            return Err("cannot block SIGINT/SIGTERM".into());
-        }
-        set
-    };
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     std::thread::Builder::new()
         .name("peregrine-signals".into())
         .spawn(move || {
             let mut fired = false;
-            loop {
-                let mut sig: libc::c_int = 0;
-                // SAFETY: `set` is an initialised sigset_t owned by this closure and `sig`
-                // is a valid out-pointer.
-                if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
-                    continue;
-                }
+            for _ in signals.forever() {
                 if fired {
                     eprintln!("Second signal received: exiting without waiting.");
                     std::process::exit(1);
