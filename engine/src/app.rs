@@ -31,7 +31,8 @@ pub async fn handle(req: Request) -> Response {
         "/plaintext" if get => plaintext(),
         "/json" if get => json(),
         "/echo" if req.method() == Method::POST => echo(req),
-        "/request" if get || req.method() == Method::POST => describe(req).await,
+        // Boxed: its state is large and would otherwise size every request's future.
+        "/request" if get || req.method() == Method::POST => Box::pin(describe(req)).await,
         "/stream" if get => stream(&req),
         _ => status(StatusCode::NOT_FOUND),
     }

@@ -1,5 +1,5 @@
 //! The response a handler returns: a status, headers (`http` crate names and values), and
-//! a [`Body`]. Headers live inline for the common case (up to four, no allocation);
+//! a [`Body`]. Headers live inline for the common case (up to two, no allocation);
 //! `http::Response` converts both ways for code written against the `http` crate.
 
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -7,7 +7,7 @@ use smallvec::SmallVec;
 
 use crate::body::Body;
 
-type HeaderList = SmallVec<[(HeaderName, HeaderValue); 4]>;
+type HeaderList = SmallVec<[(HeaderName, HeaderValue); 2]>;
 
 /// An HTTP response.
 #[derive(Debug, Default)]

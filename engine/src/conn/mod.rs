@@ -66,7 +66,8 @@ pub(crate) async fn serve<H: Handler>(worker: Rc<Worker<H>>, stream: Transport, 
         keep_alive: true,
     };
     let end = conn.run().await;
-    conn.finish(end).await;
+    // Boxed: closing (flush, lingering read) needs more state than the idle loop.
+    Box::pin(conn.finish(end)).await;
     // Out of the table before the descriptor closes (when `conn` drops).
     conn.worker.registry.unregister(conn.id);
 }
@@ -108,7 +109,9 @@ impl<H: Handler> Conn<H> {
                 }
                 Err(HeadError::Io) => return End::Abort,
             };
-            if let Some(end) = self.dispatch(head_len).await {
+            // Everything a request needs lives in this one allocation while it runs, so
+            // an idle connection's task stays small (see ARCHITECTURE.md, memory).
+            if let Some(end) = Box::pin(self.dispatch(head_len)).await {
                 return end;
             }
         }
@@ -274,7 +277,8 @@ impl<H: Handler> Conn<H> {
                 if framing == Framing::NoBody {
                     return Ok(());
                 }
-                self.write_stream(stream, framing).await
+                // Boxed: streaming needs more state than a whole body.
+                Box::pin(self.write_stream(stream, framing)).await
             }
         }
     }
@@ -391,7 +395,7 @@ impl<H: Handler> Conn<H> {
                 return Some(End::Abort);
             }
         }
-        if self.keep_alive && !self.exchange.body_done() && !self.drain_body().await {
+        if self.keep_alive && !self.exchange.body_done() && !Box::pin(self.drain_body()).await {
             // The unread body could not be drained: send the response, then close.
             return Some(if self.io.is_some() {
                 End::Close
