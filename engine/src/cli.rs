@@ -70,6 +70,49 @@ pub struct Args {
     #[arg(long, env = "PEREGRINE_MAX_REQUEST_HEADER_COUNT")]
     pub max_request_header_count: Option<usize>,
 
+    /// Largest request body in bytes, or "unlimited"; larger gets 413 [default: 30000000]
+    #[arg(long, env = "PEREGRINE_MAX_REQUEST_BODY_SIZE")]
+    pub max_request_body_size: Option<String>,
+
+    /// Most request bytes buffered per connection (backpressure) [default: 1048576]
+    #[arg(long, env = "PEREGRINE_MAX_REQUEST_BUFFER_SIZE")]
+    pub max_request_buffer_size: Option<usize>,
+
+    /// Most response bytes buffered per connection before writes wait (backpressure)
+    /// [default: 65536]
+    #[arg(long, env = "PEREGRINE_MAX_RESPONSE_BUFFER_SIZE")]
+    pub max_response_buffer_size: Option<usize>,
+
+    /// Idle keep-alive connections are closed after this long [default: 130s]
+    #[arg(long, env = "PEREGRINE_KEEP_ALIVE_TIMEOUT")]
+    pub keep_alive_timeout: Option<String>,
+
+    /// A request head must arrive within this long of its first byte, else 408
+    /// [default: 30s]
+    #[arg(long, env = "PEREGRINE_REQUEST_HEADERS_TIMEOUT")]
+    pub request_headers_timeout: Option<String>,
+
+    /// Minimum request body rate in bytes/s, or "off"; slower gets 408 [default: 240]
+    #[arg(long, env = "PEREGRINE_MIN_REQUEST_BODY_DATA_RATE")]
+    pub min_request_body_data_rate: Option<String>,
+
+    /// Grace period before the request body rate is enforced [default: 5s]
+    #[arg(long, env = "PEREGRINE_MIN_REQUEST_BODY_DATA_RATE_GRACE")]
+    pub min_request_body_data_rate_grace: Option<String>,
+
+    /// Minimum rate in bytes/s at which clients must read responses, or "off"; slower
+    /// connections are aborted [default: 240]
+    #[arg(long, env = "PEREGRINE_MIN_RESPONSE_DATA_RATE")]
+    pub min_response_data_rate: Option<String>,
+
+    /// Grace period before the response rate is enforced [default: 5s]
+    #[arg(long, env = "PEREGRINE_MIN_RESPONSE_DATA_RATE_GRACE")]
+    pub min_response_data_rate_grace: Option<String>,
+
+    /// Most connections open at once; more are closed at once [default: unlimited]
+    #[arg(long, env = "PEREGRINE_MAX_CONCURRENT_CONNECTIONS")]
+    pub max_concurrent_connections: Option<u64>,
+
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter)
     /// [default: info]
     #[arg(long, env = "PEREGRINE_LOG_LEVEL")]
@@ -97,6 +140,16 @@ pub struct FileConfig {
     max_request_line_size: Option<usize>,
     max_request_headers_total_size: Option<usize>,
     max_request_header_count: Option<usize>,
+    max_request_body_size: Option<toml::Value>,
+    max_request_buffer_size: Option<usize>,
+    max_response_buffer_size: Option<usize>,
+    keep_alive_timeout: Option<toml::Value>,
+    request_headers_timeout: Option<toml::Value>,
+    min_request_body_data_rate: Option<toml::Value>,
+    min_request_body_data_rate_grace: Option<toml::Value>,
+    min_response_data_rate: Option<toml::Value>,
+    min_response_data_rate_grace: Option<toml::Value>,
+    max_concurrent_connections: Option<u64>,
     log_level: Option<String>,
 }
 
@@ -148,15 +201,70 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
     if let Some(m) = args.unix_socket_mode.clone().or(file.unix_socket_mode) {
         o.unix_socket_mode = Some(peregrine::listen::parse_mode(&m)?);
     }
-    let timeout = match (&args.shutdown_timeout, file.shutdown_timeout) {
-        (Some(t), _) => Some(parse_duration(t)?),
-        (None, Some(toml::Value::Integer(n))) if n >= 0 => Some(Duration::from_secs(n as u64)),
-        (None, Some(toml::Value::String(s))) => Some(parse_duration(&s)?),
-        (None, Some(other)) => return Err(format!("invalid shutdown-timeout {other}")),
-        (None, None) => None,
-    };
-    if let Some(t) = timeout {
+    if let Some(t) = duration_layer(
+        "shutdown-timeout",
+        &args.shutdown_timeout,
+        file.shutdown_timeout,
+    )? {
         o.shutdown_timeout = t;
+    }
+    if let Some(t) = duration_layer(
+        "keep-alive-timeout",
+        &args.keep_alive_timeout,
+        file.keep_alive_timeout,
+    )? {
+        o.keep_alive_timeout = t;
+    }
+    if let Some(t) = duration_layer(
+        "request-headers-timeout",
+        &args.request_headers_timeout,
+        file.request_headers_timeout,
+    )? {
+        o.request_headers_timeout = t;
+    }
+    if let Some(v) = text_layer(&args.max_request_body_size, file.max_request_body_size) {
+        o.max_request_body_size = parse_limit("max-request-body-size", &v)?;
+    }
+    if let Some(n) = args
+        .max_request_buffer_size
+        .or(file.max_request_buffer_size)
+    {
+        o.max_request_buffer_size = positive("max-request-buffer-size", n)?;
+    }
+    if let Some(n) = args
+        .max_response_buffer_size
+        .or(file.max_response_buffer_size)
+    {
+        o.max_response_buffer_size = positive("max-response-buffer-size", n)?;
+    }
+    o.min_request_body_data_rate = rate_layer(
+        "min-request-body-data-rate",
+        o.min_request_body_data_rate,
+        text_layer(
+            &args.min_request_body_data_rate,
+            file.min_request_body_data_rate,
+        ),
+        duration_layer(
+            "min-request-body-data-rate-grace",
+            &args.min_request_body_data_rate_grace,
+            file.min_request_body_data_rate_grace,
+        )?,
+    )?;
+    o.min_response_data_rate = rate_layer(
+        "min-response-data-rate",
+        o.min_response_data_rate,
+        text_layer(&args.min_response_data_rate, file.min_response_data_rate),
+        duration_layer(
+            "min-response-data-rate-grace",
+            &args.min_response_data_rate_grace,
+            file.min_response_data_rate_grace,
+        )?,
+    )?;
+    if let Some(n) = args
+        .max_concurrent_connections
+        .or(file.max_concurrent_connections)
+    {
+        o.max_concurrent_connections = Some(n);
     }
     if let Some(s) = args.server_header.clone().or(file.server_header) {
         o.server_header = Some(s);
@@ -188,7 +296,62 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
     {
         o.limits.max_header_count = positive("max-request-header-count", n)?;
     }
+    o.validate()?;
     Ok(o)
+}
+
+/// A value given on the command line / environment, else in the file, as text.
+fn text_layer(arg: &Option<String>, file: Option<toml::Value>) -> Option<String> {
+    arg.clone().or_else(|| {
+        file.map(|v| match v {
+            toml::Value::String(s) => s,
+            other => other.to_string(),
+        })
+    })
+}
+
+/// A duration from the command line / environment, else from the file (a number of
+/// seconds or a string such as "500ms").
+fn duration_layer(
+    name: &str,
+    arg: &Option<String>,
+    file: Option<toml::Value>,
+) -> Result<Option<Duration>, String> {
+    match text_layer(arg, file) {
+        Some(t) => parse_duration(&t)
+            .map(Some)
+            .map_err(|e| format!("--{name}: {e}")),
+        None => Ok(None),
+    }
+}
+
+/// A byte count or "unlimited".
+fn parse_limit(name: &str, text: &str) -> Result<Option<u64>, String> {
+    if text.eq_ignore_ascii_case("unlimited") || text.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    text.parse::<u64>()
+        .map(Some)
+        .map_err(|_| format!("--{name}: '{text}' is not a number of bytes or 'unlimited'"))
+}
+
+/// A minimum data rate (bytes/s or "off") and its grace period.
+fn rate_layer(
+    name: &str,
+    default: Option<(u64, Duration)>,
+    rate: Option<String>,
+    grace: Option<Duration>,
+) -> Result<Option<(u64, Duration)>, String> {
+    let default_grace = default.map(|d| d.1).unwrap_or(Duration::from_secs(5));
+    let rate = match rate {
+        None => default.map(|d| d.0),
+        Some(t) if t.eq_ignore_ascii_case("off") || t == "0" => None,
+        Some(t) => Some(
+            t.parse::<u64>()
+                .map_err(|_| format!("--{name}: '{t}' is not a rate in bytes/s or 'off'"))?,
+        ),
+    };
+    Ok(rate.map(|r| (r, grace.unwrap_or(default_grace))))
 }
 
 fn positive(name: &str, n: usize) -> Result<usize, String> {

@@ -37,6 +37,7 @@ mod worker;
 
 pub use backend::{Backend, BackendChoice};
 pub use body::{Body, BoxStream};
+pub use conn::exchange::BodyLimitError;
 pub use handler::Handler;
 pub use options::{default_threads, Options, DEFAULT_URLS};
 pub use request::{Request, RequestBody};

@@ -31,8 +31,31 @@ pub struct Options {
     pub pin_workers: bool,
     /// Install SIGINT/SIGTERM handling in [`crate::Server::run`].
     pub handle_signals: bool,
-    /// Request-parsing limits.
+    /// Request-parsing limits: request line (414), header section and count (431).
     pub limits: peregrine_protocol::h1::parse::Limits,
+    /// Largest request body (413); `None` is unlimited. Handlers may change it per
+    /// request before reading. Default 30,000,000 bytes.
+    pub max_request_body_size: Option<u64>,
+    /// Most request bytes buffered per connection (backpressure, not an error); must be
+    /// at least the request-line and header limits. Default 1 MiB.
+    pub max_request_buffer_size: usize,
+    /// Most response bytes buffered per connection before writing waits for the client
+    /// (backpressure). Default 64 KiB.
+    pub max_response_buffer_size: usize,
+    /// Idle keep-alive connections are closed after this long (default 130 s).
+    pub keep_alive_timeout: Duration,
+    /// A request head must arrive within this long of its first byte, else 408
+    /// (default 30 s).
+    pub request_headers_timeout: Duration,
+    /// Minimum request body rate in bytes/s and its grace period (default 240 B/s after
+    /// 5 s): slower gets 408 (or a close once the response started). `None` disables.
+    pub min_request_body_data_rate: Option<(u64, Duration)>,
+    /// Minimum rate at which the client must read responses (default 240 B/s after 5 s):
+    /// slower is aborted. `None` disables.
+    pub min_response_data_rate: Option<(u64, Duration)>,
+    /// Most connections open at once across all workers; more are closed at once
+    /// with a warning. `None` (the default) is unlimited.
+    pub max_concurrent_connections: Option<u64>,
 }
 
 impl Default for Options {
@@ -49,6 +72,14 @@ impl Default for Options {
             pin_workers: true,
             handle_signals: true,
             limits: Default::default(),
+            max_request_body_size: Some(30_000_000),
+            max_request_buffer_size: 1024 * 1024,
+            max_response_buffer_size: 64 * 1024,
+            keep_alive_timeout: Duration::from_secs(130),
+            request_headers_timeout: Duration::from_secs(30),
+            min_request_body_data_rate: Some((240, Duration::from_secs(5))),
+            min_response_data_rate: Some((240, Duration::from_secs(5))),
+            max_concurrent_connections: None,
         }
     }
 }
@@ -74,6 +105,33 @@ impl Options {
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = n.max(1);
         self
+    }
+
+    /// Check that the limits fit together (Kestrel's start-up checks).
+    pub fn validate(&self) -> Result<(), String> {
+        let l = &self.limits;
+        if self.max_request_buffer_size < l.max_request_line {
+            return Err(format!(
+                "Maximum request buffer size ({}) must be greater than or equal to maximum request line size ({}).",
+                self.max_request_buffer_size, l.max_request_line
+            ));
+        }
+        if self.max_request_buffer_size < l.max_headers_total {
+            return Err(format!(
+                "Maximum request buffer size ({}) must be greater than or equal to maximum request headers size ({}).",
+                self.max_request_buffer_size, l.max_headers_total
+            ));
+        }
+        if self.max_response_buffer_size == 0 {
+            return Err("Maximum response buffer size must be greater than 0.".into());
+        }
+        if self.keep_alive_timeout.is_zero() || self.request_headers_timeout.is_zero() {
+            return Err("Timeouts must be greater than 0.".into());
+        }
+        if self.max_concurrent_connections == Some(0) {
+            return Err("Maximum concurrent connections must be greater than 0.".into());
+        }
+        Ok(())
     }
 
     /// Choose the backend.

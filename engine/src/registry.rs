@@ -1,20 +1,21 @@
 //! The worker's table of open connections: what each is doing and since when.
 //!
-//! Waiting connections are woken by the worker, not by per-request timers: at shutdown,
-//! and once a second by the ticker for connections whose wait ran out, the worker calls
-//! `shutdown(fd, SHUT_RD)`, which completes the connection's pending readiness wait (or
-//! read) with end-of-stream. The connection then looks at why it was woken. This keeps
-//! the per-request cost to two stores into this table.
+//! Timeouts and data rates are enforced here, without per-request timers: once a second
+//! the worker's ticker sweeps the table (Kestrel's heartbeat), and a connection whose
+//! wait ran out is woken with `shutdown(2)`, which completes its pending readiness wait or
+//! read with end-of-stream (and, for a stalled write, fails the write). The connection
+//! then asks [`Registry::kicked`] why and answers accordingly (close quietly, 408, abort).
+//! The per-request cost is a few stores into this table.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
 
 /// What a connection is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
-    /// Waiting for the next request, holding no buffers.
+    /// Waiting for the next request, holding no buffers (keep-alive timeout runs).
     Idle,
-    /// Reading a request head.
+    /// Reading a request head (request-headers timeout runs).
     Head,
     /// Running the handler or writing a response.
     Busy,
@@ -23,14 +24,43 @@ pub(crate) enum Phase {
 /// Why the worker woke a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kick {
-    /// The server is shutting down.
+    /// The server is shutting down (idle connections close).
     Shutdown,
+    /// Idle longer than the keep-alive timeout: close without a response.
+    KeepAlive,
+    /// The request head took longer than the request-headers timeout: 408.
+    HeadersTimeout,
+    /// The request body arrives slower than the minimum data rate: 408 or close.
+    BodyRate,
+    /// The client reads the response slower than the minimum data rate: abort.
+    ResponseRate,
+}
+
+/// Timeout settings the sweep enforces, in whole seconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    pub keep_alive: u32,
+    pub request_headers: u32,
+    /// Minimum request body rate (bytes/s) and its grace period; `None` disables.
+    pub min_body_rate: Option<(u64, u32)>,
+    /// Minimum response rate (bytes/s) and its grace period; `None` disables.
+    pub min_response_rate: Option<(u64, u32)>,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     fd: RawFd,
     phase: Phase,
+    /// Tick at which `phase` was entered.
+    since: u32,
+    /// A body read is pending, and for how many ticks reads have been pending in total.
+    reading_body: bool,
+    body_waited: u32,
+    body_bytes: u64,
+    /// A write is pending, and for how many ticks writes have been pending in total.
+    writing: bool,
+    write_waited: u32,
+    written: u64,
     kicked: Option<Kick>,
     live: bool,
 }
@@ -38,18 +68,36 @@ struct Entry {
 /// Index of a connection in the table.
 pub(crate) type ConnId = u32;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Registry {
     entries: RefCell<Vec<Entry>>,
     free: RefCell<Vec<ConnId>>,
+    now: Cell<u32>,
+    timeouts: Timeouts,
 }
 
 impl Registry {
-    /// Add a connection (in the `Head` phase).
+    pub fn new(timeouts: Timeouts) -> Self {
+        Registry {
+            entries: RefCell::new(Vec::new()),
+            free: RefCell::new(Vec::new()),
+            now: Cell::new(0),
+            timeouts,
+        }
+    }
+
+    /// Add a connection (reading its first head).
     pub fn register(&self, fd: RawFd) -> ConnId {
         let entry = Entry {
             fd,
             phase: Phase::Head,
+            since: self.now.get(),
+            reading_body: false,
+            body_waited: 0,
+            body_bytes: 0,
+            writing: false,
+            write_waited: 0,
+            written: 0,
             kicked: None,
             live: true,
         };
@@ -69,18 +117,47 @@ impl Registry {
     /// Remove a connection (before its descriptor is closed).
     pub fn unregister(&self, id: ConnId) {
         if let Some(e) = self.entries.borrow_mut().get_mut(id as usize) {
-            e.live = false;
-            e.kicked = None;
-            self.free.borrow_mut().push(id);
+            if e.live {
+                e.live = false;
+                e.kicked = None;
+                self.free.borrow_mut().push(id);
+            }
         }
     }
 
     /// Record the phase a connection enters.
     #[inline]
     pub fn set_phase(&self, id: ConnId, phase: Phase) {
-        if let Some(e) = self.entries.borrow_mut().get_mut(id as usize) {
+        let now = self.now.get();
+        self.with(id, |e| {
             e.phase = phase;
-        }
+            e.since = now;
+            if phase == Phase::Head {
+                // A new request: its body and response rates start afresh.
+                e.body_waited = 0;
+                e.body_bytes = 0;
+                e.write_waited = 0;
+                e.written = 0;
+            }
+        });
+    }
+
+    /// A body read starts (`true`) or ends having received `bytes`.
+    #[inline]
+    pub fn body_read(&self, id: ConnId, pending: bool, bytes: usize) {
+        self.with(id, |e| {
+            e.reading_body = pending;
+            e.body_bytes += bytes as u64;
+        });
+    }
+
+    /// A write starts (`true`) or ends having sent `bytes`.
+    #[inline]
+    pub fn write(&self, id: ConnId, pending: bool, bytes: usize) {
+        self.with(id, |e| {
+            e.writing = pending;
+            e.written += bytes as u64;
+        });
     }
 
     /// Why the connection was woken, if it was.
@@ -92,23 +169,159 @@ impl Registry {
             .and_then(|e| e.kicked)
     }
 
+    #[inline]
+    fn with(&self, id: ConnId, f: impl FnOnce(&mut Entry)) {
+        if let Some(e) = self.entries.borrow_mut().get_mut(id as usize) {
+            f(e);
+        }
+    }
+
     /// Wake every idle connection: the server is shutting down.
     pub fn kick_idle(&self) {
-        let mut entries = self.entries.borrow_mut();
-        for e in entries.iter_mut() {
+        for e in self.entries.borrow_mut().iter_mut() {
             if e.live && e.phase == Phase::Idle && e.kicked.is_none() {
                 e.kicked = Some(Kick::Shutdown);
-                wake(e.fd);
+                wake(e.fd, libc::SHUT_RD);
+            }
+        }
+    }
+
+    /// Advance the clock one second and wake the connections whose wait ran out.
+    pub fn sweep(&self) {
+        let now = self.now.get() + 1;
+        self.now.set(now);
+        let t = self.timeouts;
+        for e in self.entries.borrow_mut().iter_mut() {
+            if !e.live || e.kicked.is_some() {
+                continue;
+            }
+            // The phase began somewhere inside tick `since`: only after more than the
+            // timeout in whole ticks is it surely over (never early, at most 1 s late).
+            let age = now.saturating_sub(e.since);
+            let kick = match e.phase {
+                Phase::Idle if age > t.keep_alive => Some(Kick::KeepAlive),
+                Phase::Head if age > t.request_headers => Some(Kick::HeadersTimeout),
+                _ => None,
+            };
+            let kick = kick.or_else(|| {
+                if !e.reading_body {
+                    return None;
+                }
+                e.body_waited += 1;
+                let (rate, grace) = t.min_body_rate?;
+                (e.body_waited > grace && e.body_bytes < rate * u64::from(e.body_waited))
+                    .then_some(Kick::BodyRate)
+            });
+            let kick = kick.or_else(|| {
+                if !e.writing {
+                    return None;
+                }
+                e.write_waited += 1;
+                let (rate, grace) = t.min_response_rate?;
+                (e.write_waited > grace && e.written < rate * u64::from(e.write_waited))
+                    .then_some(Kick::ResponseRate)
+            });
+            if let Some(k) = kick {
+                e.kicked = Some(k);
+                let how = if k == Kick::ResponseRate {
+                    libc::SHUT_RDWR
+                } else {
+                    libc::SHUT_RD
+                };
+                wake(e.fd, how);
             }
         }
     }
 }
 
-/// Make the pending read side of `fd` complete with end-of-stream.
-fn wake(fd: RawFd) {
+/// Make the pending read (and, with `SHUT_RDWR`, write) side of `fd` complete.
+fn wake(fd: RawFd, how: libc::c_int) {
     // SAFETY: `fd` belongs to a live connection of this worker (entries are removed
     // before their descriptor closes); shutdown(2) has no memory effects.
     unsafe {
-        libc::shutdown(fd, libc::SHUT_RD);
+        libc::shutdown(fd, how);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry() -> Registry {
+        Registry::new(Timeouts {
+            keep_alive: 3,
+            request_headers: 2,
+            min_body_rate: Some((100, 2)),
+            min_response_rate: Some((100, 2)),
+        })
+    }
+
+    #[test]
+    fn idle_connections_time_out() {
+        let r = registry();
+        let id = r.register(-1);
+        r.set_phase(id, Phase::Idle);
+        r.sweep();
+        r.sweep();
+        r.sweep();
+        assert_eq!(r.kicked(id), None);
+        r.sweep();
+        assert_eq!(r.kicked(id), Some(Kick::KeepAlive));
+    }
+
+    #[test]
+    fn slow_heads_time_out() {
+        let r = registry();
+        let id = r.register(-1);
+        r.sweep();
+        r.sweep();
+        assert_eq!(r.kicked(id), None);
+        r.sweep();
+        assert_eq!(r.kicked(id), Some(Kick::HeadersTimeout));
+    }
+
+    #[test]
+    fn body_rate_counts_only_while_reading() {
+        let r = registry();
+        let id = r.register(-1);
+        r.set_phase(id, Phase::Busy);
+        for _ in 0..10 {
+            r.sweep(); // not reading: no rate check
+        }
+        assert_eq!(r.kicked(id), None);
+        r.body_read(id, true, 0);
+        r.sweep();
+        r.sweep();
+        assert_eq!(r.kicked(id), None, "grace period");
+        r.body_read(id, false, 250);
+        r.body_read(id, true, 0);
+        r.sweep(); // 250 bytes in 3 s < 300
+        assert_eq!(r.kicked(id), Some(Kick::BodyRate));
+    }
+
+    #[test]
+    fn fast_writers_pass() {
+        let r = registry();
+        let id = r.register(-1);
+        r.set_phase(id, Phase::Busy);
+        r.write(id, true, 0);
+        for _ in 0..5 {
+            r.sweep();
+            r.write(id, false, 1000);
+            r.write(id, true, 0);
+        }
+        assert_eq!(r.kicked(id), None);
+    }
+
+    #[test]
+    fn slots_are_reused() {
+        let r = registry();
+        let a = r.register(-1);
+        r.unregister(a);
+        r.unregister(a);
+        let b = r.register(-1);
+        let c = r.register(-1);
+        assert_eq!(a, b);
+        assert_ne!(b, c);
     }
 }

@@ -12,7 +12,7 @@ use futures_core::Stream;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
 use peregrine_protocol::h1::{HeaderSpan, Span};
 
-use crate::conn::exchange::Exchange;
+use crate::conn::exchange::{BodyLimitError, Exchange};
 use crate::transport::ConnInfo;
 
 /// An HTTP request as the handler sees it.
@@ -113,6 +113,16 @@ impl Request {
     /// The request body.
     pub fn body_mut(&mut self) -> &mut RequestBody {
         &mut self.body
+    }
+
+    /// Change the largest body this request may have (`None`: unlimited), before the
+    /// body is read (Kestrel's `IHttpMaxRequestBodySizeFeature`). A body over the limit
+    /// fails the read and the server answers 413.
+    pub fn set_max_body_size(&mut self, limit: Option<u64>) -> Result<(), BodyLimitError> {
+        match &self.body.exchange {
+            Some(ex) => ex.set_limit(limit),
+            None => Ok(()),
+        }
     }
 
     /// Take the body out of the request.

@@ -10,6 +10,7 @@ use crate::backend::{self, Backend};
 use crate::handler::Handler;
 use crate::listen::{self, BindError, BindOptions, Endpoint, EndpointSockets};
 use crate::options::Options;
+use crate::registry::Timeouts;
 use crate::signal::Trigger;
 use crate::url::{Scheme, UrlError};
 use crate::worker::{self, HttpSettings, WorkerListener, WorkerSpec};
@@ -81,6 +82,7 @@ impl Server {
         if options.urls.is_empty() {
             return Err(Error::Url(UrlError::Empty));
         }
+        options.validate().map_err(Error::Config)?;
         let (backend, fallback) = backend::resolve(options.backend).map_err(Error::Start)?;
         match fallback {
             Some(why) => tracing::warn!("io_uring is unavailable ({why}); using the epoll backend"),
@@ -133,9 +135,23 @@ impl Server {
         } else {
             Vec::new()
         };
+        let o = &self.options;
+        let secs =
+            |d: std::time::Duration| d.as_secs_f64().ceil().clamp(1.0, u32::MAX as f64) as u32;
         let http = Arc::new(HttpSettings {
-            server_header: self.options.server_header.clone().map(String::into_bytes),
-            limits: self.options.limits,
+            server_header: o.server_header.clone().map(String::into_bytes),
+            limits: o.limits,
+            max_request_body_size: o.max_request_body_size,
+            max_request_buffer_size: o.max_request_buffer_size,
+            max_response_buffer_size: o.max_response_buffer_size,
+            timeouts: Timeouts {
+                keep_alive: secs(o.keep_alive_timeout),
+                request_headers: secs(o.request_headers_timeout),
+                min_body_rate: o.min_request_body_data_rate.map(|(r, g)| (r, secs(g))),
+                min_response_rate: o.min_response_data_rate.map(|(r, g)| (r, secs(g))),
+            },
+            max_concurrent_connections: o.max_concurrent_connections,
+            open_connections: Default::default(),
         });
         let mut per_worker: Vec<Vec<WorkerListener>> = (0..threads).map(|_| Vec::new()).collect();
         for ep in &self.endpoints {

@@ -6,6 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -16,10 +17,11 @@ use peregrine_protocol::h1::parse::Limits;
 
 use crate::backend::{Backend, RING_ENTRIES};
 use crate::conn;
+use crate::conn::CatchUnwind;
 use crate::date::DateCache;
 use crate::handler::Handler;
 use crate::pool::BufPool;
-use crate::registry::Registry;
+use crate::registry::{Registry, Timeouts};
 use crate::signal::{LocalSignal, Trigger};
 use crate::transport::{Addr, ConnInfo, Stream};
 
@@ -33,6 +35,14 @@ const MAX_IDLE_BUFS: usize = 1024;
 pub(crate) struct HttpSettings {
     pub server_header: Option<Vec<u8>>,
     pub limits: Limits,
+    pub max_request_body_size: Option<u64>,
+    pub max_request_buffer_size: usize,
+    pub max_response_buffer_size: usize,
+    pub timeouts: Timeouts,
+    pub max_concurrent_connections: Option<u64>,
+    /// Open connections across all workers (touched once per connection, never per
+    /// request), for `max_concurrent_connections`.
+    pub open_connections: AtomicU64,
 }
 
 /// Per-worker state, shared by the worker's tasks through `Rc`.
@@ -46,8 +56,8 @@ pub(crate) struct Worker<H> {
     drained: LocalSignal,
     active: Cell<usize>,
     pub http: Arc<HttpSettings>,
-    /// Every open connection's phase, for waking idle ones.
-    pub registry: Registry,
+    /// Every open connection's phase: timeouts, data rates, shutdown.
+    pub registry: Rc<Registry>,
 }
 
 /// A listening socket handed to a worker.
@@ -113,8 +123,8 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
         shutdown: LocalSignal::default(),
         drained: LocalSignal::default(),
         active: Cell::new(0),
+        registry: Rc::new(Registry::new(spec.http.timeouts)),
         http: spec.http,
-        registry: Registry::default(),
     });
     let mut tcp = Vec::new();
     let mut unix = Vec::new();
@@ -156,12 +166,14 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
     }
 }
 
-/// Once a second: re-render the Date value and let the buffer pool shrink.
+/// Once a second: re-render the Date value, let the buffer pool shrink, and enforce
+/// timeouts and data rates.
 async fn tick<H: Handler>(worker: Rc<Worker<H>>) {
     loop {
         monoio::time::sleep(Duration::from_secs(1)).await;
         worker.date.refresh();
         worker.pool.borrow_mut().trim();
+        worker.registry.sweep();
     }
 }
 
@@ -215,10 +227,36 @@ async fn accept_unix<H: Handler>(
 }
 
 fn start_conn<H: Handler>(worker: &Rc<Worker<H>>, stream: Stream, info: ConnInfo) {
+    let http = &worker.http;
+    if let Some(max) = http.max_concurrent_connections {
+        if http.open_connections.fetch_add(1, Ordering::Relaxed) >= max {
+            http.open_connections.fetch_sub(1, Ordering::Relaxed);
+            tracing::warn!(
+                remote = %info.remote_addr,
+                "Connection rejected because the maximum number of concurrent connections ({max}) has been reached."
+            );
+            drop(stream);
+            return;
+        }
+    }
     worker.active.set(worker.active.get() + 1);
     let worker = worker.clone();
+    let id = worker.registry.register(stream.as_raw_fd());
     monoio::spawn(async move {
-        conn::serve(worker.clone(), stream, info).await;
+        // A panic anywhere in the connection (the handler's own panics are answered with
+        // a 500 earlier) ends this connection only, never the worker.
+        if CatchUnwind::new(conn::serve(worker.clone(), stream, info, id))
+            .await
+            .is_err()
+        {
+            tracing::error!("a connection task panicked; the connection was dropped");
+        }
+        // No await since the stream was dropped: the sweep cannot have seen its
+        // descriptor number reused.
+        worker.registry.unregister(id);
+        if worker.http.max_concurrent_connections.is_some() {
+            worker.http.open_connections.fetch_sub(1, Ordering::Relaxed);
+        }
         let left = worker.active.get() - 1;
         worker.active.set(left);
         if left == 0 && worker.shutdown.is_fired() {

@@ -8,11 +8,13 @@
 
 use std::cell::{Cell, RefCell};
 use std::io;
+use std::rc::Rc;
 
 use bytes::{Buf, Bytes, BytesMut};
 use peregrine_protocol::h1::decode::{ChunkedDecoder, LengthDecoder};
 use peregrine_protocol::h1::BodyFraming;
 
+use crate::registry::{ConnId, Kick, Registry};
 use crate::transport::Stream;
 
 /// Largest trailer section accepted after a chunked body.
@@ -36,6 +38,10 @@ enum Decoder {
 struct BodyState {
     decoder: Decoder,
     done: bool,
+    /// The declared length (Content-Length), if any.
+    declared: Option<u64>,
+    /// Body bytes handed to the handler so far.
+    received: u64,
 }
 
 /// Shared between a connection and the bodies of its requests.
@@ -48,19 +54,81 @@ pub(crate) struct Exchange {
     /// Response bytes waiting to be written: a body read sends them before it blocks on
     /// the socket, so a client that waits for them is never stalled.
     out: RefCell<BytesMut>,
+    /// The largest body this request may have (`None`: unlimited).
+    limit: Cell<Option<u64>>,
+    default_limit: Option<u64>,
+    /// The handler started reading: the limit can no longer change.
+    started: Cell<bool>,
+    /// The body broke a rule the client is answered for (413, 400, 408); this answer
+    /// replaces the handler's response if that has not started.
+    reject: Cell<Option<u16>>,
+    registry: Rc<Registry>,
+    id: ConnId,
+    /// Spare capacity ensured before each body read (never above the request buffer
+    /// limit: reading only when the handler asks is the backpressure).
+    read_size: usize,
 }
 
+/// Why a body size limit could not be changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimitError;
+
+impl std::fmt::Display for BodyLimitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request body size limit cannot change after reading has started")
+    }
+}
+
+impl std::error::Error for BodyLimitError {}
+
 impl Exchange {
-    pub fn new() -> Self {
+    pub fn new(
+        registry: Rc<Registry>,
+        id: ConnId,
+        default_limit: Option<u64>,
+        max_buffer: usize,
+    ) -> Self {
         Exchange {
             io: RefCell::new(None),
             body: RefCell::new(BodyState {
                 decoder: Decoder::Length(LengthDecoder::new(0)),
                 done: true,
+                declared: None,
+                received: 0,
             }),
             continue_pending: Cell::new(false),
             broken: Cell::new(false),
             out: RefCell::new(BytesMut::new()),
+            limit: Cell::new(default_limit),
+            default_limit,
+            started: Cell::new(false),
+            reject: Cell::new(None),
+            registry,
+            id,
+            read_size: BODY_READ_SIZE.min(max_buffer).max(1024),
+        }
+    }
+
+    /// Change this request's body size limit (before reading starts).
+    pub fn set_limit(&self, limit: Option<u64>) -> Result<(), BodyLimitError> {
+        if self.started.get() {
+            return Err(BodyLimitError);
+        }
+        self.limit.set(limit);
+        Ok(())
+    }
+
+    /// The status the server answers with instead of the handler's response.
+    pub fn rejected(&self) -> Option<u16> {
+        self.reject.get()
+    }
+
+    /// Whether draining the unread rest of the body is reasonable (within the limit).
+    pub fn drainable(&self) -> bool {
+        let body = self.body.borrow();
+        match (body.declared, self.limit.get()) {
+            (Some(n), Some(limit)) => n <= limit,
+            _ => true,
         }
     }
 
@@ -96,9 +164,21 @@ impl Exchange {
                 (Decoder::Length(LengthDecoder::new(0)), true)
             }
         };
-        *self.body.borrow_mut() = BodyState { decoder, done };
+        let declared = match framing {
+            BodyFraming::Length(n) => Some(n),
+            _ => None,
+        };
+        *self.body.borrow_mut() = BodyState {
+            decoder,
+            done,
+            declared,
+            received: 0,
+        };
         self.continue_pending.set(expect_continue && !done);
         self.broken.set(false);
+        self.limit.set(self.default_limit);
+        self.started.set(false);
+        self.reject.set(None);
     }
 
     /// The whole body has been read.
@@ -135,6 +215,15 @@ impl Exchange {
     }
 
     async fn read_chunk(&self, io: &mut Io) -> Option<io::Result<Bytes>> {
+        if !self.started.replace(true) {
+            // Kestrel: a declared length over the limit fails the first read.
+            let declared = self.body.borrow().declared;
+            if let (Some(n), Some(limit)) = (declared, self.limit.get()) {
+                if n > limit {
+                    return Some(Err(self.fail(413, "request body too large")));
+                }
+            }
+        }
         if self.continue_pending.replace(false) {
             let (res, _) = io.stream.write_all(Bytes::from_static(CONTINUE)).await;
             if let Err(e) = res {
@@ -143,10 +232,20 @@ impl Exchange {
         }
         loop {
             match self.decode(&mut io.rbuf) {
-                Ok(Some(bytes)) => return Some(Ok(bytes)),
+                Ok(Some(bytes)) => {
+                    let received = {
+                        let mut body = self.body.borrow_mut();
+                        body.received += bytes.len() as u64;
+                        body.received
+                    };
+                    if self.limit.get().is_some_and(|limit| received > limit) {
+                        return Some(Err(self.fail(413, "request body too large")));
+                    }
+                    return Some(Ok(bytes));
+                }
                 Ok(None) if self.body.borrow().done => return None,
                 Ok(None) => {}
-                Err(e) => return Some(Err(e)),
+                Err(e) => return Some(Err(self.fail(400, &e.to_string()))),
             }
             let out = self.out.take();
             if out.is_empty() {
@@ -159,12 +258,18 @@ impl Exchange {
                     return Some(Err(e));
                 }
             }
-            if io.rbuf.capacity() - io.rbuf.len() < BODY_READ_SIZE / 4 {
-                io.rbuf.reserve(BODY_READ_SIZE);
+            if io.rbuf.capacity() - io.rbuf.len() < self.read_size / 4 {
+                io.rbuf.reserve(self.read_size);
             }
             let buf = std::mem::take(&mut io.rbuf);
+            self.registry.body_read(self.id, true, 0);
             let (res, buf) = io.stream.read(buf).await;
+            self.registry
+                .body_read(self.id, false, *res.as_ref().unwrap_or(&0));
             io.rbuf = buf;
+            if self.registry.kicked(self.id) == Some(Kick::BodyRate) {
+                return Some(Err(self.fail(408, "request body data rate too low")));
+            }
             match res {
                 Ok(0) => {
                     return Some(Err(io::Error::new(
@@ -176,6 +281,19 @@ impl Exchange {
                 Err(e) => return Some(Err(e)),
             }
         }
+    }
+
+    /// Record a body error the client is answered for.
+    fn fail(&self, status: u16, why: &str) -> io::Error {
+        tracing::debug!(status, "bad request body: {why}");
+        self.reject.set(Some(status));
+        self.broken.set(true);
+        let kind = if status == 408 {
+            io::ErrorKind::TimedOut
+        } else {
+            io::ErrorKind::InvalidData
+        };
+        io::Error::new(kind, why.to_string())
     }
 
     /// Decode what is buffered: `Some(data)`, or `None` when more input is needed (or the

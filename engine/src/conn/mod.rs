@@ -11,6 +11,8 @@ mod encode;
 pub(crate) mod exchange;
 mod panic;
 
+pub(crate) use panic::CatchUnwind;
+
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -27,7 +29,7 @@ use peregrine_protocol::h1::{BodyFraming, ParseError, Status, Version};
 
 use crate::body::{BodyKind, BoxStream};
 use crate::handler::Handler;
-use crate::registry::{ConnId, Phase};
+use crate::registry::{ConnId, Kick, Phase};
 use crate::request::{PathRepr, Request, RequestBody};
 use crate::transport::{ConnInfo, Stream as Transport};
 use crate::worker::Worker;
@@ -37,8 +39,9 @@ use exchange::{Exchange, Io};
 /// Bodies up to this size are copied into the write buffer; larger ones are written
 /// from their own buffer.
 const COPY_LIMIT: usize = 16 * 1024;
-/// Write out buffered responses once this much is waiting.
-const FLUSH_AT: usize = 64 * 1024;
+/// Largest single write: big bodies go out in pieces so the response data rate sees
+/// progress.
+const WRITE_PIECE: usize = 64 * 1024;
 /// Grow the read buffer by this much when a head does not fit.
 const HEAD_READ_SIZE: usize = 4096;
 /// How long an unread request body may be drained after the response.
@@ -48,9 +51,19 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 const LINGER: Duration = Duration::from_millis(500);
 
 /// Serve one connection until it closes.
-pub(crate) async fn serve<H: Handler>(worker: Rc<Worker<H>>, stream: Transport, info: ConnInfo) {
+pub(crate) async fn serve<H: Handler>(
+    worker: Rc<Worker<H>>,
+    stream: Transport,
+    info: ConnInfo,
+    id: ConnId,
+) {
     let limits = worker.http.limits;
-    let id = worker.registry.register(stream.as_raw_fd());
+    let exchange = Rc::new(Exchange::new(
+        worker.registry.clone(),
+        id,
+        worker.http.max_request_body_size,
+        worker.http.max_request_buffer_size,
+    ));
     let mut conn = Conn {
         id,
         worker,
@@ -61,15 +74,14 @@ pub(crate) async fn serve<H: Handler>(worker: Rc<Worker<H>>, stream: Transport, 
         wbuf: BytesMut::new(),
         parser: RequestParser::new(limits),
         head: RequestHead::default(),
-        exchange: Rc::new(Exchange::new()),
+        exchange,
         info: Rc::new(info),
         keep_alive: true,
+        response_start: None,
     };
     let end = conn.run().await;
     // Boxed: closing (flush, lingering read) needs more state than the idle loop.
     Box::pin(conn.finish(end)).await;
-    // Out of the table before the descriptor closes (when `conn` drops).
-    conn.worker.registry.unregister(conn.id);
 }
 
 /// How a connection ends.
@@ -94,6 +106,9 @@ struct Conn<H: Handler> {
     exchange: Rc<Exchange>,
     info: Rc<ConnInfo>,
     keep_alive: bool,
+    /// Where the response being written starts in `wbuf`; `None` once any of it was
+    /// written (the response has started on the wire).
+    response_start: Option<usize>,
 }
 
 impl<H: Handler> Conn<H> {
@@ -107,6 +122,12 @@ impl<H: Handler> Conn<H> {
                     self.reject(e.status(), e.allow());
                     return End::Reject;
                 }
+                Err(HeadError::Kicked(Kick::HeadersTimeout)) => {
+                    tracing::debug!("request headers timeout");
+                    self.reject(408, None);
+                    return End::Reject;
+                }
+                Err(HeadError::Kicked(_)) => return End::Close,
                 Err(HeadError::Io) => return End::Abort,
             };
             // Everything a request needs lives in this one allocation while it runs, so
@@ -114,6 +135,8 @@ impl<H: Handler> Conn<H> {
             if let Some(end) = Box::pin(self.dispatch(head_len)).await {
                 return end;
             }
+            // Whatever follows (a pipelined head, or nothing) is a new request head.
+            self.worker.registry.set_phase(self.id, Phase::Head);
         }
     }
 
@@ -147,7 +170,10 @@ impl<H: Handler> Conn<H> {
                 let registry = &self.worker.registry;
                 registry.set_phase(self.id, Phase::Idle);
                 let ready = io.stream.readable(false).await;
-                if ready.is_err() || registry.kicked(self.id).is_some() {
+                if let Some(kick) = registry.kicked(self.id) {
+                    return Err(HeadError::Kicked(kick));
+                }
+                if ready.is_err() {
                     return Ok(None);
                 }
                 io.rbuf = self.worker.pool.borrow_mut().take();
@@ -157,6 +183,9 @@ impl<H: Handler> Conn<H> {
             let buf = std::mem::take(&mut io.rbuf);
             let (res, buf) = io.stream.read(buf).await;
             io.rbuf = buf;
+            if let Some(kick) = self.worker.registry.kicked(self.id) {
+                return Err(HeadError::Kicked(kick));
+            }
             match res {
                 Ok(0) if io.rbuf.is_empty() => return Ok(None),
                 Ok(0) => {
@@ -223,6 +252,11 @@ impl<H: Handler> Conn<H> {
             return Some(End::Abort);
         };
         self.io = Some(io);
+        if let Some(status) = self.exchange.rejected() {
+            // The body broke a limit or the framing: that answer replaces the handler's.
+            self.reject(status, None);
+            return Some(End::Reject);
+        }
         let response = match handled {
             Ok(r) => r,
             Err(()) => {
@@ -253,6 +287,7 @@ impl<H: Handler> Conn<H> {
         if self.wbuf.capacity() == 0 {
             self.wbuf = self.worker.pool.borrow_mut().take();
         }
+        self.response_start = Some(self.wbuf.len());
         let date = self.worker.date.get();
         let server = self.worker.http.server_header.as_deref();
         let framing = encode_head(
@@ -291,8 +326,16 @@ impl<H: Handler> Conn<H> {
         }
         self.flush().await.map_err(|_| End::Abort)?;
         let io = self.io.as_mut().ok_or(End::Abort)?;
-        let (res, _) = io.stream.write_all(bytes).await;
-        res.map(|_| ()).map_err(|_| End::Abort)
+        let registry = &self.worker.registry;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let piece = rest.split_to(rest.len().min(WRITE_PIECE));
+            registry.write(self.id, true, 0);
+            let (res, _) = io.stream.write_all(piece).await;
+            registry.write(self.id, false, *res.as_ref().unwrap_or(&0));
+            res.map_err(|_| End::Abort)?;
+        }
+        Ok(())
     }
 
     /// Pull the response body stream and write it. Buffered output is flushed whenever
@@ -308,6 +351,14 @@ impl<H: Handler> Conn<H> {
             let bytes = match item {
                 Ok(b) => b,
                 Err(e) => {
+                    if let (Some(status), Some(start)) =
+                        (self.exchange.rejected(), self.response_start)
+                    {
+                        // Nothing of this response was sent: answer the rejection.
+                        self.wbuf.truncate(start);
+                        self.reject(status, None);
+                        return Err(End::Reject);
+                    }
                     tracing::debug!(error = %e, "response body stream failed; closing");
                     return Err(End::Abort);
                 }
@@ -358,7 +409,7 @@ impl<H: Handler> Conn<H> {
     ) -> Result<Option<std::io::Result<Bytes>>, End> {
         self.exchange.lend(self.io.take().ok_or(End::Abort)?);
         self.exchange.stash_output(std::mem::take(&mut self.wbuf));
-        let ready = poll_fn(|cx| match Pin::new(&mut *stream).poll_next(cx) {
+        let ready = poll_fn(|cx| match poll_stream(stream, cx) {
             Poll::Ready(item) => Poll::Ready(Some(item)),
             Poll::Pending => Poll::Ready(None),
         })
@@ -375,7 +426,7 @@ impl<H: Handler> Conn<H> {
                     self.exchange.lend(self.io.take().ok_or(End::Abort)?);
                     self.exchange.stash_output(std::mem::take(&mut self.wbuf));
                 }
-                poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await
+                poll_fn(|cx| poll_stream(stream, cx)).await
             }
         };
         self.io = Some(self.exchange.reclaim().ok_or(End::Abort)?);
@@ -387,6 +438,10 @@ impl<H: Handler> Conn<H> {
     async fn after_response(&mut self) -> Option<End> {
         if self.exchange.continue_pending() {
             // A streamed response ended without asking for the announced body.
+            return Some(End::Close);
+        }
+        if !self.exchange.body_done() && !self.exchange.drainable() {
+            // The declared rest is over the body limit: not worth reading.
             return Some(End::Close);
         }
         if self.keep_alive && !self.exchange.body_done() {
@@ -406,7 +461,9 @@ impl<H: Handler> Conn<H> {
         if !self.keep_alive {
             return Some(End::Close);
         }
-        if self.wbuf.len() >= FLUSH_AT && self.flush().await.is_err() {
+        if self.wbuf.len() >= self.worker.http.max_response_buffer_size
+            && self.flush().await.is_err()
+        {
             return Some(End::Abort);
         }
         None
@@ -457,7 +514,11 @@ impl<H: Handler> Conn<H> {
             .as_mut()
             .ok_or_else(|| std::io::Error::other("connection lost"))?;
         let buf = std::mem::take(&mut self.wbuf);
+        self.response_start = None;
+        let registry = &self.worker.registry;
+        registry.write(self.id, true, 0);
         let (res, mut buf) = io.stream.write_all(buf).await;
+        registry.write(self.id, false, *res.as_ref().unwrap_or(&0));
         buf.clear();
         self.wbuf = buf;
         res.map(|_| ())
@@ -495,6 +556,23 @@ impl<H: Handler> Conn<H> {
     }
 }
 
+/// Poll a response body stream; a panic inside it becomes an error item (the response
+/// has started, so the connection is closed; the worker lives on).
+fn poll_stream(
+    stream: &mut BoxStream,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<Option<std::io::Result<Bytes>>> {
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Pin::new(&mut *stream).poll_next(cx)
+    }));
+    polled.unwrap_or_else(|_| {
+        tracing::error!("a response body stream panicked; closing the connection");
+        Poll::Ready(Some(Err(std::io::Error::other(
+            "response body stream panicked",
+        ))))
+    })
+}
+
 /// After an error answer and FIN, read and discard for a moment so that unread request
 /// bytes do not turn the close into a reset that destroys the answer in flight.
 async fn linger(io: &mut Io) {
@@ -520,6 +598,7 @@ async fn linger(io: &mut Io) {
 
 enum HeadError {
     Parse(ParseError),
+    Kicked(Kick),
     Io,
 }
 
