@@ -113,6 +113,11 @@ pub struct Args {
     #[arg(long, env = "PEREGRINE_MAX_CONCURRENT_CONNECTIONS")]
     pub max_concurrent_connections: Option<u64>,
 
+    /// Admin listeners serving GET /metrics in Prometheus text format, ';'-separated
+    /// (e.g. http://127.0.0.1:9100) [default: none]
+    #[arg(long, env = "PEREGRINE_METRICS_URLS")]
+    pub metrics_urls: Option<String>,
+
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter)
     /// [default: info]
     #[arg(long, env = "PEREGRINE_LOG_LEVEL")]
@@ -150,6 +155,7 @@ pub struct FileConfig {
     min_response_data_rate: Option<toml::Value>,
     min_response_data_rate_grace: Option<toml::Value>,
     max_concurrent_connections: Option<u64>,
+    metrics_urls: Option<String>,
     log_level: Option<String>,
 }
 
@@ -295,6 +301,10 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
         .or(file.max_request_header_count)
     {
         o.limits.max_header_count = positive("max-request-header-count", n)?;
+    }
+    if let Some(m) = args.metrics_urls.clone().or(file.metrics_urls) {
+        o.metrics_urls =
+            peregrine::url::parse_urls(&m).map_err(|e| format!("--metrics-urls: {e}"))?;
     }
     o.validate()?;
     Ok(o)

@@ -18,12 +18,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod admin;
 pub mod backend;
 mod body;
 mod conn;
 mod date;
 mod handler;
 pub mod listen;
+pub mod metrics;
 mod options;
 mod pool;
 mod registry;

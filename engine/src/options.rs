@@ -56,6 +56,8 @@ pub struct Options {
     /// Most connections open at once across all workers; more are closed at once
     /// with a warning. `None` (the default) is unlimited.
     pub max_concurrent_connections: Option<u64>,
+    /// Admin listeners serving `GET /metrics` (Prometheus text); none by default.
+    pub metrics_urls: Vec<BindAddress>,
 }
 
 impl Default for Options {
@@ -80,6 +82,7 @@ impl Default for Options {
             min_request_body_data_rate: Some((240, Duration::from_secs(5))),
             min_response_data_rate: Some((240, Duration::from_secs(5))),
             max_concurrent_connections: None,
+            metrics_urls: Vec::new(),
         }
     }
 }

@@ -69,13 +69,11 @@ impl BufPool {
     }
 
     /// Idle buffers held.
-    #[cfg(test)]
     pub fn idle(&self) -> usize {
         self.free.len()
     }
 
     /// (hits, misses) so far.
-    #[cfg(test)]
     pub fn stats(&self) -> (u64, u64) {
         (self.hits, self.misses)
     }

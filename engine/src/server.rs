@@ -6,9 +6,11 @@ use std::fmt;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
+use crate::admin;
 use crate::backend::{self, Backend};
 use crate::handler::Handler;
-use crate::listen::{self, BindError, BindOptions, Endpoint, EndpointSockets};
+use crate::listen::{self, BindError, BindOptions, Endpoint, EndpointSockets, UnixSocketFile};
+use crate::metrics::Board;
 use crate::options::Options;
 use crate::registry::Timeouts;
 use crate::signal::Trigger;
@@ -176,6 +178,19 @@ impl Server {
                 }
             }
         }
+        let backend_name = match self.backend {
+            Backend::IoUring => "io-uring",
+            Backend::Epoll => "epoll",
+        };
+        let board = Board::new(threads, backend_name);
+        let (metrics_addresses, metrics_files) = if self.options.metrics_urls.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            admin::start(&self.options.metrics_urls, board.clone()).map_err(Error::Start)?
+        };
+        for a in &metrics_addresses {
+            tracing::info!("Metrics on {a}/metrics");
+        }
         let (ready_tx, ready_rx) = mpsc::channel();
         let mut handles = Vec::with_capacity(threads);
         for (id, listeners) in per_worker.into_iter().enumerate() {
@@ -189,6 +204,7 @@ impl Server {
                 trigger: self.trigger.clone(),
                 shutdown_timeout: self.options.shutdown_timeout,
                 ready: ready_tx.clone(),
+                board: board.clone(),
             };
             match worker::spawn(spec) {
                 Ok(h) => handles.push(h),
@@ -220,7 +236,10 @@ impl Server {
             handles,
             endpoints: self.endpoints,
             addresses: self.addresses,
+            metrics_addresses,
+            metrics_files,
             trigger: self.trigger,
+            board,
         })
     }
 
@@ -237,7 +256,10 @@ pub struct Running {
     handles: Vec<JoinHandle<()>>,
     endpoints: Vec<Endpoint>,
     addresses: Vec<String>,
+    metrics_addresses: Vec<String>,
+    metrics_files: Vec<UnixSocketFile>,
     trigger: Trigger,
+    board: Board,
 }
 
 impl Running {
@@ -253,6 +275,16 @@ impl Running {
         }
     }
 
+    /// The admin (metrics) addresses.
+    pub fn metrics_addresses(&self) -> &[String] {
+        &self.metrics_addresses
+    }
+
+    /// The counters each worker published (at most a second old).
+    pub fn metrics(&self) -> &Board {
+        &self.board
+    }
+
     /// Block until shutdown is requested and every worker has finished; then close the
     /// listeners and remove unix socket files.
     pub fn wait(self) {
@@ -262,6 +294,7 @@ impl Running {
         // theirs nothing accepts any more; unix socket files are removed.
         drop(self.endpoints);
         join_all(self.handles);
+        drop(self.metrics_files);
     }
 }
 

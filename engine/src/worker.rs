@@ -20,6 +20,7 @@ use crate::conn;
 use crate::conn::CatchUnwind;
 use crate::date::DateCache;
 use crate::handler::Handler;
+use crate::metrics::{bump, Board, CloseReason, Counters};
 use crate::pool::BufPool;
 use crate::registry::{Registry, Timeouts};
 use crate::signal::{LocalSignal, Trigger};
@@ -58,6 +59,10 @@ pub(crate) struct Worker<H> {
     pub http: Arc<HttpSettings>,
     /// Every open connection's phase: timeouts, data rates, shutdown.
     pub registry: Rc<Registry>,
+    /// This worker's counters, published to `board` once a second.
+    pub counters: Rc<Counters>,
+    board: Board,
+    id: usize,
 }
 
 /// A listening socket handed to a worker.
@@ -78,6 +83,7 @@ pub(crate) struct WorkerSpec<H> {
     pub trigger: Trigger,
     pub shutdown_timeout: Duration,
     pub ready: mpsc::Sender<Result<(), String>>,
+    pub board: Board,
 }
 
 /// Start a worker thread. It reports on `spec.ready` once its runtime runs and its
@@ -125,6 +131,9 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
         active: Cell::new(0),
         registry: Rc::new(Registry::new(spec.http.timeouts)),
         http: spec.http,
+        counters: Rc::new(Counters::default()),
+        board: spec.board,
+        id: spec.id,
     });
     let mut tcp = Vec::new();
     let mut unix = Vec::new();
@@ -143,6 +152,7 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
         }
     }
     let _ = spec.ready.send(Ok(()));
+    worker.publish();
     for l in tcp {
         monoio::spawn(accept_tcp(worker.clone(), l));
     }
@@ -174,6 +184,19 @@ async fn tick<H: Handler>(worker: Rc<Worker<H>>) {
         worker.date.refresh();
         worker.pool.borrow_mut().trim();
         worker.registry.sweep();
+        worker.publish();
+    }
+}
+
+impl<H> Worker<H> {
+    /// Publish this worker's counters for the metrics endpoint.
+    fn publish(&self) {
+        let pool = self.pool.borrow();
+        let (hits, misses) = pool.stats();
+        let snap = self
+            .counters
+            .snapshot(self.active.get() as u64, (pool.idle() as u64, hits, misses));
+        self.board.publish(self.id, snap);
     }
 }
 
@@ -228,9 +251,11 @@ async fn accept_unix<H: Handler>(
 
 fn start_conn<H: Handler>(worker: &Rc<Worker<H>>, stream: Stream, info: ConnInfo) {
     let http = &worker.http;
+    bump(&worker.counters.accepted, 1);
     if let Some(max) = http.max_concurrent_connections {
         if http.open_connections.fetch_add(1, Ordering::Relaxed) >= max {
             http.open_connections.fetch_sub(1, Ordering::Relaxed);
+            bump(&worker.counters.rejected_over_limit, 1);
             tracing::warn!(
                 remote = %info.remote_addr,
                 "Connection rejected because the maximum number of concurrent connections ({max}) has been reached."
@@ -250,6 +275,8 @@ fn start_conn<H: Handler>(worker: &Rc<Worker<H>>, stream: Stream, info: ConnInfo
             .is_err()
         {
             tracing::error!("a connection task panicked; the connection was dropped");
+            bump(&worker.counters.panics, 1);
+            worker.counters.closed(CloseReason::Aborted);
         }
         // No await since the stream was dropped: the sweep cannot have seen its
         // descriptor number reused.

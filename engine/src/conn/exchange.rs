@@ -14,6 +14,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use peregrine_protocol::h1::decode::{ChunkedDecoder, LengthDecoder};
 use peregrine_protocol::h1::BodyFraming;
 
+use crate::metrics::{bump, Counters};
 use crate::registry::{ConnId, Kick, Registry};
 use crate::transport::Stream;
 
@@ -63,6 +64,7 @@ pub(crate) struct Exchange {
     /// replaces the handler's response if that has not started.
     reject: Cell<Option<u16>>,
     registry: Rc<Registry>,
+    counters: Rc<Counters>,
     id: ConnId,
     /// Spare capacity ensured before each body read (never above the request buffer
     /// limit: reading only when the handler asks is the backpressure).
@@ -84,6 +86,7 @@ impl std::error::Error for BodyLimitError {}
 impl Exchange {
     pub fn new(
         registry: Rc<Registry>,
+        counters: Rc<Counters>,
         id: ConnId,
         default_limit: Option<u64>,
         max_buffer: usize,
@@ -104,6 +107,7 @@ impl Exchange {
             started: Cell::new(false),
             reject: Cell::new(None),
             registry,
+            counters,
             id,
             read_size: BODY_READ_SIZE.min(max_buffer).max(1024),
         }
@@ -264,8 +268,10 @@ impl Exchange {
             let buf = std::mem::take(&mut io.rbuf);
             self.registry.body_read(self.id, true, 0);
             let (res, buf) = io.stream.read(buf).await;
-            self.registry
-                .body_read(self.id, false, *res.as_ref().unwrap_or(&0));
+            let n = *res.as_ref().unwrap_or(&0);
+            self.registry.body_read(self.id, false, n);
+            bump(&self.counters.reads, 1);
+            bump(&self.counters.bytes_in, n as u64);
             io.rbuf = buf;
             if self.registry.kicked(self.id) == Some(Kick::BodyRate) {
                 return Some(Err(self.fail(408, "request body data rate too low")));

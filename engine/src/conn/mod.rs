@@ -29,6 +29,7 @@ use peregrine_protocol::h1::{BodyFraming, ParseError, Status, Version};
 
 use crate::body::{BodyKind, BoxStream};
 use crate::handler::Handler;
+use crate::metrics::{bump, CloseReason};
 use crate::registry::{ConnId, Kick, Phase};
 use crate::request::{PathRepr, Request, RequestBody};
 use crate::transport::{ConnInfo, Stream as Transport};
@@ -60,6 +61,7 @@ pub(crate) async fn serve<H: Handler>(
     let limits = worker.http.limits;
     let exchange = Rc::new(Exchange::new(
         worker.registry.clone(),
+        worker.counters.clone(),
         id,
         worker.http.max_request_body_size,
         worker.http.max_request_buffer_size,
@@ -80,6 +82,16 @@ pub(crate) async fn serve<H: Handler>(
         response_start: None,
     };
     let end = conn.run().await;
+    let reason = match (end, conn.worker.registry.kicked(id)) {
+        (_, Some(Kick::Shutdown)) => CloseReason::Shutdown,
+        (_, Some(Kick::KeepAlive)) => CloseReason::KeepAliveTimeout,
+        (_, Some(Kick::HeadersTimeout)) => CloseReason::HeadersTimeout,
+        (_, Some(Kick::BodyRate | Kick::ResponseRate)) => CloseReason::DataRate,
+        (End::Close, None) => CloseReason::Normal,
+        (End::Reject, None) => CloseReason::Rejected,
+        (End::Abort, None) => CloseReason::Aborted,
+    };
+    conn.worker.counters.closed(reason);
     // Boxed: closing (flush, lingering read) needs more state than the idle loop.
     Box::pin(conn.finish(end)).await;
 }
@@ -169,6 +181,7 @@ impl<H: Handler> Conn<H> {
                 // read below with end-of-stream.
                 let registry = &self.worker.registry;
                 registry.set_phase(self.id, Phase::Idle);
+                bump(&self.worker.counters.waits, 1);
                 let ready = io.stream.readable(false).await;
                 if let Some(kick) = registry.kicked(self.id) {
                     return Err(HeadError::Kicked(kick));
@@ -183,6 +196,9 @@ impl<H: Handler> Conn<H> {
             let buf = std::mem::take(&mut io.rbuf);
             let (res, buf) = io.stream.read(buf).await;
             io.rbuf = buf;
+            let counters = &self.worker.counters;
+            bump(&counters.reads, 1);
+            bump(&counters.bytes_in, *res.as_ref().unwrap_or(&0) as u64);
             if let Some(kick) = self.worker.registry.kicked(self.id) {
                 return Err(HeadError::Kicked(kick));
             }
@@ -203,6 +219,7 @@ impl<H: Handler> Conn<H> {
     /// `Some(end)` when the connection must end.
     async fn dispatch(&mut self, head_len: usize) -> Option<End> {
         self.worker.registry.set_phase(self.id, Phase::Busy);
+        bump(&self.worker.counters.requests, 1);
         let mut io = self.io.take()?;
         let head_bytes = io.rbuf.split_to(head_len).freeze();
         let h = &mut self.head;
@@ -261,6 +278,8 @@ impl<H: Handler> Conn<H> {
             Ok(r) => r,
             Err(()) => {
                 tracing::error!("the handler panicked; answering 500");
+                bump(&self.worker.counters.panics, 1);
+                self.worker.counters.error(500);
                 self.keep_alive = false;
                 crate::Response::with_status(StatusCode::INTERNAL_SERVER_ERROR)
             }
@@ -332,7 +351,10 @@ impl<H: Handler> Conn<H> {
             let piece = rest.split_to(rest.len().min(WRITE_PIECE));
             registry.write(self.id, true, 0);
             let (res, _) = io.stream.write_all(piece).await;
-            registry.write(self.id, false, *res.as_ref().unwrap_or(&0));
+            let n = *res.as_ref().unwrap_or(&0);
+            registry.write(self.id, false, n);
+            bump(&self.worker.counters.writes, 1);
+            bump(&self.worker.counters.bytes_out, n as u64);
             res.map_err(|_| End::Abort)?;
         }
         Ok(())
@@ -491,6 +513,7 @@ impl<H: Handler> Conn<H> {
 
     /// Buffer an error answer; the connection ends after it.
     fn reject(&mut self, status: u16, allow: Option<&str>) {
+        self.worker.counters.error(status);
         if self.wbuf.capacity() == 0 {
             self.wbuf = self.worker.pool.borrow_mut().take();
         }
@@ -518,7 +541,10 @@ impl<H: Handler> Conn<H> {
         let registry = &self.worker.registry;
         registry.write(self.id, true, 0);
         let (res, mut buf) = io.stream.write_all(buf).await;
-        registry.write(self.id, false, *res.as_ref().unwrap_or(&0));
+        let n = *res.as_ref().unwrap_or(&0);
+        registry.write(self.id, false, n);
+        bump(&self.worker.counters.writes, 1);
+        bump(&self.worker.counters.bytes_out, n as u64);
         buf.clear();
         self.wbuf = buf;
         res.map(|_| ())

@@ -1,0 +1,120 @@
+//! The admin listener (`--metrics-urls`): `GET /metrics` in Prometheus text format, served
+//! by one plain blocking thread per listening socket, away from the workers. One request
+//! per connection; anything else gets 404, a bad request 400.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::unix::net::UnixListener;
+use std::time::Duration;
+
+use peregrine_protocol::h1::parse::{RequestHead, RequestParser};
+use peregrine_protocol::h1::Status;
+
+use crate::listen::{self, BindOptions, EndpointSockets, UnixSocketFile};
+use crate::metrics::Board;
+use crate::url::BindAddress;
+
+/// Bind the admin addresses and start serving them; returns the bound display names and
+/// the unix socket files to remove at shutdown.
+pub(crate) fn start(
+    addrs: &[BindAddress],
+    board: Board,
+) -> Result<(Vec<String>, Vec<UnixSocketFile>), String> {
+    let opts = BindOptions {
+        workers: 1,
+        backlog: 64,
+        port_sharing: false,
+        unix_socket_mode: None,
+    };
+    let endpoints = listen::bind_all(addrs, &opts).map_err(|e| format!("metrics: {e}"))?;
+    let mut names = Vec::new();
+    let mut files = Vec::new();
+    for ep in endpoints {
+        names.push(ep.display.clone());
+        match ep.sockets {
+            EndpointSockets::Tcp(groups) => {
+                for l in groups.into_iter().flatten() {
+                    spawn_tcp(l, board.clone())?;
+                }
+            }
+            EndpointSockets::Unix(file) => {
+                let l = file.listener.try_clone().map_err(|e| e.to_string())?;
+                files.push(file);
+                spawn_unix(l, board.clone())?;
+            }
+        }
+    }
+    Ok((names, files))
+}
+
+fn spawn_tcp(l: TcpListener, board: Board) -> Result<(), String> {
+    l.set_nonblocking(false).map_err(|e| e.to_string())?;
+    std::thread::Builder::new()
+        .name("peregrine-metrics".into())
+        .spawn(move || {
+            for s in l.incoming().flatten() {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
+                answer(s, &board);
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn spawn_unix(l: UnixListener, board: Board) -> Result<(), String> {
+    l.set_nonblocking(false).map_err(|e| e.to_string())?;
+    std::thread::Builder::new()
+        .name("peregrine-metrics".into())
+        .spawn(move || {
+            for s in l.incoming().flatten() {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
+                answer(s, &board);
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn answer<S: Read + Write>(mut s: S, board: &Board) {
+    let mut buf = Vec::with_capacity(1024);
+    let mut parser = RequestParser::new(Default::default());
+    let mut head = RequestHead::default();
+    let mut chunk = [0u8; 1024];
+    let path_ok = loop {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        match parser.parse(&buf, &mut head) {
+            Ok(Status::Complete(_)) => {
+                let method = head.method.of(&buf);
+                break (method == b"GET" || method == b"HEAD") && head.path.of(&buf) == b"/metrics";
+            }
+            Ok(Status::Partial) if buf.len() < 64 * 1024 => continue,
+            _ => {
+                let _ = s.write_all(
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                return;
+            }
+        }
+    };
+    if !path_ok {
+        let _ = s
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return;
+    }
+    let body = board.render();
+    let head_only = head.method.of(&buf) == b"HEAD";
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if !head_only {
+        out.extend_from_slice(body.as_bytes());
+    }
+    let _ = s.write_all(&out);
+}

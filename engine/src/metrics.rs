@@ -1,0 +1,316 @@
+//! Counters: per worker, plain `Cell`s on the hot path (no shared atomics per request).
+//! Once a second each worker publishes a [`Snapshot`] into its own slot of a shared
+//! board; the admin listener (`--metrics-urls`) renders the board in Prometheus text
+//! format on a thread of its own, so scraping never touches a worker.
+
+use std::cell::Cell;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseReason {
+    /// The client closed, or the exchange ended with `Connection: close`.
+    Normal,
+    /// The server answered a bad request (4xx/5xx) and closed.
+    Rejected,
+    /// The transport failed or the client vanished mid-exchange.
+    Aborted,
+    /// Idle past the keep-alive timeout.
+    KeepAliveTimeout,
+    /// Request head not complete within the request-headers timeout.
+    HeadersTimeout,
+    /// Request body or response slower than the minimum data rate.
+    DataRate,
+    /// Closed by a graceful shutdown.
+    Shutdown,
+}
+
+const REASONS: [(CloseReason, &str); 7] = [
+    (CloseReason::Normal, "normal"),
+    (CloseReason::Rejected, "rejected"),
+    (CloseReason::Aborted, "aborted"),
+    (CloseReason::KeepAliveTimeout, "keep_alive_timeout"),
+    (CloseReason::HeadersTimeout, "headers_timeout"),
+    (CloseReason::DataRate, "data_rate"),
+    (CloseReason::Shutdown, "shutdown"),
+];
+
+/// Statuses the server itself answers with.
+const STATUSES: [u16; 9] = [400, 405, 408, 413, 414, 431, 500, 501, 505];
+
+/// A worker's counters (`!Send`).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub accepted: Cell<u64>,
+    pub rejected_over_limit: Cell<u64>,
+    closed: [Cell<u64>; REASONS.len()],
+    pub requests: Cell<u64>,
+    pub bytes_in: Cell<u64>,
+    pub bytes_out: Cell<u64>,
+    errors: [Cell<u64>; STATUSES.len()],
+    pub reads: Cell<u64>,
+    pub writes: Cell<u64>,
+    pub waits: Cell<u64>,
+    pub panics: Cell<u64>,
+}
+
+#[inline]
+pub(crate) fn bump(c: &Cell<u64>, n: u64) {
+    c.set(c.get().wrapping_add(n));
+}
+
+impl Counters {
+    pub fn closed(&self, reason: CloseReason) {
+        if let Some(i) = REASONS.iter().position(|(r, _)| *r == reason) {
+            bump(&self.closed[i], 1);
+        }
+    }
+
+    pub fn error(&self, status: u16) {
+        if let Some(i) = STATUSES.iter().position(|s| *s == status) {
+            bump(&self.errors[i], 1);
+        }
+    }
+
+    /// A copy of the counters plus the gauges passed in.
+    pub fn snapshot(&self, active: u64, pool: (u64, u64, u64)) -> Snapshot {
+        Snapshot {
+            accepted: self.accepted.get(),
+            rejected_over_limit: self.rejected_over_limit.get(),
+            closed: std::array::from_fn(|i| self.closed[i].get()),
+            requests: self.requests.get(),
+            bytes_in: self.bytes_in.get(),
+            bytes_out: self.bytes_out.get(),
+            errors: std::array::from_fn(|i| self.errors[i].get()),
+            reads: self.reads.get(),
+            writes: self.writes.get(),
+            waits: self.waits.get(),
+            panics: self.panics.get(),
+            active,
+            pool_idle: pool.0,
+            pool_hits: pool.1,
+            pool_misses: pool.2,
+        }
+    }
+}
+
+/// What a worker publishes once a second.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    accepted: u64,
+    rejected_over_limit: u64,
+    closed: [u64; REASONS.len()],
+    requests: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    errors: [u64; STATUSES.len()],
+    reads: u64,
+    writes: u64,
+    waits: u64,
+    panics: u64,
+    /// Connections open now.
+    pub active: u64,
+    /// Buffers idle in the pool now.
+    pub pool_idle: u64,
+    pool_hits: u64,
+    pool_misses: u64,
+}
+
+impl Snapshot {
+    /// Requests answered so far.
+    pub fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.accepted
+    }
+}
+
+/// Every worker's latest snapshot.
+#[derive(Debug, Clone)]
+pub struct Board {
+    slots: Arc<Vec<Mutex<Snapshot>>>,
+    backend: &'static str,
+}
+
+impl Board {
+    pub(crate) fn new(workers: usize, backend: &'static str) -> Self {
+        Board {
+            slots: Arc::new((0..workers).map(|_| Mutex::default()).collect()),
+            backend,
+        }
+    }
+
+    pub(crate) fn publish(&self, worker: usize, snap: Snapshot) {
+        if let Some(slot) = self.slots.get(worker) {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = snap;
+        }
+    }
+
+    /// The latest snapshot of each worker (at most a second old).
+    pub fn snapshots(&self) -> Vec<Snapshot> {
+        self.slots
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .collect()
+    }
+
+    /// Prometheus text exposition of every worker's counters.
+    pub fn render(&self) -> String {
+        let snaps = self.snapshots();
+        let mut out = String::with_capacity(4096);
+        let _ = writeln!(
+            out,
+            "# HELP peregrine_info Server information.\n# TYPE peregrine_info gauge\nperegrine_info{{backend=\"{}\",workers=\"{}\"}} 1",
+            self.backend,
+            snaps.len()
+        );
+        let simple: [(&str, &str, &str, fn(&Snapshot) -> u64); 14] = [
+            (
+                "connections_accepted_total",
+                "counter",
+                "Connections accepted.",
+                |s| s.accepted,
+            ),
+            (
+                "connections_rejected_total",
+                "counter",
+                "Connections closed at once: over --max-concurrent-connections.",
+                |s| s.rejected_over_limit,
+            ),
+            (
+                "connections_active",
+                "gauge",
+                "Connections open now.",
+                |s| s.active,
+            ),
+            (
+                "requests_total",
+                "counter",
+                "Requests dispatched to the handler.",
+                |s| s.requests,
+            ),
+            (
+                "received_bytes_total",
+                "counter",
+                "Bytes read from clients.",
+                |s| s.bytes_in,
+            ),
+            (
+                "sent_bytes_total",
+                "counter",
+                "Bytes written to clients.",
+                |s| s.bytes_out,
+            ),
+            (
+                "io_reads_total",
+                "counter",
+                "Socket reads submitted.",
+                |s| s.reads,
+            ),
+            (
+                "io_writes_total",
+                "counter",
+                "Socket writes submitted.",
+                |s| s.writes,
+            ),
+            (
+                "io_readiness_waits_total",
+                "counter",
+                "Readiness waits of idle connections (io_uring PollAdd / epoll).",
+                |s| s.waits,
+            ),
+            (
+                "handler_panics_total",
+                "counter",
+                "Handler panics answered with 500 or a close.",
+                |s| s.panics,
+            ),
+            (
+                "buffer_pool_idle",
+                "gauge",
+                "Buffers idle in the pool.",
+                |s| s.pool_idle,
+            ),
+            (
+                "buffer_pool_hits_total",
+                "counter",
+                "Buffers taken from the pool.",
+                |s| s.pool_hits,
+            ),
+            (
+                "buffer_pool_misses_total",
+                "counter",
+                "Buffers allocated because the pool was empty.",
+                |s| s.pool_misses,
+            ),
+            (
+                "buffer_pool_size",
+                "gauge",
+                "Alias of buffer_pool_idle.",
+                |s| s.pool_idle,
+            ),
+        ];
+        for (name, kind, help, get) in simple {
+            let _ = writeln!(
+                out,
+                "# HELP peregrine_{name} {help}\n# TYPE peregrine_{name} {kind}"
+            );
+            for (w, s) in snaps.iter().enumerate() {
+                let _ = writeln!(out, "peregrine_{name}{{worker=\"{w}\"}} {}", get(s));
+            }
+        }
+        let _ = writeln!(out, "# HELP peregrine_connections_closed_total Connections closed, by reason.\n# TYPE peregrine_connections_closed_total counter");
+        for (w, s) in snaps.iter().enumerate() {
+            for (i, (_, reason)) in REASONS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "peregrine_connections_closed_total{{worker=\"{w}\",reason=\"{reason}\"}} {}",
+                    s.closed[i]
+                );
+            }
+        }
+        let _ = writeln!(out, "# HELP peregrine_error_responses_total Answers the server gave itself (bad requests, limits, timeouts, panics), by status.\n# TYPE peregrine_error_responses_total counter");
+        for (w, s) in snaps.iter().enumerate() {
+            for (i, status) in STATUSES.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "peregrine_error_responses_total{{worker=\"{w}\",status=\"{status}\"}} {}",
+                    s.errors[i]
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let c = Counters::default();
+        bump(&c.requests, 3);
+        c.closed(CloseReason::KeepAliveTimeout);
+        c.error(431);
+        let board = Board::new(2, "epoll");
+        board.publish(1, c.snapshot(5, (2, 10, 1)));
+        let text = board.render();
+        assert!(text.contains("peregrine_requests_total{worker=\"1\"} 3"));
+        assert!(text.contains("peregrine_requests_total{worker=\"0\"} 0"));
+        assert!(text.contains(
+            "peregrine_connections_closed_total{worker=\"1\",reason=\"keep_alive_timeout\"} 1"
+        ));
+        assert!(text.contains("peregrine_error_responses_total{worker=\"1\",status=\"431\"} 1"));
+        assert!(text.contains("peregrine_buffer_pool_idle{worker=\"1\"} 2"));
+        assert!(text.contains("peregrine_info{backend=\"epoll\",workers=\"2\"} 1"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (_, value) = line.rsplit_once(' ').unwrap();
+            value.parse::<u64>().unwrap();
+        }
+    }
+}
