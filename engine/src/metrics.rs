@@ -129,6 +129,9 @@ impl Snapshot {
     }
 }
 
+/// A metric family rendered one line per worker: name, type, help, value.
+type Family = (&'static str, &'static str, &'static str, fn(&Snapshot) -> u64);
+
 /// Every worker's latest snapshot.
 #[derive(Debug, Clone)]
 pub struct Board {
@@ -168,7 +171,7 @@ impl Board {
             self.backend,
             snaps.len()
         );
-        let simple: [(&str, &str, &str, fn(&Snapshot) -> u64); 14] = [
+        let simple: [Family; 14] = [
             (
                 "connections_accepted_total",
                 "counter",
