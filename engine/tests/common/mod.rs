@@ -11,6 +11,9 @@
 //!   (Content-Length, chunked or close-delimited bodies), every read bounded by a timeout.
 //! - [`curl`] runs curl with `--max-time`.
 //! - [`both_backends!`] turns `fn case(backend: Backend)` into one `#[test]` per backend.
+//! - [`probe`]: descriptors and memory of a server process, its `/metrics`, bounded
+//!   polling, the exact shape of the server's own error answers.
+//! - [`inproc`]: an in-process server running a handler written in the test.
 //!
 //! Nothing here sleeps to wait for an event it can wait on: stdout and stderr are read by
 //! threads that hand lines over through a channel or a condition variable, and every wait
@@ -28,6 +31,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+pub mod inproc;
+pub mod probe;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_peregrine");
@@ -709,6 +715,23 @@ impl Client {
         s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
         Client::new(Sock::Unix(s))
+    }
+
+    /// Wrap a TCP stream connected by the caller (e.g. with socket options set first);
+    /// reads and writes are bounded by [`IO_TIMEOUT`].
+    pub fn from_tcp(s: TcpStream) -> Client {
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        Client::new(Sock::Tcp(s))
+    }
+
+    /// The socket's descriptor (to set socket options).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match &self.sock {
+            Sock::Tcp(s) => s.as_raw_fd(),
+            Sock::Unix(s) => s.as_raw_fd(),
+        }
     }
 
     fn new(sock: Sock) -> Client {
