@@ -2,7 +2,6 @@
 //! segments removed, never above `/` (RFC 3986 §5.2.4).
 
 use super::tokens::hex_val;
-use memchr::{memchr, memmem};
 
 /// Why a path could not be normalised (answered with 400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,13 +15,7 @@ pub enum PathError {
 /// decoding never creates new path separators. The result always starts with `/`.
 /// Decoded bytes that are not UTF-8 are an error.
 pub fn normalize_path(raw_path: &[u8]) -> Result<String, PathError> {
-    if raw_path.first() == Some(&b'/')
-        && memchr(b'%', raw_path).is_none()
-        && memmem::find(raw_path, b"/.").is_none()
-    {
-        if raw_path.iter().any(|&b| is_ctl(b)) {
-            return Err(PathError::Invalid);
-        }
+    if is_normal(raw_path) {
         return String::from_utf8(raw_path.to_vec()).map_err(|_| PathError::Invalid);
     }
     let raw = raw_path.strip_prefix(b"/").unwrap_or(raw_path);
@@ -55,6 +48,18 @@ pub fn normalize_path(raw_path: &[u8]) -> Result<String, PathError> {
         out.push(b'/');
     }
     String::from_utf8(out).map_err(|_| PathError::Invalid)
+}
+
+/// Rooted, with nothing to decode, no dot segment to remove (no `/.`) and no control
+/// character: the fast path returns such a path as it is.
+fn is_normal(raw: &[u8]) -> bool {
+    let mut prev = 0u8;
+    let mut plain = raw.first() == Some(&b'/');
+    for &b in raw {
+        plain &= b != b'%' && !is_ctl(b) && !(prev == b'/' && b == b'.');
+        prev = b;
+    }
+    plain
 }
 
 /// Percent-decode one segment into `out` (cleared first), leaving `%2F` as is.
