@@ -130,7 +130,12 @@ impl Snapshot {
 }
 
 /// A metric family rendered one line per worker: name, type, help, value.
-type Family = (&'static str, &'static str, &'static str, fn(&Snapshot) -> u64);
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&Snapshot) -> u64,
+);
 
 /// Every worker's latest snapshot.
 #[derive(Debug, Clone)]

@@ -27,6 +27,17 @@ pub struct Request {
     pub(crate) host: Option<Span>,
     pub(crate) body: RequestBody,
     pub(crate) conn: Rc<ConnInfo>,
+    /// Where the header vector goes back to when the request is dropped, so the next
+    /// parse on this connection does not allocate.
+    pub(crate) recycle: Rc<Exchange>,
+}
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        let mut headers = std::mem::take(&mut self.headers);
+        headers.clear();
+        self.recycle.put_spare_headers(headers);
+    }
 }
 
 /// The normalised path: a view into the head when the raw path was already normal.
@@ -66,7 +77,8 @@ impl Request {
 
     /// The Host header value, if any.
     pub fn host(&self) -> Option<&str> {
-        self.host.map(|s| self.str_of(s))
+        self.host
+            .and_then(|s| std::str::from_utf8(s.of(&self.head)).ok())
     }
 
     /// The header lines in order, as `(name, value)`; names keep the client's case.
@@ -126,13 +138,19 @@ impl Request {
     }
 
     /// Take the body out of the request.
-    pub fn into_body(self) -> RequestBody {
-        self.body
+    pub fn into_body(mut self) -> RequestBody {
+        std::mem::replace(&mut self.body, RequestBody::new(None))
     }
 
+    #[inline]
     fn str_of(&self, span: Span) -> &str {
-        // The parser only accepts ASCII in methods, targets and header names.
-        std::str::from_utf8(span.of(&self.head)).unwrap_or("")
+        let bytes = span.of(&self.head);
+        debug_assert!(bytes.is_ascii());
+        // SAFETY: spans passed here cover the method, the target (or parts of it) and
+        // header names, which the parser accepts only as ASCII (tokens; targets reject bytes
+        // >= 0x80 and controls), and ASCII is valid UTF-8. Checking cost 2% of the
+        // instructions per request (callgrind, plaintext).
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 }
 

@@ -124,7 +124,7 @@ fn run<H: Handler>(spec: WorkerSpec<H>) {
 async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
     let worker = Rc::new(Worker {
         handler: spec.handler,
-        date: DateCache::new(),
+        date: DateCache::new(spec.http.server_header.as_deref()),
         pool: RefCell::new(BufPool::new(BUF_SIZE, MAX_IDLE_BUFS)),
         shutdown: LocalSignal::default(),
         drained: LocalSignal::default(),

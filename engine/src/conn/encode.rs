@@ -7,6 +7,8 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use peregrine_protocol::h1::encode::{write_content_length, write_header, write_status_line};
 use peregrine_protocol::h1::Version;
 
+use crate::date::DateCache;
+
 /// How the body that follows a head is framed on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Framing {
@@ -38,7 +40,7 @@ pub(crate) fn encode_head(
     body_len: Option<u64>,
     req: ReqMeta,
     keep_alive: &mut bool,
-    date: &[u8],
+    date: &DateCache,
     server: Option<&[u8]>,
 ) -> Framing {
     let status = status.as_u16();
@@ -62,11 +64,17 @@ pub(crate) fn encode_head(
         has_server |= *name == SERVER;
         write_header(dst, name.as_str().as_bytes(), value.as_bytes());
     }
-    if !has_date {
-        write_header(dst, b"Date", date);
-    }
-    if let (false, Some(server)) = (has_server, server) {
-        write_header(dst, b"Server", server);
+    match (has_date, has_server) {
+        // The usual case: one copy of the cached `Date` + `Server` lines.
+        (false, false) => dst.extend_from_slice(&date.lines()),
+        _ => {
+            if !has_date {
+                write_header(dst, b"Date", &date.get());
+            }
+            if let (false, Some(server)) = (has_server, server) {
+                write_header(dst, b"Server", server);
+            }
+        }
     }
     let no_body_status = (100..200).contains(&status) || status == 204 || status == 304;
     let framing = if no_body_status {

@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use bytes::{Buf, Bytes, BytesMut};
 use peregrine_protocol::h1::decode::{ChunkedDecoder, LengthDecoder};
-use peregrine_protocol::h1::BodyFraming;
+use peregrine_protocol::h1::{BodyFraming, HeaderSpan};
 
 use crate::metrics::{bump, Counters};
 use crate::registry::{ConnId, Kick, Registry};
@@ -66,6 +66,8 @@ pub(crate) struct Exchange {
     registry: Rc<Registry>,
     counters: Rc<Counters>,
     id: ConnId,
+    /// A header vector returned by the last request, for the next parse.
+    spare_headers: RefCell<Vec<HeaderSpan>>,
     /// Spare capacity ensured before each body read (never above the request buffer
     /// limit: reading only when the handler asks is the backpressure).
     read_size: usize,
@@ -110,6 +112,7 @@ impl Exchange {
             counters,
             id,
             read_size: BODY_READ_SIZE.min(max_buffer).max(1024),
+            spare_headers: RefCell::new(Vec::new()),
         }
     }
 
@@ -139,6 +142,18 @@ impl Exchange {
     /// Put the connection's I/O in the slot while the handler runs.
     pub fn lend(&self, io: Io) {
         *self.io.borrow_mut() = Some(io);
+    }
+
+    /// Keep a cleared header vector for the next request.
+    pub fn put_spare_headers(&self, headers: Vec<HeaderSpan>) {
+        if headers.capacity() > 0 {
+            *self.spare_headers.borrow_mut() = headers;
+        }
+    }
+
+    /// The header vector to parse the next request into.
+    pub fn take_spare_headers(&self) -> Vec<HeaderSpan> {
+        self.spare_headers.take()
     }
 
     /// Hand over buffered response bytes (see `out`).

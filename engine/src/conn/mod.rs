@@ -256,11 +256,12 @@ impl<H: Handler> Conn<H> {
             target: h.target,
             path,
             query: h.query,
-            headers: std::mem::take(&mut h.headers),
+            headers: std::mem::replace(&mut h.headers, self.exchange.take_spare_headers()),
             host: h.host,
             body: RequestBody::new(has_body.then(|| self.exchange.clone())),
             conn: self.info.clone(),
             head: head_bytes,
+            recycle: self.exchange.clone(),
         };
 
         self.exchange.lend(io);
@@ -307,7 +308,7 @@ impl<H: Handler> Conn<H> {
             self.wbuf = self.worker.pool.borrow_mut().take();
         }
         self.response_start = Some(self.wbuf.len());
-        let date = self.worker.date.get();
+        let date = &self.worker.date;
         let server = self.worker.http.server_header.as_deref();
         let framing = encode_head(
             &mut self.wbuf,
@@ -316,7 +317,7 @@ impl<H: Handler> Conn<H> {
             body.len(),
             meta,
             &mut self.keep_alive,
-            &date,
+            date,
             server,
         );
         match body.kind {
@@ -325,7 +326,12 @@ impl<H: Handler> Conn<H> {
                 if framing == Framing::NoBody {
                     return Ok(());
                 }
-                self.write_bytes(bytes).await
+                if bytes.len() <= COPY_LIMIT {
+                    self.wbuf.extend_from_slice(&bytes);
+                    return Ok(());
+                }
+                // Boxed: large bodies are rare and their write state is large.
+                Box::pin(self.write_bytes(bytes)).await
             }
             BodyKind::Stream(stream) => {
                 if framing == Framing::NoBody {
@@ -638,9 +644,11 @@ fn path_of(h: &RequestHead, head: &[u8]) -> Result<PathRepr, ()> {
     if raw.is_empty() {
         return Ok(PathRepr::Owned("/".to_string()));
     }
-    let needs_work = memchr::memchr(b'%', raw).is_some()
-        || memchr::memmem::find(raw, b"/.").is_some()
-        || raw[0] != b'/';
+    // Only a '%' or a dot segment ("/." ...) can change the path. Paths are short: a
+    // plain loop beats a SIMD search's set-up here.
+    let needs_work = raw[0] != b'/'
+        || raw.iter().any(|&b| b == b'%' || b == b'.')
+            && (raw.contains(&b'%') || raw.windows(2).any(|w| w == b"/."));
     if !needs_work {
         return Ok(PathRepr::Raw(h.path));
     }
