@@ -173,6 +173,24 @@ impl ChunkedDecoder {
                         self.state = State::DataCr;
                     }
                 }
+                State::Size if self.digits == 0 => {
+                    if let Some(n) = self.simple_size_line(input.get(i..).unwrap_or_default()) {
+                        i += n;
+                        continue;
+                    }
+                    match self.step(b) {
+                        Ok(()) => i += 1,
+                        Err(_) if !data.is_empty() => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+                State::DataCr if input.get(i..i + 2) == Some(b"\r\n") => {
+                    self.state = State::Size;
+                    self.size = 0;
+                    self.digits = 0;
+                    self.ext_len = 0;
+                    i += 2;
+                }
                 _ => match self.step(b) {
                     Ok(()) => i += 1,
                     // Hand out the data first; the next call fails on the same byte.
@@ -262,6 +280,28 @@ impl ChunkedDecoder {
             self.ext_len += 1;
         }
         Ok(())
+    }
+
+    /// Fast path for the usual size line, `1*16HEXDIG CRLF` complete in `rest`: take it
+    /// whole and return its length. `None` (nothing consumed) for anything else, which
+    /// the byte-at-a-time machine then handles.
+    #[inline]
+    fn simple_size_line(&mut self, rest: &[u8]) -> Option<usize> {
+        let mut size: u64 = 0;
+        let mut n = 0;
+        while let Some(d) = rest.get(n).and_then(|&b| hex_val(b)) {
+            if n == 16 {
+                return None;
+            }
+            size = size << 4 | u64::from(d);
+            n += 1;
+        }
+        if n == 0 || rest.get(n..n + 2) != Some(b"\r\n") {
+            return None;
+        }
+        self.size = size;
+        self.state = self.end_size_line();
+        Some(n + 2)
     }
 
     /// One byte of the chunk-size line before any extension.

@@ -305,3 +305,25 @@ fn error_after_data_is_deferred() {
     assert_eq!(d.decode(b"X"), Err(InvalidChunkTerminator.into()));
     assert_eq!(decode(b"9\n000000000X"), Err(InvalidChunkTerminator.into()));
 }
+
+/// The whole-size-line fast path (up to 16 digits, CRLF) and the byte-at-a-time path
+/// (anything else, or split input) agree.
+#[test]
+fn size_line_fast_and_slow_paths_agree() {
+    for size in [
+        "a",
+        "A",
+        "000000000000000a",
+        "0000000000000000a",
+        "00000000000000000000000a",
+    ] {
+        let input = format!("{size}\r\n0123456789\r\n0\r\n\r\n");
+        assert_eq!(decode(input.as_bytes()).unwrap(), b"0123456789", "{size}");
+    }
+    assert_eq!(
+        decode(b"a\n0123456789\r\n0\r\n\r\n").unwrap(),
+        b"0123456789"
+    );
+    assert_eq!(bad(b"ffffffffffffffff0\r\n"), InvalidChunkSize);
+    assert_eq!(bad(b"5\r\r\nhello\r\n0\r\n\r\n"), InvalidChunkSize);
+}
