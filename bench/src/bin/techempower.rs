@@ -1,0 +1,218 @@
+//! `techempower`: a TechEmpower-style run (plaintext pipelined 16 deep at 256, 1024 and
+//! 4096 connections; json at 16 … 512 connections) against `peregrine`, and with
+//! `--peers` against hyper, actix-web, may_minihttp and nginx too. Writes a markdown
+//! report, an SVG bar chart per test type and JSON under `bench/out/`.
+//!
+//! `cargo run --release -p peregrine-bench --bin techempower -- [--peers]`
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use peregrine_bench::check::TestType;
+use peregrine_bench::harness::{self, parse_cpu_list, parse_duration};
+use peregrine_bench::techempower::{
+    self, chart, report, servers, Config, Server, ServerSetup, JSON_CONNECTIONS, PEERS,
+    PLAINTEXT_CONNECTIONS,
+};
+
+/// TechEmpower-style plaintext and json runs against peregrine (and peers).
+#[derive(Parser, Debug)]
+#[command(name = "techempower", version)]
+struct Args {
+    /// Also run hyper, actix-web, may_minihttp (built from bench/peers/, which takes
+    /// minutes the first time) and nginx (installed with apt-get when missing).
+    #[arg(long)]
+    peers: bool,
+    /// Exactly these servers, comma separated: peregrine, hyper, actix-web, may-minihttp, nginx.
+    #[arg(long, value_delimiter = ',')]
+    servers: Vec<String>,
+    /// Test types, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "plaintext,json")]
+    tests: Vec<String>,
+    /// Measured time per connection level.
+    #[arg(long, default_value = "5s")]
+    duration: String,
+    /// Warm-up before each level (not measured).
+    #[arg(long, default_value = "1s")]
+    warmup: String,
+    /// Connection levels of the plaintext test.
+    #[arg(long, value_delimiter = ',')]
+    plaintext_connections: Vec<u32>,
+    /// Connection levels of the json test.
+    #[arg(long, value_delimiter = ',')]
+    json_connections: Vec<u32>,
+    /// Pipelining depth of the plaintext test.
+    #[arg(long, default_value_t = 16)]
+    pipeline: u32,
+    /// Server threads (workers, processes).
+    #[arg(long, default_value_t = 1)]
+    threads: u32,
+    /// peregrine-load threads.
+    #[arg(long, default_value_t = 1)]
+    load_threads: u32,
+    /// CPUs of the server.
+    #[arg(long, default_value = "0")]
+    server_cpus: String,
+    /// CPUs of peregrine-load.
+    #[arg(long, default_value = "1")]
+    load_cpus: String,
+    /// Pin nothing.
+    #[arg(long)]
+    no_pin: bool,
+    /// peregrine's I/O backend (auto, io-uring, epoll).
+    #[arg(long)]
+    backend: Option<String>,
+    /// Output directory (default bench/out).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The peregrine binary (default: target/release/peregrine, built first).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// The peregrine-load binary (default: target/release/peregrine-load, built first).
+    #[arg(long)]
+    load_bin: Option<PathBuf>,
+    /// Build nothing: use the binaries as they are.
+    #[arg(long)]
+    no_build: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("techempower: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: Args) -> Result<bool, String> {
+    let mut servers: Vec<Server> = if args.servers.is_empty() {
+        vec![Server::Peregrine]
+    } else {
+        args.servers
+            .iter()
+            .map(|s| Server::parse(s))
+            .collect::<Result<_, _>>()?
+    };
+    if args.peers {
+        for p in PEERS {
+            if !servers.contains(&p) {
+                servers.push(p);
+            }
+        }
+    }
+    let tests: Vec<TestType> = args
+        .tests
+        .iter()
+        .map(|t| TestType::parse(t))
+        .collect::<Result<_, _>>()?;
+    let or = |v: Vec<u32>, d: &[u32]| if v.is_empty() { d.to_vec() } else { v };
+    let (server_cpus, load_cpus) = if args.no_pin {
+        (None, None)
+    } else {
+        (
+            Some(parse_cpu_list(&args.server_cpus)?),
+            Some(parse_cpu_list(&args.load_cpus)?),
+        )
+    };
+    let root = harness::workspace_root();
+    let out = args.out.unwrap_or_else(|| root.join("bench").join("out"));
+    let bins = harness::locate_binaries(args.server_bin, args.load_bin, !args.no_build)?;
+    let peers_dir = servers::peers_dir();
+    if servers.iter().any(|s| s.peer_binary().is_some()) && !args.no_build {
+        servers::build_peers(&peers_dir)?;
+    }
+    let nginx = if servers.contains(&Server::Nginx) {
+        Some(harness::ensure_tool("nginx", "nginx")?)
+    } else {
+        None
+    };
+    let limit = harness::raise_open_files_limit();
+    let config = Config {
+        servers,
+        tests,
+        plaintext_connections: or(args.plaintext_connections, &PLAINTEXT_CONNECTIONS),
+        json_connections: or(args.json_connections, &JSON_CONNECTIONS),
+        pipeline: args.pipeline.max(1),
+        duration: parse_duration(&args.duration)?,
+        warmup: parse_duration(&args.warmup)?,
+        load_threads: args.load_threads.max(1),
+        server_cpus,
+        load_cpus,
+        setup: ServerSetup {
+            peregrine: bins.server,
+            peregrine_backend: args.backend,
+            peers_dir,
+            nginx,
+            threads: args.threads.max(1),
+        },
+        load_bin: bins.load,
+        out,
+    };
+    let most = config
+        .plaintext_connections
+        .iter()
+        .max()
+        .copied()
+        .unwrap_or(0) as u64;
+    if limit > 0 && most * 2 + 64 > limit {
+        eprintln!("warning: the open-files limit ({limit}) is low for {most} connections");
+    }
+    println!(
+        "TechEmpower-style run: {} × {} levels, {} warm-up + {} each: about {:.0} s",
+        config
+            .servers
+            .iter()
+            .map(|s| s.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        config
+            .tests
+            .iter()
+            .map(|t| config.levels(*t).len())
+            .sum::<usize>(),
+        report::secs(config.warmup.as_secs_f64()),
+        report::secs(config.duration.as_secs_f64()),
+        config.estimate().as_secs_f64()
+    );
+    let run = techempower::run(&config)?;
+    let mut charts = Vec::new();
+    for &test in &run.tests {
+        let file = format!("techempower-{}.svg", test.name());
+        let path = config.out.join(&file);
+        fs::write(&path, chart::svg(&run, test)?)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        charts.push((test, file));
+    }
+    let md = report::markdown(&run, &charts);
+    let md_path = config.out.join("techempower.md");
+    fs::write(&md_path, &md).map_err(|e| format!("cannot write {}: {e}", md_path.display()))?;
+    let json_path = config.out.join("techempower.json");
+    let json = serde_json::to_string_pretty(&run).map_err(|e| e.to_string())?;
+    fs::write(&json_path, json)
+        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
+    println!();
+    for &test in &run.tests {
+        println!("{}:\n{}", test.name(), report::table(&run, test));
+    }
+    println!(
+        "report {}\njson   {}\ncharts {}",
+        md_path.display(),
+        json_path.display(),
+        charts
+            .iter()
+            .map(|(_, f)| config.out.join(f).display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let clean = run.clean();
+    if !clean {
+        println!("some checks failed or some levels had errors: see the report");
+    }
+    Ok(clean)
+}
