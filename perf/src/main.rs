@@ -266,11 +266,13 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
 
 fn instructions_cmd(a: InstrArgs) -> Result<bool, String> {
     let out = a.workload.out.clone().unwrap_or_else(default_out);
+    let backends = parse_backends(&a.workload.backends)?;
+    let tests = parse_tests(&a.workload.tests)?;
     let bins = a.bins.locate()?;
     let opts = callgrind::Options {
         bins: &bins,
-        backends: parse_backends(&a.workload.backends)?,
-        tests: parse_tests(&a.workload.tests)?,
+        backends,
+        tests,
         workload: a.workload.workload(a.repeat),
         work_dir: out.clone(),
         valgrind_args: a.valgrind_args,
@@ -295,9 +297,9 @@ fn instructions_cmd(a: InstrArgs) -> Result<bool, String> {
 
 fn syscalls_cmd(a: SyscallArgs) -> Result<bool, String> {
     let out = a.workload.out.clone().unwrap_or_else(default_out);
-    let bins = a.bins.locate()?;
     let backends = parse_backends(&a.workload.backends)?;
     let tests = parse_tests(&a.workload.tests)?;
+    let bins = a.bins.locate()?;
     let workload = a.workload.workload(a.repeat);
     println!("syscalls: {}", workload.describe());
     let report = strace::measure(
@@ -323,6 +325,7 @@ fn syscalls_cmd(a: SyscallArgs) -> Result<bool, String> {
 fn flamegraph_cmd(a: FlameArgs) -> Result<bool, String> {
     let out = default_out();
     let test = Test::parse(&a.test)?;
+    let duration = parse_duration(&a.duration)?;
     let (server_cpus, load_cpus) = if a.no_pin || a.pid.is_some() {
         (
             None,
@@ -355,7 +358,7 @@ fn flamegraph_cmd(a: FlameArgs) -> Result<bool, String> {
         pid: a.pid,
         url: a.url,
         test,
-        duration: parse_duration(&a.duration)?,
+        duration,
         connections: a.connections.max(1),
         pipeline_depth: a.pipeline_depth,
         frequency: a.frequency.max(1),
