@@ -10,6 +10,8 @@
 use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
 
+use monoio::io::{CancelHandle, Canceller};
+
 /// What a connection is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -63,23 +65,35 @@ struct Entry {
     written: u64,
     kicked: Option<Kick>,
     live: bool,
+    /// Idle with a read (and its buffer) pending: cancelled after a second of silence.
+    hot: bool,
 }
 
 /// Index of a connection in the table.
 pub(crate) type ConnId = u32;
 
-#[derive(Debug)]
 pub(crate) struct Registry {
     entries: RefCell<Vec<Entry>>,
+    /// Per connection, the canceller of its hot idle read (made on first use).
+    cancellers: RefCell<Vec<Option<Canceller>>>,
     free: RefCell<Vec<ConnId>>,
     now: Cell<u32>,
     timeouts: Timeouts,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("connections", &self.entries.borrow().len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registry {
     pub fn new(timeouts: Timeouts) -> Self {
         Registry {
             entries: RefCell::new(Vec::new()),
+            cancellers: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
             now: Cell::new(0),
             timeouts,
@@ -100,6 +114,7 @@ impl Registry {
             written: 0,
             kicked: None,
             live: true,
+            hot: false,
         };
         let mut entries = self.entries.borrow_mut();
         match self.free.borrow_mut().pop() {
@@ -120,8 +135,12 @@ impl Registry {
             if e.live {
                 e.live = false;
                 e.kicked = None;
+                e.hot = false;
                 self.free.borrow_mut().push(id);
             }
+        }
+        if let Some(slot) = self.cancellers.borrow_mut().get_mut(id as usize) {
+            *slot = None;
         }
     }
 
@@ -160,6 +179,26 @@ impl Registry {
         });
     }
 
+    /// Enter the idle phase holding a pending read ("hot": the client has been sending
+    /// requests back to back); returns the handle that lets the sweep cancel the read
+    /// once the connection has been silent for a whole second.
+    pub fn go_hot(&self, id: ConnId) -> CancelHandle {
+        self.set_phase(id, Phase::Idle);
+        self.with(id, |e| e.hot = true);
+        let mut cancellers = self.cancellers.borrow_mut();
+        let i = id as usize;
+        if cancellers.len() <= i {
+            cancellers.resize_with(i + 1, || None);
+        }
+        cancellers[i].get_or_insert_with(Canceller::new).handle()
+    }
+
+    /// The hot read completed (or was cancelled).
+    #[inline]
+    pub fn cool(&self, id: ConnId) {
+        self.with(id, |e| e.hot = false);
+    }
+
     /// Why the connection was woken, if it was.
     #[inline]
     pub fn kicked(&self, id: ConnId) -> Option<Kick> {
@@ -191,7 +230,7 @@ impl Registry {
         let now = self.now.get() + 1;
         self.now.set(now);
         let t = self.timeouts;
-        for e in self.entries.borrow_mut().iter_mut() {
+        for (i, e) in self.entries.borrow_mut().iter_mut().enumerate() {
             if !e.live || e.kicked.is_some() {
                 continue;
             }
@@ -221,6 +260,16 @@ impl Registry {
                 (e.write_waited > grace && e.written < rate * u64::from(e.write_waited))
                     .then_some(Kick::ResponseRate)
             });
+            if kick.is_none() && e.hot && e.phase == Phase::Idle && age >= 1 {
+                // Silent for a whole tick: take its read buffer back (the connection
+                // waits on, buffer-free).
+                e.hot = false;
+                if let Some(slot) = self.cancellers.borrow_mut().get_mut(i) {
+                    if let Some(c) = slot.take() {
+                        *slot = Some(c.cancel());
+                    }
+                }
+            }
             if let Some(k) = kick {
                 e.kicked = Some(k);
                 let how = if k == Kick::ResponseRate {

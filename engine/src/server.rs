@@ -153,6 +153,7 @@ impl Server {
                 min_response_rate: o.min_response_data_rate.map(|(r, g)| (r, secs(g))),
             },
             max_concurrent_connections: o.max_concurrent_connections,
+            hot_reads: self.backend == Backend::IoUring,
             open_connections: Default::default(),
         });
         let mut per_worker: Vec<Vec<WorkerListener>> = (0..threads).map(|_| Vec::new()).collect();

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use bytes::BytesMut;
 use monoio::buf::{IoBuf, SliceMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::io::{
+    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelHandle, CancelableAsyncReadRent,
+};
 use monoio::net::{TcpStream, UnixStream};
 use monoio::BufResult;
 
@@ -44,6 +46,25 @@ impl Stream {
         let (res, slice) = match self {
             Stream::Tcp(s) => s.read(slice).await,
             Stream::Unix(s) => s.read(slice).await,
+        };
+        (res, slice.into_inner())
+    }
+
+    /// [`Stream::read`] that the worker can cancel (the result then is `ECANCELED`, or
+    /// the data if it arrived first: nothing is lost).
+    pub async fn cancelable_read(
+        &mut self,
+        mut buf: BytesMut,
+        cancel: CancelHandle,
+    ) -> BufResult<usize, BytesMut> {
+        if buf.capacity() == buf.len() {
+            buf.reserve(4096);
+        }
+        let (start, end) = (buf.len(), buf.capacity());
+        let slice = SliceMut::new(buf, start, end);
+        let (res, slice) = match self {
+            Stream::Tcp(s) => s.cancelable_read(slice, cancel).await,
+            Stream::Unix(s) => s.cancelable_read(slice, cancel).await,
         };
         (res, slice.into_inner())
     }

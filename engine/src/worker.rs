@@ -41,6 +41,9 @@ pub(crate) struct HttpSettings {
     pub max_response_buffer_size: usize,
     pub timeouts: Timeouts,
     pub max_concurrent_connections: Option<u64>,
+    /// Wait for back-to-back requests with a pending read (io_uring: one operation
+    /// instead of two; on epoll the readiness wait is the cheaper way).
+    pub hot_reads: bool,
     /// Open connections across all workers (touched once per connection, never per
     /// request), for `max_concurrent_connections`.
     pub open_connections: AtomicU64,

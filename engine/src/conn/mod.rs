@@ -40,6 +40,10 @@ use exchange::{Exchange, Io};
 /// Bodies up to this size are copied into the write buffer; larger ones are written
 /// from their own buffer.
 const COPY_LIMIT: usize = 16 * 1024;
+/// After this many requests in a row a connection waits for the next one with a pending
+/// read (and its buffer); before, and after a silent second, it waits buffer-free. A
+/// client that sends one request and stays connected never holds a buffer.
+const HOT_AFTER: u32 = 2;
 /// Largest single write: big bodies go out in pieces so the response data rate sees
 /// progress.
 const WRITE_PIECE: usize = 64 * 1024;
@@ -80,6 +84,7 @@ pub(crate) async fn serve<H: Handler>(
         info: Rc::new(info),
         keep_alive: true,
         response_start: None,
+        served: 0,
     };
     let end = conn.run().await;
     let reason = match (end, conn.worker.registry.kicked(id)) {
@@ -121,6 +126,8 @@ struct Conn<H: Handler> {
     /// Where the response being written starts in `wbuf`; `None` once any of it was
     /// written (the response has started on the wire).
     response_start: Option<usize>,
+    /// Requests answered since the connection last went quiet (see `read_head`).
+    served: u32,
 }
 
 impl<H: Handler> Conn<H> {
@@ -139,7 +146,7 @@ impl<H: Handler> Conn<H> {
                     self.reject(408, None);
                     return End::Reject;
                 }
-                Err(HeadError::Kicked(_)) => return End::Close,
+                Err(HeadError::Kicked(_) | HeadError::Closed) => return End::Close,
                 Err(HeadError::Io) => return End::Abort,
             };
             // Everything a request needs lives in this one allocation while it runs, so
@@ -155,6 +162,8 @@ impl<H: Handler> Conn<H> {
     /// Read until a whole head is buffered. `Ok(None)`: the client closed between
     /// requests, or shutdown arrived while idle.
     async fn read_head(&mut self) -> Result<Option<usize>, HeadError> {
+        // Set when a hot read was cancelled: wait buffer-free from now on.
+        let mut cooled = false;
         loop {
             let io = self.io.as_mut().ok_or(HeadError::Io)?;
             if !io.rbuf.is_empty() {
@@ -169,10 +178,17 @@ impl<H: Handler> Conn<H> {
                 self.flush().await.map_err(|_| HeadError::Io)?;
             }
             let idle = self.io.as_ref().is_some_and(|io| io.rbuf.is_empty());
+            if idle && (!self.keep_alive || self.worker.shutdown.is_fired()) {
+                return Ok(None);
+            }
+            if idle && self.served >= HOT_AFTER && !cooled && self.worker.http.hot_reads {
+                // Back-to-back requests: wait for the next one with the read itself (one
+                // operation instead of readiness + read), keeping the read buffer; the
+                // sweep cancels the read after a second of silence.
+                cooled = self.hot_read().await?;
+                continue;
+            }
             if idle {
-                if !self.keep_alive || self.worker.shutdown.is_fired() {
-                    return Ok(None);
-                }
                 self.release_buffers();
             }
             let io = self.io.as_mut().ok_or(HeadError::Io)?;
@@ -215,11 +231,50 @@ impl<H: Handler> Conn<H> {
         }
     }
 
+    /// Wait for the next request with a pending read (see `read_head`). `Ok(true)`: the
+    /// read was cancelled for silence, nothing arrived.
+    async fn hot_read(&mut self) -> Result<bool, HeadError> {
+        let io = self.io.as_mut().ok_or(HeadError::Io)?;
+        let mut pool = self.worker.pool.borrow_mut();
+        if self.wbuf.capacity() > 0 {
+            pool.give(std::mem::take(&mut self.wbuf));
+        }
+        if io.rbuf.capacity() == 0 {
+            io.rbuf = pool.take();
+        }
+        drop(pool);
+        let registry = &self.worker.registry;
+        let cancel = registry.go_hot(self.id);
+        let buf = std::mem::take(&mut io.rbuf);
+        let (res, buf) = io.stream.cancelable_read(buf, cancel).await;
+        registry.cool(self.id);
+        io.rbuf = buf;
+        let counters = &self.worker.counters;
+        bump(&counters.reads, 1);
+        if let Some(kick) = registry.kicked(self.id) {
+            return Err(HeadError::Kicked(kick));
+        }
+        match res {
+            Ok(0) => Err(HeadError::Closed),
+            Ok(n) => {
+                bump(&counters.bytes_in, n as u64);
+                registry.set_phase(self.id, Phase::Head);
+                Ok(false)
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => {
+                self.served = 0;
+                Ok(true)
+            }
+            Err(_) => Err(HeadError::Io),
+        }
+    }
+
     /// Answer one request whose head is `head_len` bytes at the start of the read buffer.
     /// `Some(end)` when the connection must end.
     async fn dispatch(&mut self, head_len: usize) -> Option<End> {
         self.worker.registry.set_phase(self.id, Phase::Busy);
         bump(&self.worker.counters.requests, 1);
+        self.served = self.served.saturating_add(1);
         let mut io = self.io.take()?;
         let head_bytes = io.rbuf.split_to(head_len).freeze();
         let h = &mut self.head;
@@ -556,8 +611,11 @@ impl<H: Handler> Conn<H> {
         res.map(|_| ())
     }
 
-    /// Give idle buffers back to the pool.
+    /// Give idle buffers back to the pool (and drop the spare header vector: a quiet
+    /// connection keeps nothing it does not need).
     fn release_buffers(&mut self) {
+        drop(self.exchange.take_spare_headers());
+        drop(std::mem::take(&mut self.head.headers));
         let mut pool = self.worker.pool.borrow_mut();
         if self.wbuf.capacity() > 0 {
             pool.give(std::mem::take(&mut self.wbuf));
@@ -631,6 +689,8 @@ async fn linger(io: &mut Io) {
 enum HeadError {
     Parse(ParseError),
     Kicked(Kick),
+    /// The client closed between requests.
+    Closed,
     Io,
 }
 
