@@ -235,14 +235,15 @@ impl<H: Handler> Conn<H> {
     /// read was cancelled for silence, nothing arrived.
     async fn hot_read(&mut self) -> Result<bool, HeadError> {
         let io = self.io.as_mut().ok_or(HeadError::Io)?;
-        let mut pool = self.worker.pool.borrow_mut();
-        if self.wbuf.capacity() > 0 {
-            pool.give(std::mem::take(&mut self.wbuf));
+        {
+            let mut pool = self.worker.pool.borrow_mut();
+            if self.wbuf.capacity() > 0 {
+                pool.give(std::mem::take(&mut self.wbuf));
+            }
+            if io.rbuf.capacity() == 0 {
+                io.rbuf = pool.take();
+            }
         }
-        if io.rbuf.capacity() == 0 {
-            io.rbuf = pool.take();
-        }
-        drop(pool);
         let registry = &self.worker.registry;
         let cancel = registry.go_hot(self.id);
         let buf = std::mem::take(&mut io.rbuf);
