@@ -43,6 +43,8 @@ pub struct Options {
     /// `perf script --no-inline` (faster, fewer frames).
     pub no_inline: bool,
     pub title: Option<String>,
+    /// Frames narrower than this share of the samples (%) are left out.
+    pub min_width: f64,
 }
 
 /// One function's share of the samples (weighted by the event's period: nanoseconds for
@@ -251,7 +253,13 @@ pub fn fold(script: &[u8]) -> Result<String, String> {
 
 /// Draws the flame graph of folded stacks as SVG; `event` names the weights (clock
 /// events count nanoseconds, shown as milliseconds of CPU).
-pub fn draw(folded: &str, title: &str, subtitle: &str, event: &str) -> Result<Vec<u8>, String> {
+pub fn draw(
+    folded: &str,
+    title: &str,
+    subtitle: &str,
+    event: &str,
+    min_width: f64,
+) -> Result<Vec<u8>, String> {
     let mut opts = FlameOptions::default();
     opts.title = title.to_string();
     opts.subtitle = Some(subtitle.to_string());
@@ -261,7 +269,7 @@ pub fn draw(folded: &str, title: &str, subtitle: &str, event: &str) -> Result<Ve
     } else {
         opts.count_name = event.split(':').next().unwrap_or("samples").to_string();
     }
-    opts.min_width = 0.2;
+    opts.min_width = min_width;
     let mut svg = Vec::new();
     flamegraph::from_lines(&mut opts, folded.lines(), &mut svg)
         .map_err(|e| format!("cannot draw the flame graph: {e}"))?;
@@ -482,7 +490,7 @@ pub fn run(bins: Option<&Binaries>, opts: &Options) -> Result<Report, String> {
         "{samples} samples of {used_event} at {} Hz over {:.1} s, --call-graph {}",
         opts.frequency, record_secs, opts.call_graph
     );
-    let svg = draw(&folded, &title, &subtitle, &used_event)?;
+    let svg = draw(&folded, &title, &subtitle, &used_event, opts.min_width)?;
     if let Some(dir) = opts.output.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
@@ -604,7 +612,7 @@ peregrine-w0 24330  2892.485199:    1001001 cpu-clock:ppp:
             "{folded}"
         );
         assert!(total.iter().all(|f| f.function != "peregrine-w0"));
-        let svg = draw(&folded, "title", "sub", "cpu-clock:ppp").unwrap();
+        let svg = draw(&folded, "title", "sub", "cpu-clock:ppp", 0.1).unwrap();
         let svg = String::from_utf8(svg).unwrap();
         assert!(svg.contains("<svg") && svg.contains("monoio::task::raw::poll"));
         assert!(svg.contains("ms of CPU"), "{svg}");

@@ -162,9 +162,13 @@ struct FlameArgs {
     /// Samples per second.
     #[arg(short = 'F', long, default_value_t = 999)]
     frequency: u32,
-    /// How perf unwinds stacks: dwarf (works without frame pointers), fp or lbr.
-    #[arg(long, default_value = "dwarf")]
+    /// How perf unwinds stacks: dwarf,BYTES (copies BYTES of stack per sample; works
+    /// without frame pointers; 8 KiB truncates half of Peregrine's async stacks), fp or lbr.
+    #[arg(long, default_value = "dwarf,32768")]
     call_graph: String,
+    /// Leave out frames narrower than this share of the samples, in % (smaller SVG).
+    #[arg(long, default_value_t = 0.2)]
+    min_width: f64,
     /// Backend of the started server.
     #[arg(long, default_value = "io-uring")]
     backend: String,
@@ -371,6 +375,7 @@ fn flamegraph_cmd(a: FlameArgs) -> Result<bool, String> {
         work_dir: out.join("flamegraph"),
         no_inline: a.no_inline,
         title: a.title,
+        min_width: a.min_width,
     };
     let report = flamegraph::run(bins.as_ref(), &opts)?;
     println!("\n{}", report.table());
