@@ -27,6 +27,9 @@ fn wait_tcp_refused(addr: SocketAddr, timeout: Duration) {
     loop {
         match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
             Err(e) if e.kind() == ErrorKind::ConnectionRefused => return,
+            // A connection that reached the accept queue just as the listener closed is
+            // reset by the kernel: that is a refusal too.
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => panic!("connect to {addr}: {e}"),
             Ok(s) => drop(s),
