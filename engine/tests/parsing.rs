@@ -333,8 +333,7 @@ fn bare_cr_in_the_final_line(backend: Backend) {
 }
 both_backends!(
     a_bare_cr_in_the_final_empty_line_is_400_at_once,
-    bare_cr_in_the_final_line,
-    ignore = "BUG: a bare CR where the final empty line belongs (GET / HTTP/1.1\\r\\nHost: t\\r\\n\\r\\r\\n) is not rejected: the server waits for more bytes, then 408"
+    bare_cr_in_the_final_line
 );
 
 fn host(backend: Backend) {

@@ -66,6 +66,8 @@ pub(crate) struct Exchange {
     registry: Rc<Registry>,
     counters: Rc<Counters>,
     id: ConnId,
+    /// Some of the stashed output was written (the response has started on the wire).
+    flushed_output: Cell<bool>,
     /// A header vector returned by the last request, for the next parse.
     spare_headers: RefCell<Vec<HeaderSpan>>,
     /// Spare capacity ensured before each body read (never above the request buffer
@@ -113,6 +115,7 @@ impl Exchange {
             id,
             read_size: BODY_READ_SIZE.min(max_buffer).max(1024),
             spare_headers: RefCell::new(Vec::new()),
+            flushed_output: Cell::new(false),
         }
     }
 
@@ -161,9 +164,10 @@ impl Exchange {
         *self.out.borrow_mut() = out;
     }
 
-    /// Take back the buffered response bytes that were not sent yet.
-    pub fn take_output(&self) -> BytesMut {
-        self.out.take()
+    /// Take back the buffered response bytes that were not sent yet, and whether any
+    /// were sent meanwhile.
+    pub fn take_output(&self) -> (BytesMut, bool) {
+        (self.out.take(), self.flushed_output.replace(false))
     }
 
     /// Take the I/O back; `None` if a body read is in flight elsewhere or it was lost.
@@ -270,6 +274,7 @@ impl Exchange {
             if out.is_empty() {
                 *self.out.borrow_mut() = out;
             } else {
+                self.flushed_output.set(true);
                 let (res, mut out) = io.stream.write_all(out).await;
                 out.clear();
                 *self.out.borrow_mut() = out;

@@ -505,7 +505,7 @@ impl<H: Handler> Conn<H> {
                 // than the client, so send what we have now.
                 if let Some(io) = self.exchange.reclaim() {
                     self.io = Some(io);
-                    self.wbuf = self.exchange.take_output();
+                    self.take_output();
                     self.flush().await.map_err(|_| End::Abort)?;
                     self.exchange.lend(self.io.take().ok_or(End::Abort)?);
                     self.exchange.stash_output(std::mem::take(&mut self.wbuf));
@@ -514,8 +514,18 @@ impl<H: Handler> Conn<H> {
             }
         };
         self.io = Some(self.exchange.reclaim().ok_or(End::Abort)?);
-        self.wbuf = self.exchange.take_output();
+        self.take_output();
         Ok(item)
+    }
+
+    /// Take the output back from the exchange; if a body read sent some of it, the
+    /// response has started on the wire.
+    fn take_output(&mut self) {
+        let (out, flushed) = self.exchange.take_output();
+        self.wbuf = out;
+        if flushed {
+            self.response_start = None;
+        }
     }
 
     /// After a response: settle the request body and decide whether to go on.

@@ -75,10 +75,14 @@ impl ScanState {
                         break;
                     }
                     Some(b'\n') => lf + 3,
-                    Some(_) => {
-                        from = lf + 1;
-                        continue;
+                    // A line that starts with a bare CR: no header line can (its name
+                    // must be a token), and it is not the final empty line either. (A
+                    // buffer cut just before this byte would already have failed the
+                    // size limit: report that, so the outcome never depends on splits.)
+                    Some(_) if lf + 2 - hdr_start >= limits.max_headers_total => {
+                        return Err(ParseError::HeadersTooLarge)
                     }
+                    Some(_) => return Err(BadRequest::InvalidLineEnding.into()),
                 },
                 Some(_) => {
                     from = lf + 1;

@@ -944,3 +944,22 @@ fn blank_line_limit_is_checked_in_byte_order() {
         Err(InvalidLineEnding.into())
     );
 }
+
+#[test]
+fn bare_cr_where_the_final_empty_line_belongs_is_rejected() {
+    let input = b"GET / HTTP/1.1\r\nHost: t\r\n\r\r\n";
+    for split in 0..=input.len() {
+        let mut p = RequestParser::default();
+        let mut head = RequestHead::default();
+        let first = p.parse(&input[..split], &mut head);
+        let result = match first {
+            Ok(Status::Partial) => p.parse(input, &mut head),
+            other => other,
+        };
+        assert_eq!(
+            result,
+            Err(BadRequest::InvalidLineEnding.into()),
+            "split at {split}"
+        );
+    }
+}
