@@ -461,6 +461,24 @@ pub fn process_tree_cpu_seconds(pid: u32) -> Option<f64> {
     Some(total as f64 / ticks)
 }
 
+/// CPU seconds the whole machine has been busy (all CPUs, from the first line of
+/// `/proc/stat`: user, nice, system, irq, softirq, steal; not idle nor iowait).
+pub fn machine_busy_seconds() -> Option<f64> {
+    let text = fs::read_to_string("/proc/stat").ok()?;
+    parse_machine_busy(text.lines().next()?).map(|t| t as f64 / clock_ticks())
+}
+
+fn parse_machine_busy(line: &str) -> Option<u64> {
+    let mut f = line.split_whitespace();
+    if f.next()? != "cpu" {
+        return None;
+    }
+    let v: Vec<u64> = f.map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice] (guest time is
+    // already in user).
+    Some(v.first()? + v.get(1)? + v.get(2)? + v.get(5)? + v.get(6)? + v.get(7).unwrap_or(&0))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct ProcStat {
     ppid: u32,
@@ -838,6 +856,13 @@ mod tests {
             })
         );
         assert_eq!(parse_proc_stat("garbage"), None);
+        assert_eq!(
+            parse_machine_busy("cpu  100 5 50 1000 7 3 2 1 0 0"),
+            Some(100 + 5 + 50 + 3 + 2 + 1)
+        );
+        assert_eq!(parse_machine_busy("cpu0 1 2 3 4 5 6 7 8"), None);
+        assert_eq!(parse_machine_busy("cpu 1 2"), None);
+        assert!(machine_busy_seconds().is_some());
         assert!(process_tree_cpu_seconds(std::process::id()).is_some());
     }
 

@@ -88,10 +88,27 @@ pub struct Level {
     pub load: Option<LoadResult>,
     /// The server's CPU time (all its threads and processes) per response.
     pub server_cpu_us_per_request: Option<f64>,
+    /// CPU used by other processes of the machine during the measured run, in cores
+    /// (a shared machine's noise: a level measured with much of it is suspect).
+    pub foreign_cores: Option<f64>,
     pub error: Option<String>,
 }
 
 impl Level {
+    /// A level with nothing measured (yet).
+    pub fn new(server: Server, test: TestType, connections: u32, pipeline: u32) -> Level {
+        Level {
+            server,
+            test,
+            connections,
+            pipeline,
+            load: None,
+            server_cpu_us_per_request: None,
+            foreign_cores: None,
+            error: None,
+        }
+    }
+
     pub fn requests_per_s(&self) -> Option<f64> {
         self.load.as_ref().map(|l| l.requests_per_s)
     }
@@ -186,15 +203,10 @@ pub fn run(config: &Config) -> Result<Run, String> {
                     if !run.levels.iter().any(|l| {
                         l.server == server && l.test == test && l.connections == connections
                     }) {
-                        run.levels.push(Level {
-                            server,
-                            test,
-                            connections,
-                            pipeline: config.pipeline(test),
-                            load: None,
-                            server_cpu_us_per_request: None,
-                            error: Some(e.clone()),
-                        });
+                        let mut level =
+                            Level::new(server, test, connections, config.pipeline(test));
+                        level.error = Some(e.clone());
+                        run.levels.push(level);
                     }
                 }
             }
@@ -255,15 +267,9 @@ fn run_server(config: &Config, server: Server, run: &mut Run) -> Result<(), Stri
         run.checks.push(check);
         for &connections in config.levels(test) {
             let level = if failed {
-                Level {
-                    server,
-                    test,
-                    connections,
-                    pipeline: config.pipeline(test),
-                    load: None,
-                    server_cpu_us_per_request: None,
-                    error: Some("endpoint check failed".to_string()),
-                }
+                let mut level = Level::new(server, test, connections, config.pipeline(test));
+                level.error = Some("endpoint check failed".to_string());
+                level
             } else {
                 measure(config, &mut process, addr, server, test, connections)
             };
@@ -285,15 +291,7 @@ fn measure(
     connections: u32,
 ) -> Level {
     let pipeline = config.pipeline(test);
-    let mut level = Level {
-        server,
-        test,
-        connections,
-        pipeline,
-        load: None,
-        server_cpu_us_per_request: None,
-        error: None,
-    };
+    let mut level = Level::new(server, test, connections, pipeline);
     let mut spec = LoadSpec::new(format!("http://{addr}{}", test.path()));
     spec.connections = connections;
     spec.threads = config.load_threads.min(connections);
@@ -315,14 +313,23 @@ fn measure(
     spec.duration = config.duration;
     let pid = process.pid();
     let cpu_before = harness::process_tree_cpu_seconds(pid);
+    let busy_before = harness::machine_busy_seconds();
     let started = Instant::now();
     let result = harness::run_load(&config.load_bin, &spec, &json);
+    let wall = started.elapsed().as_secs_f64();
+    let busy_after = harness::machine_busy_seconds();
     let cpu_after = harness::process_tree_cpu_seconds(pid);
     match result {
         Ok((load, _)) => {
             if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
                 if load.responses > 0 {
                     level.server_cpu_us_per_request = Some((b - a) * 1e6 / load.responses as f64);
+                }
+                if let (Some(x), Some(y)) = (busy_before, busy_after) {
+                    // The generator's CPU time is counted from its start (no warm-up
+                    // inside the measured run).
+                    let ours = (b - a) + load.cpu_s;
+                    level.foreign_cores = Some(((y - x - ours) / wall).max(0.0));
                 }
             }
             level.load = Some(load);
@@ -350,13 +357,16 @@ fn print_level(l: &Level) {
     match (&l.load, &l.error) {
         (_, Some(e)) => println!("{head} ERROR {e}"),
         (Some(r), None) => println!(
-            "{head} {:>12} req/s  p50 {}  p99 {}  errors {}  server {}",
+            "{head} {:>12} req/s  p50 {}  p99 {}  errors {}  server {}  other load {}",
             report::thousands(r.requests_per_s),
             report::latency(r.p50_us),
             report::latency(r.p99_us),
             r.errors(),
             l.server_cpu_us_per_request
                 .map(|c| format!("{c:.2} us/req"))
+                .unwrap_or_else(|| "-".into()),
+            l.foreign_cores
+                .map(|c| format!("{c:.2} cores"))
                 .unwrap_or_else(|| "-".into()),
         ),
         (None, None) => println!("{head} (nothing measured)"),

@@ -54,18 +54,31 @@ fn level(run: &Run, server: Server, test: TestType, conns: u32) -> Option<&Level
         .find(|l| l.server == server && l.test == test && l.connections == conns)
 }
 
-/// The table cell of one level: requests/s, or why there is none.
+/// Other processes using more than this many cores during a level mark it as noisy.
+pub const NOISY_CORES: f64 = 0.25;
+
+/// The table cell of one level: requests/s (with † when other processes took more than
+/// [`NOISY_CORES`]), or why there is none.
 fn cell(l: Option<&Level>) -> String {
     match l {
         None => "-".to_string(),
         Some(l) if l.error.is_some() => "error".to_string(),
-        Some(l) => match &l.load {
-            Some(r) if r.errors() > 0 => {
-                format!("{} ({} errors)", thousands(r.requests_per_s), r.errors())
+        Some(l) => {
+            let noisy = if l.foreign_cores.is_some_and(|c| c > NOISY_CORES) {
+                " †"
+            } else {
+                ""
+            };
+            match &l.load {
+                Some(r) if r.errors() > 0 => format!(
+                    "{}{noisy} ({} errors)",
+                    thousands(r.requests_per_s),
+                    r.errors()
+                ),
+                Some(r) => format!("{}{noisy}", thousands(r.requests_per_s)),
+                None => "-".to_string(),
             }
-            Some(r) => thousands(r.requests_per_s),
-            None => "-".to_string(),
-        },
+        }
     }
 }
 
@@ -161,8 +174,8 @@ pub fn markdown(run: &Run, charts: &[(TestType, String)]) -> String {
     }
     s.push_str("## Details\n\n");
     s.push_str(
-        "| server | test | connections | requests/s | p50 | p99 | max | errors | server CPU/req | load CPU/req |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| server | test | connections | requests/s | p50 | p99 | max | errors | server CPU/req | load CPU/req | other load |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for l in &run.levels {
         let _ = write!(
@@ -175,12 +188,12 @@ pub fn markdown(run: &Run, charts: &[(TestType, String)]) -> String {
         match (&l.load, &l.error) {
             (_, Some(err)) => {
                 let first = err.lines().next().unwrap_or("");
-                let _ = writeln!(s, " error: {} | | | | | | |", first.replace('|', "/"));
+                let _ = writeln!(s, " error: {} | | | | | | | |", first.replace('|', "/"));
             }
             (Some(r), None) => {
                 let _ = writeln!(
                     s,
-                    " {} | {} | {} | {} | {} | {} | {} |",
+                    " {} | {} | {} | {} | {} | {} | {} | {} |",
                     thousands(r.requests_per_s),
                     latency(r.p50_us),
                     latency(r.p99_us),
@@ -193,10 +206,13 @@ pub fn markdown(run: &Run, charts: &[(TestType, String)]) -> String {
                         format!("{:.2}us", r.cpu_s * 1e6 / r.responses as f64)
                     } else {
                         "-".into()
-                    }
+                    },
+                    l.foreign_cores
+                        .map(|c| format!("{c:.2}"))
+                        .unwrap_or_else(|| "-".into())
                 );
             }
-            (None, None) => s.push_str(" - | | | | | | |\n"),
+            (None, None) => s.push_str(" - | | | | | | | |\n"),
         }
     }
     s.push_str(
@@ -223,7 +239,9 @@ pub fn markdown(run: &Run, charts: &[(TestType, String)]) -> String {
     s.push_str(
         "\nOn a machine this small the load generator shares the work: when its CPU per \
          request is close to 1/(requests/s) it was saturated, and the server's CPU per \
-         request is the steadier figure to compare.\n",
+         request is the steadier figure to compare. *Other load* is the CPU (in cores) \
+         that other processes of the machine used during the measured run; † marks \
+         levels where it exceeded 0.25 cores: run them again before comparing.\n",
     );
     s
 }
@@ -256,6 +274,7 @@ pub(crate) mod tests {
             pipeline: if test == TestType::Plaintext { 16 } else { 1 },
             load: rps.map(|r| load(r, if r < 1000.0 { 3 } else { 0 })),
             server_cpu_us_per_request: rps.map(|_| 1.5),
+            foreign_cores: rps.map(|_| 0.05),
             error: rps.is_none().then(|| "boom | bang".to_string()),
         };
         Run {
@@ -323,6 +342,9 @@ pub(crate) mod tests {
             lines[3],
             "| nginx | 150,000 | error | **150,000** (c=256) |"
         );
+        let mut noisy = run.clone();
+        noisy.levels[0].foreign_cores = Some(0.6);
+        assert!(table(&noisy, TestType::Plaintext).contains("| 600,000 † |"));
         let j = table(&run, TestType::Json);
         assert!(j.contains("| nginx | 500 (3 errors) |"), "{j}");
         let md = markdown(&run, &[(TestType::Json, "json.svg".into())]);
