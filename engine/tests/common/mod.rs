@@ -53,7 +53,8 @@ pub const LISTENING: &str = "Now listening on: ";
 /// `cargo test io_uring` pick them out).
 ///
 /// `both_backends!(name, body, ignore_epoll = "BUG: ...")` marks the epoll test ignored
-/// (a known engine bug on that backend only); `ignore = "..."` marks both.
+/// (a known engine bug on that backend only), `ignore_io_uring = "..."` the io_uring
+/// one; `ignore = "..."` marks both.
 #[allow(unused_macros)]
 macro_rules! both_backends {
     ($name:ident, $body:ident, ignore_epoll = $why:literal) => {
@@ -65,6 +66,20 @@ macro_rules! both_backends {
 
             #[test]
             #[ignore = $why]
+            fn epoll() {
+                super::$body($crate::common::Backend::Epoll)
+            }
+        }
+    };
+    ($name:ident, $body:ident, ignore_io_uring = $why:literal) => {
+        mod $name {
+            #[test]
+            #[ignore = $why]
+            fn io_uring() {
+                super::$body($crate::common::Backend::IoUring)
+            }
+
+            #[test]
             fn epoll() {
                 super::$body($crate::common::Backend::Epoll)
             }

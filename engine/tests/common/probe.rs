@@ -26,6 +26,29 @@ pub fn fd_count(pid: i32) -> usize {
         .unwrap_or_else(|e| panic!("cannot list /proc/{pid}/fd: {e}"))
 }
 
+/// What the open descriptors of process `pid` are, counted by kind (`socket: 5, pipe: 1,
+/// anon_inode:[eventpoll]: 1, ...`).
+pub fn fd_kinds(pid: i32) -> String {
+    let mut kinds = BTreeMap::<String, usize>::new();
+    if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        for e in dir.flatten() {
+            let target = std::fs::read_link(e.path())
+                .map(|t| t.display().to_string())
+                .unwrap_or_else(|_| "?".into());
+            let kind = match target.split_once(':') {
+                Some((k, _)) if k == "socket" || k == "pipe" => k.to_string(),
+                _ => target,
+            };
+            *kinds.entry(kind).or_default() += 1;
+        }
+    }
+    kinds
+        .iter()
+        .map(|(k, n)| format!("{k}: {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Resident memory of process `pid` in KiB (`VmRSS`).
 pub fn rss_kib(pid: i32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
