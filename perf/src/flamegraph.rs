@@ -276,15 +276,40 @@ pub fn draw(
     Ok(svg)
 }
 
+/// What to add to perf's own error message: why the kernel may refuse perf events and
+/// how to allow them, when the message looks like a refusal; nothing otherwise.
+pub fn explain(perf_output: &str) -> String {
+    let o = perf_output.to_ascii_lowercase();
+    let refused = !o.contains("failed to open")
+        && [
+            "perf_event_paranoid",
+            "permission denied",
+            "operation not permitted",
+            "no permission",
+            "access to performance monitoring",
+            "perf_event_open",
+            "not supported",
+        ]
+        .iter()
+        .any(|k| o.contains(k));
+    if refused {
+        format!("\n\n{}", refusal_help())
+    } else {
+        String::new()
+    }
+}
+
 /// Why perf events may be refused, for error messages.
 pub fn refusal_help() -> String {
     let paranoid = fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".to_string());
     format!(
-        "The kernel refused perf events (kernel.perf_event_paranoid = {paranoid}). Run as root, \
-         or allow them: sysctl kernel.perf_event_paranoid=1 (or -1); in a container, perf_event_open \
-         must be allowed by its seccomp profile and CAP_PERFMON (or CAP_SYS_ADMIN) granted."
+        "The kernel refused perf events (kernel.perf_event_paranoid = {paranoid}; at 2 an \
+         unprivileged user may only profile their own processes, user space only). Run as \
+         root, or allow them: sysctl kernel.perf_event_paranoid=1 (or -1); in a container, \
+         perf_event_open must be allowed by its seccomp profile and CAP_PERFMON (or \
+         CAP_SYS_ADMIN) granted."
     )
 }
 
@@ -307,8 +332,8 @@ pub fn ensure_perf() -> Result<PathBuf, String> {
 
 /// Finds an event perf may sample with: its default (cycles, or its own fallback), then
 /// `cpu-clock`. `None` = the default.
-pub fn probe_event(perf: &Path, opts: &Options) -> Result<Option<String>, String> {
-    let data = opts.work_dir.join("probe.data");
+pub fn probe_event(perf: &Path, opts: &Options, work: &Path) -> Result<Option<String>, String> {
+    let data = work.join("probe.data");
     let mut last = String::new();
     for event in [None, Some("cpu-clock")] {
         let mut cmd = Command::new(perf);
@@ -330,17 +355,16 @@ pub fn probe_event(perf: &Path, opts: &Options) -> Result<Option<String>, String
         last = String::from_utf8_lossy(&out.stderr).trim().to_string();
     }
     Err(format!(
-        "perf record does not work here, even with the cpu-clock software event:\n{last}\n\n{}",
-        refusal_help()
+        "perf record does not work here, even with the cpu-clock software event:\n{last}{}",
+        explain(&last)
     ))
 }
 
 /// Records, folds and draws.
 pub fn run(bins: Option<&Binaries>, opts: &Options) -> Result<Report, String> {
-    fs::create_dir_all(&opts.work_dir)
-        .map_err(|e| format!("cannot create {}: {e}", opts.work_dir.display()))?;
+    let work = usable_dir(&opts.work_dir)?;
     let perf = ensure_perf()?;
-    let event = probe_event(&perf, opts)?;
+    let event = probe_event(&perf, opts, &work)?;
 
     // The target: a running process, or our server.
     let mut own_server = None;
@@ -353,7 +377,7 @@ pub fn run(bins: Option<&Binaries>, opts: &Options) -> Result<Report, String> {
         }
         None => {
             let bins = bins.ok_or("no peregrine binary")?;
-            let log = opts.work_dir.join("server.log");
+            let log = work.join("server.log");
             let port = harness::free_port()?;
             let mut cmd = Command::new(&bins.server);
             cmd.args(["--urls", &format!("http://127.0.0.1:{port}")])
@@ -379,7 +403,7 @@ pub fn run(bins: Option<&Binaries>, opts: &Options) -> Result<Report, String> {
         }
     };
 
-    let data = opts.work_dir.join("perf.data");
+    let data = work.join("perf.data");
     let _ = fs::remove_file(&data);
     let record_secs = opts.duration.as_secs_f64() + if url.is_some() { 0.5 } else { 0.0 };
     let mut cmd = Command::new(&perf);
@@ -393,7 +417,7 @@ pub fn run(bins: Option<&Binaries>, opts: &Options) -> Result<Report, String> {
         .arg("-o")
         .arg(&data)
         .args(["--", "sleep", &format!("{record_secs:.3}")]);
-    let record_log = opts.work_dir.join("perf-record.log");
+    let record_log = work.join("perf-record.log");
     eprintln!(
         "recording pid {pid} for {record_secs:.1} s ({} Hz, --call-graph {}{})",
         opts.frequency,
@@ -406,10 +430,10 @@ pub fn run(bins: Option<&Binaries>, opts: &Options) -> Result<Report, String> {
     let mut recorder = Process::spawn("perf record", &mut cmd, Some(&record_log))?;
     std::thread::sleep(Duration::from_millis(250));
     if let Some(status) = recorder.exited() {
+        let log = recorder.log_tail(20);
         return Err(format!(
-            "perf record failed ({status}):\n{}\n\n{}",
-            recorder.log_tail(10),
-            refusal_help()
+            "perf record failed ({status}):\n{log}{}",
+            explain(&log)
         ));
     }
     let load = match &url {
@@ -425,7 +449,7 @@ pub fn run(bins: Option<&Binaries>, opts: &Options) -> Result<Report, String> {
                 Some(b) => b.load.clone(),
                 None => return Err("no peregrine-load binary".to_string()),
             };
-            let json = opts.work_dir.join("load.json");
+            let json = work.join("load.json");
             let (r, _) = harness::run_load(&load_bin, &spec, &json)?;
             Some(r)
         }
@@ -435,10 +459,10 @@ pub fn run(bins: Option<&Binaries>, opts: &Options) -> Result<Report, String> {
         .wait_timeout(opts.duration + Duration::from_secs(120))
         .ok_or("perf record did not finish")?;
     if !status.success() {
+        let log = recorder.log_tail(20);
         return Err(format!(
-            "perf record failed ({status}):\n{}\n\n{}",
-            recorder.log_tail(10),
-            refusal_help()
+            "perf record failed ({status}):\n{log}{}",
+            explain(&log)
         ));
     }
     if let Some(mut p) = own_server {
@@ -521,6 +545,37 @@ pub fn run(bins: Option<&Binaries>, opts: &Options) -> Result<Report, String> {
         top_self,
         top_total,
     })
+}
+
+/// `dir`, created, when we may write in it; else a directory of our own under the
+/// system's temporary directory.
+fn usable_dir(dir: &Path) -> Result<PathBuf, String> {
+    let writable = |d: &Path| {
+        fs::create_dir_all(d).is_ok() && {
+            let probe = d.join(format!(".write-test-{}", std::process::id()));
+            let ok = fs::write(&probe, b"").is_ok();
+            let _ = fs::remove_file(&probe);
+            ok
+        }
+    };
+    if writable(dir) {
+        return Ok(dir.to_path_buf());
+    }
+    let tmp = std::env::temp_dir().join(format!("peregrine-perf-{}", std::process::id()));
+    if writable(&tmp) {
+        eprintln!(
+            "{} is not writable: working in {}",
+            dir.display(),
+            tmp.display()
+        );
+        Ok(tmp)
+    } else {
+        Err(format!(
+            "cannot write in {} nor in {}",
+            dir.display(),
+            tmp.display()
+        ))
+    }
 }
 
 /// The event recorded in `data` (`perf evlist`), e.g. `cpu-clock:ppp`.
@@ -632,6 +687,15 @@ peregrine-w0 24330  2892.485199:    1001001 cpu-clock:ppp:
         );
         // b counted once per stack even when it recurses.
         assert_eq!(total[0].weight, 4);
+    }
+
+    #[test]
+    fn explains_refusals_only() {
+        assert!(explain("Error: No permission to enable cpu-clock event.")
+            .contains("perf_event_paranoid"));
+        assert!(explain("perf_event_open(..., PERF_FLAG_FD_CLOEXEC) failed with unexpected error 1 (Operation not permitted)").contains("sysctl"));
+        assert_eq!(explain("failed to open perf.data : Permission denied"), "");
+        assert_eq!(explain("Workload failed: No such file or directory"), "");
     }
 
     #[test]
