@@ -13,12 +13,20 @@ const BIN: &str = env!("CARGO_BIN_EXE_peregrine-perf");
 
 /// `peregrine` and `peregrine-load` from the same target directory.
 fn binaries() -> Option<(PathBuf, PathBuf)> {
+    // The most recently built pair: a stale release build must not stand in for the
+    // debug build `cargo test --workspace` just made (or the other way round).
     let target = Path::new(BIN).parent()?.parent()?;
-    ["release", "debug"].iter().find_map(|profile| {
-        let dir = target.join(profile);
-        let (s, l) = (dir.join("peregrine"), dir.join("peregrine-load"));
-        (s.is_file() && l.is_file()).then_some((s, l))
-    })
+    let built = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    ["release", "debug"]
+        .iter()
+        .filter_map(|profile| {
+            let dir = target.join(profile);
+            let (s, l) = (dir.join("peregrine"), dir.join("peregrine-load"));
+            let when = built(&s)?.min(built(&l)?);
+            Some((when, s, l))
+        })
+        .max_by_key(|(when, _, _)| *when)
+        .map(|(_, s, l)| (s, l))
 }
 
 fn have(tool: &str) -> bool {
