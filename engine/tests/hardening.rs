@@ -580,7 +580,17 @@ fn write_until_stalled(s: &mut TcpStream, data: &[u8], stall: Duration) -> Optio
 /// stops reading the body (the client's writes stall) and its memory does not grow with
 /// the data held back. Reading the echo then lets everything through, intact.
 fn request_backpressure(backend: Backend) {
-    let s = server(backend, &["--max-request-body-size", "unlimited"]);
+    let s = server(
+        backend,
+        &[
+            "--max-request-body-size",
+            "unlimited",
+            "--max-request-buffer-size",
+            "65536",
+            "--max-response-buffer-size",
+            "8192",
+        ],
+    );
     let pid = s.pid();
     assert_eq!(s.connect(0).get("/plaintext").status, 200);
     let rss_before = rss_kib(pid);
@@ -630,7 +640,15 @@ both_backends!(
 /// writes what the socket takes and then waits; it neither buffers the responses nor
 /// reads further ahead. Reading then gets every response, intact.
 fn response_backpressure(backend: Backend) {
-    let s = server(backend, &["--metrics-urls", "http://127.0.0.1:0"]);
+    let s = server(
+        backend,
+        &[
+            "--metrics-urls",
+            "http://127.0.0.1:0",
+            "--max-response-buffer-size",
+            "8192",
+        ],
+    );
     let pid = s.pid();
     let metrics = metrics_addr(&s);
     assert_eq!(s.connect(0).get("/plaintext").status, 200);
@@ -784,6 +802,18 @@ fn timeouts(backend: Backend) {
                     std::thread::sleep(Duration::from_millis(1000));
                 }
                 assert_eq!(c.get("/plaintext").status, 200);
+            }),
+        ),
+        (
+            "defaults: a stalled body gets 408 after the 5 s grace",
+            Box::new(move || {
+                let s = server(backend, &[]);
+                let mut c = s.connect(0);
+                let t0 = Instant::now();
+                c.send(post_cl("/request", 100_000, "0123456789"));
+                c.set_read_timeout(Duration::from_secs(12));
+                expect_error_answer(&mut c, 408, None, "default body rate");
+                within(t0.elapsed(), 4.9, 8.5, "408 for the default body rate");
             }),
         ),
         (
