@@ -211,9 +211,9 @@ struct GateArgs {
     /// With --update: why the baseline changes (stored in it).
     #[arg(long)]
     why: Option<String>,
-    /// With --update: the tolerance to store, in %.
-    #[arg(long, default_value_t = 3.0)]
-    tolerance: f64,
+    /// With --update: the tolerance to store, in % (default: the current baseline's, or 3).
+    #[arg(long)]
+    tolerance: Option<f64>,
     /// Write the JSON here (default perf/out/gate.json).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -456,11 +456,10 @@ fn gate_cmd(a: GateArgs) -> Result<bool, String> {
     let report = callgrind::measure(&opts)?;
     let rustc = rustc_version();
     if a.update {
-        let tolerance = existing
-            .as_ref()
-            .filter(|_| a.tolerance == 3.0)
-            .map(|b| b.tolerance_percent)
-            .unwrap_or(a.tolerance);
+        let tolerance = a
+            .tolerance
+            .or(existing.as_ref().map(|b| b.tolerance_percent))
+            .unwrap_or(3.0);
         let b = Baseline::from_report(&report, &backend, tolerance, a.why, rustc);
         write_json(&path, &b)?;
         println!("\n{}", report.table());
