@@ -14,8 +14,11 @@
 //! - 10,000 connections of seeded random bytes (set `PEREGRINE_FUZZ_SEED` to replay
 //!   one): no worker crashes, every worker still answers.
 //!
-//! The three heavy cases take a lock so that they do not run at the same time (their
-//! latency and memory figures would measure each other).
+//! The cases take a lock so that they run one at a time: the heavy ones would measure
+//! each other's latency and memory, and a server process started while an in-process
+//! io_uring server has connections open inherits them (accepted sockets lack
+//! close-on-exec there: see `accepted_connections_are_close_on_exec`), which would hold
+//! those connections open past the in-process server's close.
 
 #[macro_use]
 mod common;
@@ -38,11 +41,11 @@ use common::probe::{
 use common::*;
 use peregrine::{Body, Request, Response};
 
-/// Serialises the heavy cases.
-static HEAVY: Mutex<()> = Mutex::new(());
+/// Runs the cases one at a time (see the module documentation).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-fn heavy() -> std::sync::MutexGuard<'static, ()> {
-    HEAVY.lock().unwrap_or_else(|p| p.into_inner())
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -188,6 +191,7 @@ fn expect_500(c: &mut Client, what: &str) {
 }
 
 fn handler_panics(backend: Backend) {
+    let _one = one_at_a_time();
     quiet_expected_panics();
     let s = InProc::start(backend, faulty, |_| {});
     // An idle keep-alive connection, and a request in flight (its first piece arrived,
@@ -248,6 +252,7 @@ both_backends!(
 /// A body stream that panics once its first piece went out: the response has started,
 /// so the connection is closed (no last chunk); the worker lives on.
 fn stream_panic_after_start(backend: Backend) {
+    let _one = one_at_a_time();
     quiet_expected_panics();
     let s = InProc::start(backend, faulty, |_| {});
     let mut idle = s.connect();
@@ -276,6 +281,7 @@ both_backends!(
 /// poll, or after a first piece that was still buffered): nothing has started on the
 /// wire, so the client is owed the 500 with `Content-Length: 0`.
 fn stream_panic_before_start(backend: Backend) {
+    let _one = one_at_a_time();
     quiet_expected_panics();
     let s = InProc::start(backend, faulty, |_| {});
     for path in ["/stream-panic-at-once", "/stream-panic-unsent"] {
@@ -398,7 +404,7 @@ fn counts(pid: i32, metrics: SocketAddr) -> Counts {
 }
 
 fn vanishing_clients(backend: Backend) {
-    let _heavy = heavy();
+    let _one = one_at_a_time();
     let s = Server::start(
         backend,
         &[
@@ -519,6 +525,7 @@ fn server_side_fd(c: &Client) -> std::os::fd::RawFd {
 /// server that starts a child process must not hand it its clients' connections (the
 /// connection would outlive the server's close for as long as the child runs).
 fn accepted_cloexec(backend: Backend) {
+    let _one = one_at_a_time();
     let s = InProc::start(backend, faulty, |_| {});
     let mut c = s.connect();
     assert_eq!(c.get("/ok").text(), "ok");
@@ -542,7 +549,7 @@ both_backends!(
 // ---------------------------------------------------------------------------------------
 
 fn slowloris(backend: Backend) {
-    let _heavy = heavy();
+    let _one = one_at_a_time();
     const SLOW: usize = 2000;
     let limit = raise_nofile_limit();
     assert!(
@@ -691,7 +698,7 @@ fn noise(seed: u64, i: usize) -> Vec<u8> {
 }
 
 fn random_bytes(backend: Backend) {
-    let _heavy = heavy();
+    let _one = one_at_a_time();
     let seed: u64 = std::env::var("PEREGRINE_FUZZ_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
