@@ -253,6 +253,7 @@ async fn accept_unix<H: Handler>(
 }
 
 fn start_conn<H: Handler>(worker: &Rc<Worker<H>>, stream: Stream, info: ConnInfo) {
+    set_cloexec(stream.as_raw_fd());
     let http = &worker.http;
     bump(&worker.counters.accepted, 1);
     if let Some(max) = http.max_concurrent_connections {
@@ -306,5 +307,17 @@ async fn accept_failed<H: Handler>(worker: &Rc<Worker<H>>, e: io::Error) {
             }
         }
         _ => tracing::debug!(error = %e, "accept failed"),
+    }
+}
+
+/// io_uring's accept does not set close-on-exec (epoll's `accept4` does): without it a
+/// process the application spawns would inherit client connections.
+fn set_cloexec(fd: std::os::fd::RawFd) {
+    // SAFETY: fcntl on a descriptor we own; F_GETFD/F_SETFD touch only its flags.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+            libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+        }
     }
 }

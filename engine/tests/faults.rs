@@ -293,8 +293,7 @@ fn stream_panic_before_start(backend: Backend) {
 }
 both_backends!(
     a_body_stream_panicking_before_anything_was_sent_gets_500,
-    stream_panic_before_start,
-    ignore = "BUG: a response body stream that panics before any byte was sent gets a bare close, not the 500 with Content-Length: 0"
+    stream_panic_before_start
 );
 
 // ---------------------------------------------------------------------------------------
@@ -538,11 +537,7 @@ fn accepted_cloexec(backend: Backend) {
         "the accepted connection (fd {fd}) is not close-on-exec"
     );
 }
-both_backends!(
-    accepted_connections_are_close_on_exec,
-    accepted_cloexec,
-    ignore_io_uring = "BUG: on io_uring, accepted connections lack FD_CLOEXEC (monoio's Accept op passes no SOCK_CLOEXEC), so child processes inherit client connections"
-);
+both_backends!(accepted_connections_are_close_on_exec, accepted_cloexec);
 
 // ---------------------------------------------------------------------------------------
 // Slowloris

@@ -435,10 +435,11 @@ impl<H: Handler> Conn<H> {
             let bytes = match item {
                 Ok(b) => b,
                 Err(e) => {
-                    if let (Some(status), Some(start)) =
-                        (self.exchange.rejected(), self.response_start)
-                    {
-                        // Nothing of this response was sent: answer the rejection.
+                    if let Some(start) = self.response_start {
+                        // Nothing of this response was sent: answer the body's rejection
+                        // (413, 408, 400), or 500 for a failed or panicking stream.
+                        let status = self.exchange.rejected().unwrap_or(500);
+                        tracing::debug!(error = %e, status, "response body failed before it started");
                         self.wbuf.truncate(start);
                         self.reject(status, None);
                         return Err(End::Reject);
