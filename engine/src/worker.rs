@@ -109,11 +109,7 @@ fn run<H: Handler>(spec: WorkerSpec<H>) {
     }
     let ready = spec.ready.clone();
     let built = match spec.backend {
-        Backend::IoUring => RuntimeBuilder::<IoUringDriver>::new()
-            .with_entries(RING_ENTRIES)
-            .enable_timer()
-            .build()
-            .map(|mut rt| rt.block_on(worker_main(spec))),
+        Backend::IoUring => uring_runtime().map(|mut rt| rt.block_on(worker_main(spec))),
         Backend::Epoll => RuntimeBuilder::<LegacyDriver>::new()
             .enable_timer()
             .build()
@@ -122,6 +118,25 @@ fn run<H: Handler>(spec: WorkerSpec<H>) {
     if let Err(e) = built {
         let _ = ready.send(Err(format!("cannot start the runtime: {e}")));
     }
+}
+
+/// An io_uring runtime with `IORING_SETUP_COOP_TASKRUN` (Linux 5.19+): completions run
+/// when the worker next enters the kernel, which it does on every loop, instead of
+/// interrupting it with an inter-processor interrupt. Older kernels get a plain ring.
+fn uring_runtime() -> io::Result<monoio::Runtime<monoio::time::TimeDriver<IoUringDriver>>> {
+    let mut coop = io_uring_06::IoUring::builder();
+    coop.setup_coop_taskrun();
+    RuntimeBuilder::<IoUringDriver>::new()
+        .uring_builder(coop)
+        .with_entries(RING_ENTRIES)
+        .enable_timer()
+        .build()
+        .or_else(|_| {
+            RuntimeBuilder::<IoUringDriver>::new()
+                .with_entries(RING_ENTRIES)
+                .enable_timer()
+                .build()
+        })
 }
 
 async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
