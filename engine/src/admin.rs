@@ -49,32 +49,48 @@ pub(crate) fn start(
 
 fn spawn_tcp(l: TcpListener, board: Board) -> Result<(), String> {
     l.set_nonblocking(false).map_err(|e| e.to_string())?;
-    std::thread::Builder::new()
-        .name("peregrine-metrics".into())
-        .spawn(move || {
-            for s in l.incoming().flatten() {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
-                answer(s, &board);
-            }
-        })
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    spawn_acceptor(board, move |board| {
+        for s in l.incoming().flatten() {
+            serve_one(s, board, |s, t| {
+                let _ = s.set_read_timeout(t);
+                let _ = s.set_write_timeout(t);
+            });
+        }
+    })
 }
 
 fn spawn_unix(l: UnixListener, board: Board) -> Result<(), String> {
     l.set_nonblocking(false).map_err(|e| e.to_string())?;
+    spawn_acceptor(board, move |board| {
+        for s in l.incoming().flatten() {
+            serve_one(s, board, |s, t| {
+                let _ = s.set_read_timeout(t);
+                let _ = s.set_write_timeout(t);
+            });
+        }
+    })
+}
+
+/// Run an accept loop on a thread of its own.
+fn spawn_acceptor(
+    board: Board,
+    accept_loop: impl FnOnce(&Board) + Send + 'static,
+) -> Result<(), String> {
     std::thread::Builder::new()
         .name("peregrine-metrics".into())
-        .spawn(move || {
-            for s in l.incoming().flatten() {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
-                answer(s, &board);
-            }
-        })
+        .spawn(move || accept_loop(&board))
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// Bound the connection's reads and writes, then answer it.
+fn serve_one<S: Read + Write>(
+    mut s: S,
+    board: &Board,
+    set_timeouts: impl Fn(&mut S, Option<Duration>),
+) {
+    set_timeouts(&mut s, Some(Duration::from_secs(5)));
+    answer(s, board);
 }
 
 fn answer<S: Read + Write>(mut s: S, board: &Board) {

@@ -15,6 +15,7 @@
 
 use super::error::BadRequest;
 use super::{BodyFraming, HeaderSpan, ParseError, Span, Status, Version};
+use crate::h1::tokens::is_tchar;
 use memchr::memchr;
 
 /// Largest response head accepted: status line, header lines and the final empty line.
@@ -115,7 +116,7 @@ pub fn parse_response(
             return Err(BadRequest::InvalidHeaderName.into());
         };
         let name = &line[..colon];
-        if name.is_empty() || !name.iter().all(|&b| TCHAR[b as usize]) {
+        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
             return Err(BadRequest::InvalidHeaderName.into());
         }
         let mut vs = colon + 1;
@@ -312,35 +313,6 @@ fn span(start: usize, end: usize) -> Span {
         end: end as u32,
     }
 }
-
-/// `tchar` (RFC 9110 §5.6.2).
-static TCHAR: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let c = i as u8;
-        t[i] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        i += 1;
-    }
-    t
-};
 
 /// Field-value and reason-phrase bytes: HTAB, SP, VCHAR, obs-text.
 static VALUE_OK: [bool; 256] = {
