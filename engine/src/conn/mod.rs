@@ -10,31 +10,26 @@
 mod encode;
 pub(crate) mod exchange;
 mod panic;
+mod write;
 
 pub(crate) use panic::CatchUnwind;
 
-use std::future::poll_fn;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use futures_core::Stream;
+use bytes::BytesMut;
 use http::{Method, StatusCode};
-use peregrine_protocol::h1::encode::{write_chunk_header, LAST_CHUNK};
 use peregrine_protocol::h1::parse::{RequestHead, RequestParser, TargetForm};
 use peregrine_protocol::h1::target::normalize_path;
 use peregrine_protocol::h1::{BodyFraming, ParseError, Status, Version};
 
-use crate::body::{BodyKind, BoxStream};
 use crate::handler::Handler;
 use crate::metrics::{bump, CloseReason};
 use crate::registry::{ConnId, Kick, Phase};
 use crate::request::{PathRepr, Request, RequestBody};
 use crate::transport::{ConnInfo, Stream as Transport};
 use crate::worker::Worker;
-use encode::{encode_error, encode_head, Framing, ReqMeta};
+use encode::{encode_error, ReqMeta};
 use exchange::{Exchange, Io};
 
 /// Bodies up to this size are copied into the write buffer; larger ones are written
@@ -347,188 +342,6 @@ impl<H: Handler> Conn<H> {
         self.after_response().await
     }
 
-    async fn write_response(
-        &mut self,
-        response: crate::Response,
-        meta: ReqMeta,
-    ) -> Result<(), End> {
-        let (status, headers, body) = response.into_parts();
-        let streaming = matches!(body.kind, BodyKind::Stream(_));
-        if (self.exchange.continue_pending() && !streaming) || self.exchange.broken() {
-            // The announced body was never asked for (and a finished handler will not
-            // ask), or its framing broke: we cannot tell where the next request starts,
-            // so this response ends the connection.
-            self.keep_alive = false;
-        }
-        if self.wbuf.capacity() == 0 {
-            self.wbuf = self.worker.pool.borrow_mut().take();
-        }
-        self.response_start = Some(self.wbuf.len());
-        let date = &self.worker.date;
-        let server = self.worker.http.server_header.as_deref();
-        let framing = encode_head(
-            &mut self.wbuf,
-            status,
-            &headers,
-            body.len(),
-            meta,
-            &mut self.keep_alive,
-            date,
-            server,
-        );
-        match body.kind {
-            BodyKind::Empty => Ok(()),
-            BodyKind::Full(bytes) => {
-                if framing == Framing::NoBody {
-                    return Ok(());
-                }
-                if bytes.len() <= COPY_LIMIT {
-                    self.wbuf.extend_from_slice(&bytes);
-                    return Ok(());
-                }
-                // Boxed: large bodies are rare and their write state is large.
-                Box::pin(self.write_bytes(bytes)).await
-            }
-            BodyKind::Stream(stream) => {
-                if framing == Framing::NoBody {
-                    return Ok(());
-                }
-                // Boxed: streaming needs more state than a whole body.
-                Box::pin(self.write_stream(stream, framing)).await
-            }
-        }
-    }
-
-    /// Append `bytes` to the write buffer, or write them from their own buffer when large.
-    async fn write_bytes(&mut self, bytes: Bytes) -> Result<(), End> {
-        if bytes.len() <= COPY_LIMIT {
-            self.wbuf.extend_from_slice(&bytes);
-            return Ok(());
-        }
-        self.flush().await.map_err(|_| End::Abort)?;
-        let io = self.io.as_mut().ok_or(End::Abort)?;
-        let registry = &self.worker.registry;
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let piece = rest.split_to(rest.len().min(WRITE_PIECE));
-            registry.write(self.id, true, 0);
-            let (res, _) = io.stream.write_all(piece).await;
-            let n = *res.as_ref().unwrap_or(&0);
-            registry.write(self.id, false, n);
-            bump(&self.worker.counters.writes, 1);
-            bump(&self.worker.counters.bytes_out, n as u64);
-            res.map_err(|_| End::Abort)?;
-        }
-        Ok(())
-    }
-
-    /// Pull the response body stream and write it. Buffered output is flushed whenever
-    /// the stream is not immediately ready, so streamed pieces are never held back.
-    async fn write_stream(&mut self, mut stream: BoxStream, framing: Framing) -> Result<(), End> {
-        let mut remaining = match framing {
-            Framing::Length(n) => Some(n),
-            _ => None,
-        };
-        loop {
-            let item = self.next_item(&mut stream).await?;
-            let Some(item) = item else { break };
-            let bytes = match item {
-                Ok(b) => b,
-                Err(e) => {
-                    if let Some(start) = self.response_start {
-                        // Nothing of this response was sent: answer the body's rejection
-                        // (413, 408, 400), or 500 for a failed or panicking stream.
-                        let status = self.exchange.rejected().unwrap_or(500);
-                        tracing::debug!(error = %e, status, "response body failed before it started");
-                        self.wbuf.truncate(start);
-                        self.reject(status, None);
-                        return Err(End::Reject);
-                    }
-                    tracing::debug!(error = %e, "response body stream failed; closing");
-                    return Err(End::Abort);
-                }
-            };
-            if bytes.is_empty() {
-                continue;
-            }
-            match framing {
-                Framing::Chunked => {
-                    write_chunk_header(&mut self.wbuf, bytes.len());
-                    self.write_bytes(bytes).await?;
-                    self.wbuf.extend_from_slice(b"\r\n");
-                }
-                Framing::Length(_) => {
-                    let left = remaining.unwrap_or(0);
-                    let mut bytes = bytes;
-                    if bytes.len() as u64 > left {
-                        tracing::warn!("response body longer than its Content-Length; truncated");
-                        bytes.truncate(left as usize);
-                        self.keep_alive = false;
-                    }
-                    remaining = Some(left - bytes.len() as u64);
-                    self.write_bytes(bytes).await?;
-                }
-                Framing::Close | Framing::NoBody => self.write_bytes(bytes).await?,
-            }
-            if self.wbuf.len() >= COPY_LIMIT {
-                self.flush().await.map_err(|_| End::Abort)?;
-            }
-        }
-        match framing {
-            Framing::Chunked => self.wbuf.extend_from_slice(LAST_CHUNK),
-            Framing::Length(_) if remaining != Some(0) => {
-                tracing::warn!("response body shorter than its Content-Length; closing");
-                return Err(End::Close);
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// The next item of the response body, with the I/O lent to the exchange while the
-    /// stream is polled (it may read the request body, and then sends our buffered
-    /// output before it waits for the client).
-    async fn next_item(
-        &mut self,
-        stream: &mut BoxStream,
-    ) -> Result<Option<std::io::Result<Bytes>>, End> {
-        self.exchange.lend(self.io.take().ok_or(End::Abort)?);
-        self.exchange.stash_output(std::mem::take(&mut self.wbuf));
-        let ready = poll_fn(|cx| match poll_stream(stream, cx) {
-            Poll::Ready(item) => Poll::Ready(Some(item)),
-            Poll::Pending => Poll::Ready(None),
-        })
-        .await;
-        let item = match ready {
-            Some(item) => item,
-            None => {
-                // Not ready, and the I/O is free: the stream waits on something other
-                // than the client, so send what we have now.
-                if let Some(io) = self.exchange.reclaim() {
-                    self.io = Some(io);
-                    self.take_output();
-                    self.flush().await.map_err(|_| End::Abort)?;
-                    self.exchange.lend(self.io.take().ok_or(End::Abort)?);
-                    self.exchange.stash_output(std::mem::take(&mut self.wbuf));
-                }
-                poll_fn(|cx| poll_stream(stream, cx)).await
-            }
-        };
-        self.io = Some(self.exchange.reclaim().ok_or(End::Abort)?);
-        self.take_output();
-        Ok(item)
-    }
-
-    /// Take the output back from the exchange; if a body read sent some of it, the
-    /// response has started on the wire.
-    fn take_output(&mut self) {
-        let (out, flushed) = self.exchange.take_output();
-        self.wbuf = out;
-        if flushed {
-            self.response_start = None;
-        }
-    }
-
     /// After a response: settle the request body and decide whether to go on.
     async fn after_response(&mut self) -> Option<End> {
         if self.exchange.continue_pending() {
@@ -601,28 +414,6 @@ impl<H: Handler> Conn<H> {
         self.keep_alive = false;
     }
 
-    async fn flush(&mut self) -> std::io::Result<()> {
-        if self.wbuf.is_empty() {
-            return Ok(());
-        }
-        let io = self
-            .io
-            .as_mut()
-            .ok_or_else(|| std::io::Error::other("connection lost"))?;
-        let buf = std::mem::take(&mut self.wbuf);
-        self.response_start = None;
-        let registry = &self.worker.registry;
-        registry.write(self.id, true, 0);
-        let (res, mut buf) = io.stream.write_all(buf).await;
-        let n = *res.as_ref().unwrap_or(&0);
-        registry.write(self.id, false, n);
-        bump(&self.worker.counters.writes, 1);
-        bump(&self.worker.counters.bytes_out, n as u64);
-        buf.clear();
-        self.wbuf = buf;
-        res.map(|_| ())
-    }
-
     /// Give idle buffers back to the pool (and drop the spare header vector: a quiet
     /// connection keeps nothing it does not need).
     fn release_buffers(&mut self) {
@@ -656,23 +447,6 @@ impl<H: Handler> Conn<H> {
             }
         }
     }
-}
-
-/// Poll a response body stream; a panic inside it becomes an error item (the response
-/// has started, so the connection is closed; the worker lives on).
-fn poll_stream(
-    stream: &mut BoxStream,
-    cx: &mut std::task::Context<'_>,
-) -> Poll<Option<std::io::Result<Bytes>>> {
-    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        Pin::new(&mut *stream).poll_next(cx)
-    }));
-    polled.unwrap_or_else(|_| {
-        tracing::error!("a response body stream panicked; closing the connection");
-        Poll::Ready(Some(Err(std::io::Error::other(
-            "response body stream panicked",
-        ))))
-    })
 }
 
 /// After an error answer and FIN, read and discard for a moment so that unread request
