@@ -24,9 +24,11 @@ pub(crate) enum CloseReason {
     DataRate,
     /// Closed by a graceful shutdown.
     Shutdown,
+    /// Upgraded: the HTTP connection ended, its stream went to the handler.
+    Upgraded,
 }
 
-const REASONS: [(CloseReason, &str); 7] = [
+const REASONS: [(CloseReason, &str); 8] = [
     (CloseReason::Normal, "normal"),
     (CloseReason::Rejected, "rejected"),
     (CloseReason::Aborted, "aborted"),
@@ -34,6 +36,7 @@ const REASONS: [(CloseReason, &str); 7] = [
     (CloseReason::HeadersTimeout, "headers_timeout"),
     (CloseReason::DataRate, "data_rate"),
     (CloseReason::Shutdown, "shutdown"),
+    (CloseReason::Upgraded, "upgraded"),
 ];
 
 /// Statuses the server itself answers with.
@@ -53,6 +56,7 @@ pub(crate) struct Counters {
     pub writes: Cell<u64>,
     pub waits: Cell<u64>,
     pub panics: Cell<u64>,
+    pub upgrades: Cell<u64>,
 }
 
 #[inline]
@@ -87,6 +91,7 @@ impl Counters {
             writes: self.writes.get(),
             waits: self.waits.get(),
             panics: self.panics.get(),
+            upgrades: self.upgrades.get(),
             active,
             pool_idle: pool.0,
             pool_hits: pool.1,
@@ -109,6 +114,7 @@ pub struct Snapshot {
     writes: u64,
     waits: u64,
     panics: u64,
+    upgrades: u64,
     /// Connections open now.
     pub active: u64,
     /// Buffers idle in the pool now.
@@ -176,7 +182,7 @@ impl Board {
             self.backend,
             snaps.len()
         );
-        let simple: [Family; 14] = [
+        let simple: [Family; 15] = [
             (
                 "connections_accepted_total",
                 "counter",
@@ -194,6 +200,12 @@ impl Board {
                 "gauge",
                 "Connections open now.",
                 |s| s.active,
+            ),
+            (
+                "connections_upgraded_total",
+                "counter",
+                "Connections upgraded to an opaque stream (101 Switching Protocols).",
+                |s| s.upgrades,
             ),
             (
                 "requests_total",

@@ -2,15 +2,16 @@
 //!
 //! Timeouts and data rates are enforced here, without per-request timers: once a second
 //! the worker's ticker sweeps the table (Kestrel's heartbeat), and a connection whose
-//! wait ran out is woken with `shutdown(2)`, which completes its pending readiness wait or
-//! read with end-of-stream (and, for a stalled write, fails the write). The connection
-//! then asks [`Registry::kicked`] why and answers accordingly (close quietly, 408, abort).
-//! The per-request cost is a few stores into this table.
-
-use std::cell::{Cell, RefCell};
-use std::os::fd::RawFd;
+//! wait ran out is woken through its transport's [`Interrupt`] (`shutdown(2)` for kernel
+//! sockets), which completes its pending readiness wait or read with end-of-stream (and,
+//! for a stalled write, fails the write). The connection then asks [`Registry::kicked`]
+//! why and answers accordingly (close quietly, 408, abort). The per-request cost is a few
+//! stores into this table.
 
 use monoio::io::{CancelHandle, Canceller};
+use std::cell::{Cell, RefCell};
+
+use crate::transport::{Interrupt, Stop};
 
 /// What a connection is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +22,8 @@ pub(crate) enum Phase {
     Head,
     /// Running the handler or writing a response.
     Busy,
+    /// Upgraded to an opaque stream: no HTTP timeouts or data rates apply.
+    Upgraded,
 }
 
 /// Why the worker woke a connection.
@@ -49,9 +52,10 @@ pub(crate) struct Timeouts {
     pub min_response_rate: Option<(u64, u32)>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Entry {
-    fd: RawFd,
+    /// Wakes the connection's pending I/O; `None` once it left the table.
+    interrupt: Option<Interrupt>,
     phase: Phase,
     /// Tick at which `phase` was entered.
     since: u32,
@@ -101,9 +105,9 @@ impl Registry {
     }
 
     /// Add a connection (reading its first head).
-    pub fn register(&self, fd: RawFd) -> ConnId {
+    pub fn register(&self, interrupt: Interrupt) -> ConnId {
         let entry = Entry {
-            fd,
+            interrupt: Some(interrupt),
             phase: Phase::Head,
             since: self.now.get(),
             reading_body: false,
@@ -134,6 +138,7 @@ impl Registry {
         if let Some(e) = self.entries.borrow_mut().get_mut(id as usize) {
             if e.live {
                 e.live = false;
+                e.interrupt = None;
                 e.kicked = None;
                 e.hot = false;
                 self.free.borrow_mut().push(id);
@@ -157,6 +162,11 @@ impl Registry {
                 e.body_bytes = 0;
                 e.write_waited = 0;
                 e.written = 0;
+            }
+            if phase == Phase::Upgraded {
+                e.reading_body = false;
+                e.writing = false;
+                e.hot = false;
             }
         });
     }
@@ -220,7 +230,9 @@ impl Registry {
         for e in self.entries.borrow_mut().iter_mut() {
             if e.live && e.phase == Phase::Idle && e.kicked.is_none() {
                 e.kicked = Some(Kick::Shutdown);
-                wake(e.fd, libc::SHUT_RD);
+                if let Some(i) = &e.interrupt {
+                    i.fire(Stop::Read);
+                }
             }
         }
     }
@@ -231,7 +243,7 @@ impl Registry {
         self.now.set(now);
         let t = self.timeouts;
         for (i, e) in self.entries.borrow_mut().iter_mut().enumerate() {
-            if !e.live || e.kicked.is_some() {
+            if !e.live || e.kicked.is_some() || e.phase == Phase::Upgraded {
                 continue;
             }
             // The phase began somewhere inside tick `since`: only after more than the
@@ -272,23 +284,16 @@ impl Registry {
             }
             if let Some(k) = kick {
                 e.kicked = Some(k);
-                let how = if k == Kick::ResponseRate {
-                    libc::SHUT_RDWR
+                let stop = if k == Kick::ResponseRate {
+                    Stop::ReadWrite
                 } else {
-                    libc::SHUT_RD
+                    Stop::Read
                 };
-                wake(e.fd, how);
+                if let Some(i) = &e.interrupt {
+                    i.fire(stop);
+                }
             }
         }
-    }
-}
-
-/// Make the pending read (and, with `SHUT_RDWR`, write) side of `fd` complete.
-fn wake(fd: RawFd, how: libc::c_int) {
-    // SAFETY: `fd` belongs to a live connection of this worker (entries are removed
-    // before their descriptor closes); shutdown(2) has no memory effects.
-    unsafe {
-        libc::shutdown(fd, how);
     }
 }
 
@@ -308,7 +313,7 @@ mod tests {
     #[test]
     fn idle_connections_time_out() {
         let r = registry();
-        let id = r.register(-1);
+        let id = r.register(Interrupt::Socket(-1));
         r.set_phase(id, Phase::Idle);
         r.sweep();
         r.sweep();
@@ -321,7 +326,7 @@ mod tests {
     #[test]
     fn slow_heads_time_out() {
         let r = registry();
-        let id = r.register(-1);
+        let id = r.register(Interrupt::Socket(-1));
         r.sweep();
         r.sweep();
         assert_eq!(r.kicked(id), None);
@@ -332,7 +337,7 @@ mod tests {
     #[test]
     fn body_rate_counts_only_while_reading() {
         let r = registry();
-        let id = r.register(-1);
+        let id = r.register(Interrupt::Socket(-1));
         r.set_phase(id, Phase::Busy);
         for _ in 0..10 {
             r.sweep(); // not reading: no rate check
@@ -351,7 +356,7 @@ mod tests {
     #[test]
     fn fast_writers_pass() {
         let r = registry();
-        let id = r.register(-1);
+        let id = r.register(Interrupt::Socket(-1));
         r.set_phase(id, Phase::Busy);
         r.write(id, true, 0);
         for _ in 0..5 {
@@ -365,11 +370,11 @@ mod tests {
     #[test]
     fn slots_are_reused() {
         let r = registry();
-        let a = r.register(-1);
+        let a = r.register(Interrupt::Socket(-1));
         r.unregister(a);
         r.unregister(a);
-        let b = r.register(-1);
-        let c = r.register(-1);
+        let b = r.register(Interrupt::Socket(-1));
+        let c = r.register(Interrupt::Socket(-1));
         assert_eq!(a, b);
         assert_ne!(b, c);
     }

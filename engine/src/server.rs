@@ -13,9 +13,10 @@ use crate::listen::{self, BindError, BindOptions, Endpoint, EndpointSockets, Uni
 use crate::metrics::Board;
 use crate::options::Options;
 use crate::registry::Timeouts;
+use crate::shard::HttpSettings;
 use crate::signal::Trigger;
 use crate::url::{Scheme, UrlError};
-use crate::worker::{self, HttpSettings, WorkerListener, WorkerSpec};
+use crate::worker::{self, WorkerListener, WorkerSpec};
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -153,8 +154,10 @@ impl Server {
                 min_response_rate: o.min_response_data_rate.map(|(r, g)| (r, secs(g))),
             },
             max_concurrent_connections: o.max_concurrent_connections,
+            max_concurrent_upgraded_connections: o.max_concurrent_upgraded_connections,
             hot_reads: self.backend == Backend::IoUring,
             open_connections: Default::default(),
+            upgraded_connections: Default::default(),
         });
         let mut per_worker: Vec<Vec<WorkerListener>> = (0..threads).map(|_| Vec::new()).collect();
         for ep in &self.endpoints {

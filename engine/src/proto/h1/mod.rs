@@ -1,4 +1,5 @@
-//! One HTTP/1.x connection: read, parse, dispatch to the handler, write.
+//! One HTTP/1.x connection: read, parse, dispatch to the handler, write; generic over
+//! the [`Transport`] it runs on (kernel sockets, the in-memory pipe, later TLS).
 //!
 //! - Idle: no buffers held; the task waits for readability (or shutdown), then takes a
 //!   read buffer from the worker's pool.
@@ -6,10 +7,13 @@
 //!   anything is written, so all responses to one read leave in one write.
 //! - Bodies: the request body is read on demand by the handler (see [`exchange`]); the
 //!   response body is written as it is produced, chunked when its length is unknown.
+//! - Upgrade: the handler may take the transport for good (`101 Switching Protocols`).
 
 mod encode;
-pub(crate) mod exchange;
+mod exchange;
 mod panic;
+#[cfg(test)]
+mod tests;
 mod write;
 
 pub(crate) use panic::CatchUnwind;
@@ -27,10 +31,10 @@ use crate::handler::Handler;
 use crate::metrics::{bump, CloseReason};
 use crate::registry::{ConnId, Kick, Phase};
 use crate::request::{PathRepr, Request, RequestBody};
-use crate::transport::{ConnInfo, Stream as Transport};
-use crate::worker::Worker;
+use crate::shard::Shard;
+use crate::transport::{ConnInfo, Transport};
 use encode::{encode_error, ReqMeta};
-use exchange::{Exchange, Io};
+use exchange::{Exchange, Io, Writing};
 
 /// Bodies up to this size are copied into the write buffer; larger ones are written
 /// from their own buffer.
@@ -50,39 +54,42 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// so the client sees the answer rather than a reset).
 const LINGER: Duration = Duration::from_millis(500);
 
-/// Serve one connection until it closes.
-pub(crate) async fn serve<H: Handler>(
-    worker: Rc<Worker<H>>,
-    stream: Transport,
-    info: ConnInfo,
+/// How a connection left HTTP/1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Served {
+    /// It closed.
+    Closed,
+    /// It was upgraded: the stream went to the handler, and the connection already left
+    /// the max-concurrent-connections count.
+    Upgraded,
+}
+
+/// Serve one connection until it closes or is upgraded. `rbuf` holds bytes already read
+/// from `stream` (by protocol detection), the start of the first request.
+pub(crate) async fn serve<H: Handler, T: Transport>(
+    shard: Rc<Shard<H>>,
+    stream: T,
+    rbuf: BytesMut,
     id: ConnId,
-) {
-    let limits = worker.http.limits;
-    let exchange = Rc::new(Exchange::new(
-        worker.registry.clone(),
-        worker.counters.clone(),
-        id,
-        worker.http.max_request_body_size,
-        worker.http.max_request_buffer_size,
-    ));
+) -> Served {
+    let limits = shard.http.limits;
+    let exchange = Rc::new(Exchange::new(shard.core.clone(), id));
+    let info = Rc::new(stream.info().clone());
     let mut conn = Conn {
         id,
-        worker,
-        io: Some(Io {
-            stream,
-            rbuf: BytesMut::new(),
-        }),
+        shard,
+        io: Some(Io { stream, rbuf }),
         wbuf: BytesMut::new(),
         parser: RequestParser::new(limits),
         head: RequestHead::default(),
         exchange,
-        info: Rc::new(info),
-        keep_alive: true,
-        response_start: None,
+        info,
+        persist: Persist::KeepAlive,
         served: 0,
     };
     let end = conn.run().await;
-    let reason = match (end, conn.worker.registry.kicked(id)) {
+    let reason = match (end, conn.shard.registry.kicked(id)) {
+        (End::Upgraded, _) => CloseReason::Upgraded,
         (_, Some(Kick::Shutdown)) => CloseReason::Shutdown,
         (_, Some(Kick::KeepAlive)) => CloseReason::KeepAliveTimeout,
         (_, Some(Kick::HeadersTimeout)) => CloseReason::HeadersTimeout,
@@ -91,9 +98,13 @@ pub(crate) async fn serve<H: Handler>(
         (End::Reject, None) => CloseReason::Rejected,
         (End::Abort, None) => CloseReason::Aborted,
     };
-    conn.worker.counters.closed(reason);
+    conn.shard.counters.closed(reason);
+    if end == End::Upgraded {
+        return Served::Upgraded;
+    }
     // Boxed: closing (flush, lingering read) needs more state than the idle loop.
     Box::pin(conn.finish(end)).await;
+    Served::Closed
 }
 
 /// How a connection ends.
@@ -105,27 +116,37 @@ enum End {
     Reject,
     /// The transport failed or vanished: drop it.
     Abort,
+    /// The handler took the transport (opaque upgrade).
+    Upgraded,
 }
 
-struct Conn<H: Handler> {
+/// Whether another request may follow the one being answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Persist {
+    /// A persistent connection: read the next request after this response.
+    KeepAlive,
+    /// This response is the last (`Connection: close`, HTTP/1.0, an error answer,
+    /// shutdown, a body that cannot be skipped).
+    Close,
+}
+
+struct Conn<H: Handler, T: Transport> {
     id: ConnId,
-    worker: Rc<Worker<H>>,
-    /// `None` only while lent to the exchange (or lost with a failed body read).
-    io: Option<Io>,
+    shard: Rc<Shard<H>>,
+    /// `None` only while lent to the exchange (or lost with a failed body read, or
+    /// upgraded away).
+    io: Option<Io<T>>,
     wbuf: BytesMut,
     parser: RequestParser,
     head: RequestHead,
-    exchange: Rc<Exchange>,
+    exchange: Rc<Exchange<T>>,
     info: Rc<ConnInfo>,
-    keep_alive: bool,
-    /// Where the response being written starts in `wbuf`; `None` once any of it was
-    /// written (the response has started on the wire).
-    response_start: Option<usize>,
+    persist: Persist,
     /// Requests answered since the connection last went quiet (see `read_head`).
     served: u32,
 }
 
-impl<H: Handler> Conn<H> {
+impl<H: Handler, T: Transport> Conn<H, T> {
     async fn run(&mut self) -> End {
         loop {
             let head_len = match self.read_head().await {
@@ -150,7 +171,7 @@ impl<H: Handler> Conn<H> {
                 return end;
             }
             // Whatever follows (a pipelined head, or nothing) is a new request head.
-            self.worker.registry.set_phase(self.id, Phase::Head);
+            self.shard.registry.set_phase(self.id, Phase::Head);
         }
     }
 
@@ -173,10 +194,15 @@ impl<H: Handler> Conn<H> {
                 self.flush().await.map_err(|_| HeadError::Io)?;
             }
             let idle = self.io.as_ref().is_some_and(|io| io.rbuf.is_empty());
-            if idle && (!self.keep_alive || self.worker.shutdown.is_fired()) {
+            if idle && (self.persist == Persist::Close || self.shard.shutdown.is_fired()) {
                 return Ok(None);
             }
-            if idle && self.served >= HOT_AFTER && !cooled && self.worker.http.hot_reads {
+            if idle
+                && T::CANCELABLE_READS
+                && self.served >= HOT_AFTER
+                && !cooled
+                && self.shard.http.hot_reads
+            {
                 // Back-to-back requests: wait for the next one with the read itself (one
                 // operation instead of readiness + read), keeping the read buffer; the
                 // sweep cancels the read after a second of silence.
@@ -190,9 +216,9 @@ impl<H: Handler> Conn<H> {
             if idle {
                 // Idle until bytes arrive: a kick (shutdown) completes the wait or the
                 // read below with end-of-stream.
-                let registry = &self.worker.registry;
+                let registry = &self.shard.registry;
                 registry.set_phase(self.id, Phase::Idle);
-                bump(&self.worker.counters.waits, 1);
+                bump(&self.shard.counters.waits, 1);
                 let ready = io.stream.readable(false).await;
                 if let Some(kick) = registry.kicked(self.id) {
                     return Err(HeadError::Kicked(kick));
@@ -200,17 +226,17 @@ impl<H: Handler> Conn<H> {
                 if ready.is_err() {
                     return Ok(None);
                 }
-                io.rbuf = self.worker.pool.borrow_mut().take();
+                io.rbuf = self.shard.pool.borrow_mut().take();
             } else if io.rbuf.capacity() - io.rbuf.len() < HEAD_READ_SIZE / 4 {
                 io.rbuf.reserve(HEAD_READ_SIZE);
             }
             let buf = std::mem::take(&mut io.rbuf);
             let (res, buf) = io.stream.read(buf).await;
             io.rbuf = buf;
-            let counters = &self.worker.counters;
+            let counters = &self.shard.counters;
             bump(&counters.reads, 1);
             bump(&counters.bytes_in, *res.as_ref().unwrap_or(&0) as u64);
-            if let Some(kick) = self.worker.registry.kicked(self.id) {
+            if let Some(kick) = self.shard.registry.kicked(self.id) {
                 return Err(HeadError::Kicked(kick));
             }
             match res {
@@ -219,7 +245,7 @@ impl<H: Handler> Conn<H> {
                     tracing::debug!("client closed the connection mid-head");
                     return Err(HeadError::Io);
                 }
-                Ok(_) if idle => self.worker.registry.set_phase(self.id, Phase::Head),
+                Ok(_) if idle => self.shard.registry.set_phase(self.id, Phase::Head),
                 Ok(_) => {}
                 Err(_) => return Err(HeadError::Io),
             }
@@ -231,7 +257,7 @@ impl<H: Handler> Conn<H> {
     async fn hot_read(&mut self) -> Result<bool, HeadError> {
         let io = self.io.as_mut().ok_or(HeadError::Io)?;
         {
-            let mut pool = self.worker.pool.borrow_mut();
+            let mut pool = self.shard.pool.borrow_mut();
             if self.wbuf.capacity() > 0 {
                 pool.give(std::mem::take(&mut self.wbuf));
             }
@@ -239,13 +265,13 @@ impl<H: Handler> Conn<H> {
                 io.rbuf = pool.take();
             }
         }
-        let registry = &self.worker.registry;
+        let registry = &self.shard.registry;
         let cancel = registry.go_hot(self.id);
         let buf = std::mem::take(&mut io.rbuf);
         let (res, buf) = io.stream.cancelable_read(buf, cancel).await;
         registry.cool(self.id);
         io.rbuf = buf;
-        let counters = &self.worker.counters;
+        let counters = &self.shard.counters;
         bump(&counters.reads, 1);
         if let Some(kick) = registry.kicked(self.id) {
             return Err(HeadError::Kicked(kick));
@@ -268,8 +294,8 @@ impl<H: Handler> Conn<H> {
     /// Answer one request whose head is `head_len` bytes at the start of the read buffer.
     /// `Some(end)` when the connection must end.
     async fn dispatch(&mut self, head_len: usize) -> Option<End> {
-        self.worker.registry.set_phase(self.id, Phase::Busy);
-        bump(&self.worker.counters.requests, 1);
+        self.shard.registry.set_phase(self.id, Phase::Busy);
+        bump(&self.shard.counters.requests, 1);
         self.served = self.served.saturating_add(1);
         let mut io = self.io.take()?;
         let head_bytes = io.rbuf.split_to(head_len).freeze();
@@ -295,8 +321,15 @@ impl<H: Handler> Conn<H> {
             version: h.version,
             is_head: method == Method::HEAD,
         };
-        self.keep_alive = h.keep_alive && !self.worker.shutdown.is_fired();
-        let has_body = !matches!(h.framing, BodyFraming::Empty);
+        self.persist = if h.keep_alive && !self.shard.shutdown.is_fired() {
+            Persist::KeepAlive
+        } else {
+            Persist::Close
+        };
+        let has_body = !matches!(h.framing, BodyFraming::Empty | BodyFraming::Length(0));
+        let upgradable = h.upgrade
+            && h.version == Version::Http11
+            && matches!(h.framing, BodyFraming::Empty | BodyFraming::Length(0));
         self.exchange.start_body(h.framing, h.expect_continue);
         let req = Request {
             method,
@@ -309,16 +342,29 @@ impl<H: Handler> Conn<H> {
             query: h.query,
             headers: std::mem::replace(&mut h.headers, self.exchange.take_spare_headers()),
             host: h.host,
-            body: RequestBody::new(has_body.then(|| self.exchange.clone())),
+            body: RequestBody::new(has_body.then(|| self.exchange.clone() as _)),
             conn: self.info.clone(),
             head: head_bytes,
-            recycle: self.exchange.clone(),
+            io: self.exchange.clone(),
+            upgradable,
         };
 
+        if upgradable && !self.wbuf.is_empty() {
+            // A `101` must follow the responses to earlier pipelined requests.
+            self.io = Some(io);
+            if self.flush().await.is_err() {
+                return Some(End::Abort);
+            }
+            io = self.io.take()?;
+        }
         self.exchange.lend(io);
-        let handled = panic::CatchUnwind::new(self.worker.handler.call(req)).await;
+        let handled = panic::CatchUnwind::new(self.shard.handler.call(req)).await;
         let Some(io) = self.exchange.reclaim() else {
-            return Some(End::Abort);
+            return Some(if self.exchange.writing() == Writing::Upgraded {
+                End::Upgraded
+            } else {
+                End::Abort
+            });
         };
         self.io = Some(io);
         if let Some(status) = self.exchange.rejected() {
@@ -330,9 +376,9 @@ impl<H: Handler> Conn<H> {
             Ok(r) => r,
             Err(()) => {
                 tracing::error!("the handler panicked; answering 500");
-                bump(&self.worker.counters.panics, 1);
-                self.worker.counters.error(500);
-                self.keep_alive = false;
+                bump(&self.shard.counters.panics, 1);
+                self.shard.counters.error(500);
+                self.persist = Persist::Close;
                 crate::Response::with_status(StatusCode::INTERNAL_SERVER_ERROR)
             }
         };
@@ -352,13 +398,14 @@ impl<H: Handler> Conn<H> {
             // The declared rest is over the body limit: not worth reading.
             return Some(End::Close);
         }
-        if self.keep_alive && !self.exchange.body_done() {
+        let keep_alive = self.persist == Persist::KeepAlive;
+        if keep_alive && !self.exchange.body_done() {
             // The client may be waiting for this response before it sends the rest.
             if self.flush().await.is_err() {
                 return Some(End::Abort);
             }
         }
-        if self.keep_alive && !self.exchange.body_done() && !Box::pin(self.drain_body()).await {
+        if keep_alive && !self.exchange.body_done() && !Box::pin(self.drain_body()).await {
             // The unread body could not be drained: send the response, then close.
             return Some(if self.io.is_some() {
                 End::Close
@@ -366,10 +413,10 @@ impl<H: Handler> Conn<H> {
                 End::Abort
             });
         }
-        if !self.keep_alive {
+        if !keep_alive {
             return Some(End::Close);
         }
-        if self.wbuf.len() >= self.worker.http.max_response_buffer_size
+        if self.wbuf.len() >= self.shard.http.max_response_buffer_size
             && self.flush().await.is_err()
         {
             return Some(End::Abort);
@@ -383,6 +430,7 @@ impl<H: Handler> Conn<H> {
             return false;
         };
         self.exchange.lend(io);
+        self.exchange.start_draining();
         let exchange = self.exchange.clone();
         let drained = monoio::time::timeout(DRAIN_TIMEOUT, async move {
             while let Some(chunk) = exchange.next_chunk().await {
@@ -399,19 +447,19 @@ impl<H: Handler> Conn<H> {
 
     /// Buffer an error answer; the connection ends after it.
     fn reject(&mut self, status: u16, allow: Option<&str>) {
-        self.worker.counters.error(status);
+        self.shard.counters.error(status);
         if self.wbuf.capacity() == 0 {
-            self.wbuf = self.worker.pool.borrow_mut().take();
+            self.wbuf = self.shard.pool.borrow_mut().take();
         }
-        let date = self.worker.date.get();
+        let date = self.shard.date.get();
         encode_error(
             &mut self.wbuf,
             status,
             allow,
             &date,
-            self.worker.http.server_header.as_deref(),
+            self.shard.http.server_header.as_deref(),
         );
-        self.keep_alive = false;
+        self.persist = Persist::Close;
     }
 
     /// Give idle buffers back to the pool (and drop the spare header vector: a quiet
@@ -419,7 +467,7 @@ impl<H: Handler> Conn<H> {
     fn release_buffers(&mut self) {
         drop(self.exchange.take_spare_headers());
         drop(std::mem::take(&mut self.head.headers));
-        let mut pool = self.worker.pool.borrow_mut();
+        let mut pool = self.shard.pool.borrow_mut();
         if self.wbuf.capacity() > 0 {
             pool.give(std::mem::take(&mut self.wbuf));
         }
@@ -443,7 +491,7 @@ impl<H: Handler> Conn<H> {
         if let Some(io) = self.io.as_mut() {
             let rbuf = std::mem::take(&mut io.rbuf);
             if rbuf.capacity() > 0 {
-                self.worker.pool.borrow_mut().give(rbuf);
+                self.shard.pool.borrow_mut().give(rbuf);
             }
         }
     }
@@ -451,7 +499,7 @@ impl<H: Handler> Conn<H> {
 
 /// After an error answer and FIN, read and discard for a moment so that unread request
 /// bytes do not turn the close into a reset that destroys the answer in flight.
-async fn linger(io: &mut Io) {
+async fn linger<T: Transport>(io: &mut Io<T>) {
     let _ = monoio::time::timeout(LINGER, async {
         let mut discarded = 0usize;
         while discarded < 256 * 1024 {

@@ -148,3 +148,21 @@ pub(crate) fn encode_error(
     }
     dst.extend_from_slice(b"\r\n");
 }
+
+/// The head of `101 Switching Protocols` for an opaque upgrade: `Connection: Upgrade`,
+/// `Upgrade: protocol`, `Date`, `Server`; no body framing (Kestrel's wire form).
+pub(crate) fn encode_switching(
+    dst: &mut BytesMut,
+    protocol: &[u8],
+    date: &DateCache,
+    server: Option<&[u8]>,
+) {
+    write_status_line(dst, Version::Http11, 101);
+    dst.extend_from_slice(b"Connection: Upgrade\r\n");
+    write_header(dst, b"Upgrade", protocol);
+    write_header(dst, b"Date", &date.get());
+    if let Some(server) = server {
+        write_header(dst, b"Server", server);
+    }
+    dst.extend_from_slice(b"\r\n");
+}

@@ -12,12 +12,14 @@ use futures_core::Stream;
 use peregrine_protocol::h1::encode::{write_chunk_header, LAST_CHUNK};
 
 use super::encode::{encode_head, Framing, ReqMeta};
-use super::{Conn, End, COPY_LIMIT, WRITE_PIECE};
+use super::exchange::Writing;
+use super::{Conn, End, Persist, COPY_LIMIT, WRITE_PIECE};
 use crate::body::{BodyKind, BoxStream};
 use crate::handler::Handler;
 use crate::metrics::bump;
+use crate::transport::Transport;
 
-impl<H: Handler> Conn<H> {
+impl<H: Handler, T: Transport> Conn<H, T> {
     pub(super) async fn write_response(
         &mut self,
         response: crate::Response,
@@ -25,28 +27,32 @@ impl<H: Handler> Conn<H> {
     ) -> Result<(), End> {
         let (status, headers, body) = response.into_parts();
         let streaming = matches!(body.kind, BodyKind::Stream(_));
-        if (self.exchange.continue_pending() && !streaming) || self.exchange.broken() {
+        if (self.exchange.continue_pending() && !streaming) || self.exchange.closed() {
             // The announced body was never asked for (and a finished handler will not
             // ask), or its framing broke: we cannot tell where the next request starts,
             // so this response ends the connection.
-            self.keep_alive = false;
+            self.persist = Persist::Close;
         }
         if self.wbuf.capacity() == 0 {
-            self.wbuf = self.worker.pool.borrow_mut().take();
+            self.wbuf = self.shard.pool.borrow_mut().take();
         }
-        self.response_start = Some(self.wbuf.len());
-        let date = &self.worker.date;
-        let server = self.worker.http.server_header.as_deref();
+        self.exchange.set_writing(Writing::Head(self.wbuf.len()));
+        let date = &self.shard.date;
+        let server = self.shard.http.server_header.as_deref();
+        let mut keep_alive = self.persist == Persist::KeepAlive;
         let framing = encode_head(
             &mut self.wbuf,
             status,
             &headers,
             body.len(),
             meta,
-            &mut self.keep_alive,
+            &mut keep_alive,
             date,
             server,
         );
+        if !keep_alive {
+            self.persist = Persist::Close;
+        }
         match body.kind {
             BodyKind::Empty => Ok(()),
             BodyKind::Full(bytes) => {
@@ -78,7 +84,7 @@ impl<H: Handler> Conn<H> {
         }
         self.flush().await.map_err(|_| End::Abort)?;
         let io = self.io.as_mut().ok_or(End::Abort)?;
-        let registry = &self.worker.registry;
+        let registry = &self.shard.registry;
         let mut rest = bytes;
         while !rest.is_empty() {
             let piece = rest.split_to(rest.len().min(WRITE_PIECE));
@@ -86,8 +92,8 @@ impl<H: Handler> Conn<H> {
             let (res, _) = io.stream.write_all(piece).await;
             let n = *res.as_ref().unwrap_or(&0);
             registry.write(self.id, false, n);
-            bump(&self.worker.counters.writes, 1);
-            bump(&self.worker.counters.bytes_out, n as u64);
+            bump(&self.shard.counters.writes, 1);
+            bump(&self.shard.counters.bytes_out, n as u64);
             res.map_err(|_| End::Abort)?;
         }
         Ok(())
@@ -110,7 +116,7 @@ impl<H: Handler> Conn<H> {
             let bytes = match item {
                 Ok(b) => b,
                 Err(e) => {
-                    if let Some(start) = self.response_start {
+                    if let Writing::Head(start) = self.exchange.writing() {
                         // Nothing of this response was sent: answer the body's rejection
                         // (413, 408, 400), or 500 for a failed or panicking stream.
                         let status = self.exchange.rejected().unwrap_or(500);
@@ -138,7 +144,7 @@ impl<H: Handler> Conn<H> {
                     if bytes.len() as u64 > left {
                         tracing::warn!("response body longer than its Content-Length; truncated");
                         bytes.truncate(left as usize);
-                        self.keep_alive = false;
+                        self.persist = Persist::Close;
                     }
                     remaining = Some(left - bytes.len() as u64);
                     self.write_bytes(bytes).await?;
@@ -194,14 +200,10 @@ impl<H: Handler> Conn<H> {
         Ok(item)
     }
 
-    /// Take the output back from the exchange; if a body read sent some of it, the
-    /// response has started on the wire.
+    /// Take the output back from the exchange (a body read may have sent some of it:
+    /// the exchange then moved the response on from `Writing::Head`).
     pub(super) fn take_output(&mut self) {
-        let (out, flushed) = self.exchange.take_output();
-        self.wbuf = out;
-        if flushed {
-            self.response_start = None;
-        }
+        self.wbuf = self.exchange.take_output();
     }
 
     pub(super) async fn flush(&mut self) -> std::io::Result<()> {
@@ -213,14 +215,14 @@ impl<H: Handler> Conn<H> {
             .as_mut()
             .ok_or_else(|| std::io::Error::other("connection lost"))?;
         let buf = std::mem::take(&mut self.wbuf);
-        self.response_start = None;
-        let registry = &self.worker.registry;
+        self.exchange.output_sent();
+        let registry = &self.shard.registry;
         registry.write(self.id, true, 0);
         let (res, mut buf) = io.stream.write_all(buf).await;
         let n = *res.as_ref().unwrap_or(&0);
         registry.write(self.id, false, n);
-        bump(&self.worker.counters.writes, 1);
-        bump(&self.worker.counters.bytes_out, n as u64);
+        bump(&self.shard.counters.writes, 1);
+        bump(&self.shard.counters.bytes_out, n as u64);
         buf.clear();
         self.wbuf = buf;
         res.map(|_| ())

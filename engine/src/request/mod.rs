@@ -1,5 +1,14 @@
 //! The request a handler receives: method, target, decoded path, query, headers (views
-//! into the one buffer the head was read into), the body as a stream, and connection info.
+//! into the one buffer the head was read into), the body as a stream, connection info,
+//! and the opaque upgrade. What it needs from the connection that carries it goes through
+//! [`RequestIo`], which each protocol implements; this module knows no protocol.
+
+mod seam;
+mod upgrade;
+
+pub(crate) use seam::{LocalFuture, RequestIo};
+pub(crate) use upgrade::UpgradeLease;
+pub use upgrade::{UpgradeError, Upgraded};
 
 use std::future::Future;
 use std::io;
@@ -12,7 +21,6 @@ use futures_core::Stream;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
 use peregrine_protocol::h1::{HeaderSpan, Span};
 
-use crate::conn::exchange::{BodyLimitError, Exchange};
 use crate::transport::ConnInfo;
 
 /// An HTTP request as the handler sees it.
@@ -27,18 +35,32 @@ pub struct Request {
     pub(crate) host: Option<Span>,
     pub(crate) body: RequestBody,
     pub(crate) conn: Rc<ConnInfo>,
-    /// Where the header vector goes back to when the request is dropped, so the next
-    /// parse on this connection does not allocate.
-    pub(crate) recycle: Rc<Exchange>,
+    /// The connection carrying the request: the header vector goes back to it when the
+    /// request is dropped (so the next parse does not allocate); upgrades go through it.
+    pub(crate) io: Rc<dyn RequestIo>,
+    /// HTTP/1.1 with `Connection: upgrade`, an `Upgrade` header and no body.
+    pub(crate) upgradable: bool,
 }
 
 impl Drop for Request {
     fn drop(&mut self) {
         let mut headers = std::mem::take(&mut self.headers);
         headers.clear();
-        self.recycle.put_spare_headers(headers);
+        self.io.recycle_headers(headers);
     }
 }
+
+/// Why a body size limit could not be changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimitError;
+
+impl std::fmt::Display for BodyLimitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request body size limit cannot change after reading has started")
+    }
+}
+
+impl std::error::Error for BodyLimitError {}
 
 /// The normalised path: a view into the head when the raw path was already normal.
 pub(crate) enum PathRepr {
@@ -131,10 +153,35 @@ impl Request {
     /// body is read (Kestrel's `IHttpMaxRequestBodySizeFeature`). A body over the limit
     /// fails the read and the server answers 413.
     pub fn set_max_body_size(&mut self, limit: Option<u64>) -> Result<(), BodyLimitError> {
-        match &self.body.exchange {
-            Some(ex) => ex.set_limit(limit),
+        match &self.body.io {
+            Some(io) => io.set_body_limit(limit),
             None => Ok(()),
         }
+    }
+
+    /// Whether [`Request::upgrade`] can succeed: HTTP/1.1, `Connection: upgrade` with an
+    /// `Upgrade` header, and no body (Kestrel's `IsUpgradableRequest`; a request with a
+    /// body is served as a normal request and its upgrade headers are ignored).
+    pub fn is_upgradable(&self) -> bool {
+        self.upgradable
+    }
+
+    /// Switch the connection to `protocol` (Kestrel's `IHttpUpgradeFeature.UpgradeAsync`):
+    /// sends `101 Switching Protocols` with `Connection: Upgrade` and `Upgrade: protocol`,
+    /// then hands over the raw duplex stream, bytes the client sent right behind the head
+    /// included. From then on the HTTP limits (body size, data rates, keep-alive) no
+    /// longer apply and the connection counts against
+    /// `max_concurrent_upgraded_connections` instead of `max_concurrent_connections`.
+    /// The response the handler returns afterwards is ignored; the connection closes when
+    /// the [`Upgraded`] stream is dropped.
+    ///
+    /// Fails, before anything is sent, when the request is not upgradable, when it was
+    /// already upgraded, or when the upgraded-connection limit is reached.
+    pub async fn upgrade(&mut self, protocol: HeaderValue) -> Result<Upgraded, UpgradeError> {
+        if !self.upgradable {
+            return Err(UpgradeError::NotUpgradable);
+        }
+        self.io.upgrade(protocol).await
     }
 
     /// Take the body out of the request.
@@ -169,16 +216,13 @@ type ChunkFuture = Pin<Box<dyn Future<Output = Option<io::Result<Bytes>>>>>;
 /// The request body: a stream of buffers read from the connection as they are asked for.
 /// The first read answers `Expect: 100-continue`.
 pub struct RequestBody {
-    exchange: Option<Rc<Exchange>>,
+    io: Option<Rc<dyn RequestIo>>,
     pending: Option<ChunkFuture>,
 }
 
 impl RequestBody {
-    pub(crate) fn new(exchange: Option<Rc<Exchange>>) -> Self {
-        RequestBody {
-            exchange,
-            pending: None,
-        }
+    pub(crate) fn new(io: Option<Rc<dyn RequestIo>>) -> Self {
+        RequestBody { io, pending: None }
     }
 
     /// The next buffer of the body, `None` at its end.
@@ -186,8 +230,8 @@ impl RequestBody {
         if let Some(fut) = self.pending.take() {
             return fut.await;
         }
-        match &self.exchange {
-            Some(ex) => ex.next_chunk().await,
+        match &self.io {
+            Some(io) => io.next_chunk().await,
             None => None,
         }
     }
@@ -215,10 +259,10 @@ impl Stream for RequestBody {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         if this.pending.is_none() {
-            let Some(ex) = this.exchange.clone() else {
+            let Some(io) = this.io.clone() else {
                 return Poll::Ready(None);
             };
-            this.pending = Some(Box::pin(async move { ex.next_chunk().await }));
+            this.pending = Some(Box::pin(async move { io.next_chunk().await }));
         }
         let Some(fut) = this.pending.as_mut() else {
             return Poll::Ready(None);

@@ -1,0 +1,1 @@
+//! In-memory connection tests (filled below).

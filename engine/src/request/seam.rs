@@ -1,0 +1,32 @@
+//! The seam between a [`Request`](super::Request) and the protocol connection that
+//! carries it: reading the body, the body size limit, recycling the parsed header vector,
+//! and the opaque upgrade. Each protocol implements [`RequestIo`]; the request holds it as
+//! a trait object, so `Request` is one type whatever transport or protocol is underneath.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use http::HeaderValue;
+use peregrine_protocol::h1::HeaderSpan;
+
+use super::{BodyLimitError, UpgradeError, Upgraded};
+
+/// A boxed, worker-local future.
+pub(crate) type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// What a request needs from its connection.
+pub(crate) trait RequestIo {
+    /// The next piece of the body; `None` at its end.
+    fn next_chunk(&self) -> LocalFuture<'_, Option<io::Result<Bytes>>>;
+
+    /// Change this request's body size limit (before reading starts).
+    fn set_body_limit(&self, limit: Option<u64>) -> Result<(), BodyLimitError>;
+
+    /// Take back a cleared header vector for the next request.
+    fn recycle_headers(&self, headers: Vec<HeaderSpan>);
+
+    /// Send `101 Switching Protocols` and hand over the stream.
+    fn upgrade(&self, protocol: HeaderValue) -> LocalFuture<'_, Result<Upgraded, UpgradeError>>;
+}

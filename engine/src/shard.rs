@@ -1,0 +1,206 @@
+//! A worker's state, shared by its tasks through `Rc` and with nothing else (`!Send`):
+//! the handler clone, the Date cache, the buffer pool, the connection table, counters and
+//! the shutdown signals. [`ShardCore`] is the part that does not depend on the handler
+//! type, so protocol state that outlives a request (the request body, an upgraded
+//! stream) can hold it without being generic over the handler.
+
+use std::cell::{Cell, RefCell};
+use std::ops::Deref;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use peregrine_protocol::h1::parse::Limits;
+
+use crate::date::DateCache;
+use crate::metrics::{Board, Counters};
+use crate::pool::BufPool;
+use crate::registry::{Registry, Timeouts};
+use crate::request::{LocalFuture, UpgradeLease};
+use crate::signal::LocalSignal;
+
+/// Read/write buffer size handed out by the pool.
+const BUF_SIZE: usize = 4096;
+/// Idle buffers a worker keeps at most.
+const MAX_IDLE_BUFS: usize = 1024;
+
+/// HTTP settings shared (read-only, but for the open-connection counts) by all workers.
+#[derive(Debug)]
+pub(crate) struct HttpSettings {
+    pub server_header: Option<Vec<u8>>,
+    pub limits: Limits,
+    pub max_request_body_size: Option<u64>,
+    pub max_request_buffer_size: usize,
+    pub max_response_buffer_size: usize,
+    pub timeouts: Timeouts,
+    pub max_concurrent_connections: Option<u64>,
+    pub max_concurrent_upgraded_connections: Option<u64>,
+    /// Wait for back-to-back requests with a pending read (io_uring: one operation
+    /// instead of two; on epoll the readiness wait is the cheaper way).
+    pub hot_reads: bool,
+    /// Open (not upgraded) connections across all workers (touched once per connection,
+    /// never per request), for `max_concurrent_connections`.
+    pub open_connections: AtomicU64,
+    /// Upgraded connections across all workers.
+    pub upgraded_connections: AtomicU64,
+}
+
+impl HttpSettings {
+    /// Count a new connection; `false` (and nothing counted) when over the limit.
+    pub fn admit_connection(&self) -> bool {
+        admit(&self.open_connections, self.max_concurrent_connections)
+    }
+
+    /// A counted connection closed or was upgraded.
+    pub fn release_connection(&self) {
+        if self.max_concurrent_connections.is_some() {
+            self.open_connections.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Count a new upgraded connection; `false` when over the limit.
+    pub fn admit_upgrade(&self) -> bool {
+        admit(
+            &self.upgraded_connections,
+            self.max_concurrent_upgraded_connections,
+        )
+    }
+
+    /// An upgraded connection closed.
+    pub fn release_upgrade(&self) {
+        if self.max_concurrent_upgraded_connections.is_some() {
+            self.upgraded_connections.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn admit(count: &AtomicU64, max: Option<u64>) -> bool {
+    let Some(max) = max else { return true };
+    if count.fetch_add(1, Ordering::Relaxed) >= max {
+        count.fetch_sub(1, Ordering::Relaxed);
+        return false;
+    }
+    true
+}
+
+/// The handler-independent part of a worker's state.
+pub(crate) struct ShardCore {
+    pub date: DateCache,
+    pub pool: RefCell<BufPool>,
+    /// Fired when shutdown starts: stop accepting, finish in-flight requests, tell
+    /// upgraded connections.
+    pub shutdown: LocalSignal,
+    /// Fired when the last connection closes after shutdown started.
+    pub drained: LocalSignal,
+    /// Open connections of this worker, upgraded streams that outlived their
+    /// connection task included.
+    active: Cell<usize>,
+    pub http: Arc<HttpSettings>,
+    /// Every open connection's phase: timeouts, data rates, shutdown.
+    pub registry: Registry,
+    /// This worker's counters, published to `board` once a second.
+    pub counters: Counters,
+    board: Board,
+    pub id: usize,
+}
+
+impl ShardCore {
+    pub fn new(http: Arc<HttpSettings>, board: Board, id: usize) -> Self {
+        ShardCore {
+            date: DateCache::new(http.server_header.as_deref()),
+            pool: RefCell::new(BufPool::new(BUF_SIZE, MAX_IDLE_BUFS)),
+            shutdown: LocalSignal::default(),
+            drained: LocalSignal::default(),
+            active: Cell::new(0),
+            registry: Registry::new(http.timeouts),
+            http,
+            counters: Counters::default(),
+            board,
+            id,
+        }
+    }
+
+    /// Open connections (and upgraded streams) of this worker.
+    pub fn active(&self) -> usize {
+        self.active.get()
+    }
+
+    /// A connection (or an upgraded stream) starts.
+    pub fn enter(&self) {
+        self.active.set(self.active.get() + 1);
+    }
+
+    /// A connection (or an upgraded stream) ended; the last one after shutdown started
+    /// fires `drained`.
+    pub fn leave(&self) {
+        let left = self.active.get().saturating_sub(1);
+        self.active.set(left);
+        if left == 0 && self.shutdown.is_fired() {
+            self.drained.fire();
+        }
+    }
+
+    /// Publish this worker's counters for the metrics endpoint.
+    pub fn publish(&self) {
+        let pool = self.pool.borrow();
+        let (hits, misses) = pool.stats();
+        let snap = self
+            .counters
+            .snapshot(self.active.get() as u64, (pool.idle() as u64, hits, misses));
+        self.board.publish(self.id, snap);
+    }
+}
+
+/// A worker's state: the handler and the [`ShardCore`].
+pub(crate) struct Shard<H> {
+    pub handler: H,
+    pub core: Rc<ShardCore>,
+}
+
+impl<H> Deref for Shard<H> {
+    type Target = ShardCore;
+
+    #[inline]
+    fn deref(&self) -> &ShardCore {
+        &self.core
+    }
+}
+
+/// An upgraded connection's hold on its worker: counted as open (and against the
+/// upgraded-connection limit) until dropped.
+pub(crate) struct Lease {
+    core: Rc<ShardCore>,
+}
+
+impl Lease {
+    /// Take a lease, or `None` when the upgraded-connection limit is reached.
+    pub fn take(core: &Rc<ShardCore>) -> Option<Lease> {
+        if !core.http.admit_upgrade() {
+            return None;
+        }
+        core.enter();
+        bump_upgrades(core);
+        Some(Lease { core: core.clone() })
+    }
+}
+
+fn bump_upgrades(core: &ShardCore) {
+    crate::metrics::bump(&core.counters.upgrades, 1);
+}
+
+impl UpgradeLease for Lease {
+    fn shutdown_requested(&self) -> LocalFuture<'_, ()> {
+        Box::pin(self.core.shutdown.wait())
+    }
+
+    fn is_shutting_down(&self) -> bool {
+        self.core.shutdown.is_fired()
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.core.http.release_upgrade();
+        self.core.leave();
+    }
+}

@@ -1,0 +1,154 @@
+//! Transports: the byte streams connections run over. The protocol code is generic over
+//! [`Transport`] (as hyper's `proto::h1` is over `Read + Write`): kernel sockets today
+//! ([`socket`]: TCP and unix), an in-memory duplex pipe for tests ([`memory`]), and TLS,
+//! PROXY-protocol-prefixed and systemd-passed sockets as further implementations.
+//!
+//! I/O is owned-buffer (`read(buf) -> (result, buf)`), as io_uring needs.
+
+pub mod memory;
+pub(crate) mod socket;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use bytes::BytesMut;
+use monoio::buf::IoBuf;
+use monoio::io::CancelHandle;
+use monoio::BufResult;
+
+/// A buffer a transport can write: owned (io_uring keeps it while the write runs) and
+/// readable as a slice (for transports that copy or encrypt it).
+pub trait WriteBuf: IoBuf + AsRef<[u8]> {}
+
+impl<T: IoBuf + AsRef<[u8]>> WriteBuf for T {}
+
+/// A connected, bidirectional byte stream.
+///
+/// Every method may be called again after it returned; a read or write future that is
+/// dropped before it completes loses nothing already read into the caller's buffer.
+pub trait Transport: 'static {
+    /// Whether [`Transport::cancelable_read`] honours its cancel handle. A connection
+    /// waits for back-to-back requests with a pending read (holding a buffer) only where
+    /// the worker can take that read back after a silent second.
+    const CANCELABLE_READS: bool = false;
+
+    /// Wait until a read would return data or end-of-stream without waiting, holding no
+    /// buffer meanwhile (an idle keep-alive connection costs no read buffer). A
+    /// transport that buffers (TLS holds decrypted bytes the kernel no longer reports)
+    /// must answer from its buffer first. `relaxed` allows a false positive (saving a
+    /// `poll(2)` on epoll); the read that follows copes with it.
+    fn readable(&self, relaxed: bool) -> impl Future<Output = io::Result<()>>;
+
+    /// Read into the spare capacity of `buf`, appending to what it holds. Ensures some
+    /// spare capacity first, so `Ok(0)` always means end-of-stream.
+    fn read(&mut self, buf: BytesMut) -> impl Future<Output = BufResult<usize, BytesMut>>;
+
+    /// [`Transport::read`] that the worker can cancel: the result is then `ECANCELED`,
+    /// or the data if it arrived first (nothing is lost). Transports without
+    /// [`Transport::CANCELABLE_READS`] read without honouring `cancel`.
+    fn cancelable_read(
+        &mut self,
+        buf: BytesMut,
+        cancel: CancelHandle,
+    ) -> impl Future<Output = BufResult<usize, BytesMut>> {
+        let _ = cancel;
+        self.read(buf)
+    }
+
+    /// Write all of `buf`.
+    fn write_all<B: WriteBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>>;
+
+    /// Finish the write side (TCP: FIN); reads may go on.
+    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>>;
+
+    /// The handle the worker wakes this connection's pending I/O with (timeouts,
+    /// shutdown); see [`Interrupt`].
+    fn interrupt(&self) -> Interrupt;
+
+    /// Addresses and scheme of the connection.
+    fn info(&self) -> &ConnInfo;
+}
+
+/// What an interrupt stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Pending and future reads (and readiness waits) end with end-of-stream.
+    Read,
+    /// Reads as above, and pending and future writes fail.
+    ReadWrite,
+}
+
+/// How the worker wakes a connection whose wait ran out, without a timer per
+/// connection: whatever the connection is waiting on completes, and the connection then
+/// asks the worker why. Kernel sockets use `shutdown(2)` on their descriptor; other
+/// transports (the in-memory pipe, a TLS session with buffered plaintext) provide their
+/// own handle.
+#[derive(Clone)]
+pub enum Interrupt {
+    /// `shutdown(2)` on this socket descriptor.
+    Socket(RawFd),
+    /// A transport's own wake-up.
+    Handle(Rc<dyn Interruptible>),
+}
+
+impl Interrupt {
+    /// Wake the connection's pending I/O.
+    pub fn fire(&self, stop: Stop) {
+        match self {
+            Interrupt::Socket(fd) => crate::sys::shutdown(*fd, stop),
+            Interrupt::Handle(h) => h.interrupt(stop),
+        }
+    }
+}
+
+impl std::fmt::Debug for Interrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Interrupt::Socket(fd) => write!(f, "Interrupt::Socket({fd})"),
+            Interrupt::Handle(_) => f.write_str("Interrupt::Handle"),
+        }
+    }
+}
+
+/// A transport's own way of waking its pending I/O (see [`Interrupt`]).
+pub trait Interruptible {
+    /// Make pending and future reads end (and with [`Stop::ReadWrite`], writes fail).
+    fn interrupt(&self, stop: Stop);
+}
+
+/// One side of a connection's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Addr {
+    /// An IP address and port.
+    Ip(SocketAddr),
+    /// A unix socket path (`None` for an unnamed client socket).
+    Unix(Option<PathBuf>),
+    /// An in-memory pipe (tests); the name says which.
+    Memory(&'static str),
+}
+
+impl std::fmt::Display for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Addr::Ip(sa) => write!(f, "{sa}"),
+            Addr::Unix(Some(p)) => write!(f, "unix:{}", p.display()),
+            Addr::Unix(None) => f.write_str("unix"),
+            Addr::Memory(name) => write!(f, "memory:{name}"),
+        }
+    }
+}
+
+/// What the application may know about a connection.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// The server's address.
+    pub local_addr: Addr,
+    /// The client's address.
+    pub remote_addr: Addr,
+    /// `http` (later `https`).
+    pub scheme: &'static str,
+}
