@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use peregrine_protocol::h1::encode::{write_chunk_header, LAST_CHUNK};
 
-use super::encode::{encode_head, Framing, ReqMeta};
+use super::encode::{encode_head, Framing, Head, ReqMeta};
 use super::{Conn, End, COPY_LIMIT, WRITE_PIECE};
 use crate::body::{BodyKind, BoxStream};
 use crate::handler::Handler;
@@ -37,16 +37,18 @@ impl<H: Handler> Conn<H> {
         self.response_start = Some(self.wbuf.len());
         let date = &self.worker.date;
         let server = self.worker.http.server_header.as_deref();
-        let framing = encode_head(
-            &mut self.wbuf,
+        let head = Head {
             status,
-            &headers,
-            body.len(),
-            meta,
-            &mut self.keep_alive,
+            headers: &headers,
+            body_len: body.len(),
+            req: meta,
+            keep_alive: self.keep_alive,
             date,
             server,
-        );
+        };
+        let decision = encode_head(&mut self.wbuf, head);
+        self.keep_alive = decision.keep_alive;
+        let framing = decision.framing;
         match body.kind {
             BodyKind::Empty => Ok(()),
             BodyKind::Full(bytes) => {
