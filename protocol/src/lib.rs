@@ -6,6 +6,8 @@
 //! - [`h1::parse`]: the request-head push parser (`Complete(n)` / `Partial`), headers as
 //!   index ranges into the caller's buffer, rescanning only new bytes after a partial read.
 //! - [`h1::decode`]: Content-Length and chunked body decoders.
+//! - [`h1::framing`]: the response framing policy (body delimiting, `Content-Length`,
+//!   `Transfer-Encoding`, `Connection`, keep-alive), a pure function of the response.
 //! - [`h1::encode`]: response head writer and chunked encoder.
 //! - [`h1::response`]: the response-head parser (client side, used by the load generator).
 //! - [`h1::error`]: parse errors that map straight to the status code sent on the wire.

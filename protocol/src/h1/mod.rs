@@ -1,8 +1,10 @@
-//! HTTP/1.x: request parsing, body decoding, response encoding, response parsing.
+//! HTTP/1.x: request parsing, body decoding, response framing and encoding, response
+//! parsing.
 
 pub mod decode;
 pub mod encode;
 pub mod error;
+pub mod framing;
 pub mod parse;
 pub mod response;
 pub mod target;

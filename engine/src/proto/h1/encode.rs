@@ -1,26 +1,16 @@
 //! Encoding a handler's response head: status line, the handler's headers, then the
-//! headers the server owns (`Date`, `Server`, framing, `Connection`).
+//! headers the server owns (`Date`, `Server`, then the framing and `Connection` headers
+//! that [`peregrine_protocol::h1::framing`] decides).
 
 use bytes::BytesMut;
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER, TRANSFER_ENCODING};
 use http::{HeaderName, HeaderValue, StatusCode};
 use peregrine_protocol::h1::encode::{write_content_length, write_header, write_status_line};
+pub(crate) use peregrine_protocol::h1::framing::Framing;
+use peregrine_protocol::h1::framing::{decide, FramingDecision, FramingInput};
 use peregrine_protocol::h1::Version;
 
 use crate::date::DateCache;
-
-/// How the body that follows a head is framed on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Framing {
-    /// No body bytes at all (HEAD, 1xx, 204, 304).
-    NoBody,
-    /// Exactly this many bytes.
-    Length(u64),
-    /// Chunked transfer coding.
-    Chunked,
-    /// Raw bytes until the connection closes (streams to HTTP/1.0 clients).
-    Close,
-}
 
 /// What the encoder needs to know about the request being answered.
 #[derive(Debug, Clone, Copy)]
@@ -29,28 +19,36 @@ pub(crate) struct ReqMeta {
     pub is_head: bool,
 }
 
-/// Write the head for `status` and `headers`; `body_len` is the body's length when known.
-/// Returns the body framing and updates `keep_alive` (a close-delimited body ends the
-/// connection).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn encode_head(
-    dst: &mut BytesMut,
-    status: StatusCode,
-    headers: &[(HeaderName, HeaderValue)],
-    body_len: Option<u64>,
-    req: ReqMeta,
-    keep_alive: &mut bool,
-    date: &DateCache,
-    server: Option<&[u8]>,
-) -> Framing {
-    let status = status.as_u16();
+/// A response head to encode, with what the framing depends on.
+pub(crate) struct Head<'a> {
+    /// The handler's status.
+    pub status: StatusCode,
+    /// The handler's headers (its `Content-Length`, `Transfer-Encoding` and `Connection`
+    /// are not written as they are: the server owns framing).
+    pub headers: &'a [(HeaderName, HeaderValue)],
+    /// The body's length when known.
+    pub body_len: Option<u64>,
+    /// The request being answered.
+    pub req: ReqMeta,
+    /// Whether the connection may stay open after this response.
+    pub keep_alive: bool,
+    /// The cached `Date` (and `Server`) lines.
+    pub date: &'a DateCache,
+    /// The `Server` header value, if one is sent.
+    pub server: Option<&'a [u8]>,
+}
+
+/// Write `head` into `dst`. Returns the framing decision: how the body is framed and
+/// whether keep-alive survives (a close-delimited body ends the connection).
+pub(crate) fn encode_head(dst: &mut BytesMut, head: Head<'_>) -> FramingDecision {
+    let status = head.status.as_u16();
     write_status_line(dst, Version::Http11, status);
     let mut has_date = false;
     let mut has_server = false;
     let mut handler_length: Option<u64> = None;
-    for (name, value) in headers {
+    for (name, value) in head.headers {
         if *name == CONTENT_LENGTH {
-            // Kept only where the body's own length is unknown (streams) or absent (HEAD).
+            // An input to the framing policy, written only where it decides.
             handler_length = std::str::from_utf8(value.as_bytes())
                 .ok()
                 .and_then(|v| v.trim().parse().ok());
@@ -66,66 +64,37 @@ pub(crate) fn encode_head(
     }
     match (has_date, has_server) {
         // The usual case: one copy of the cached `Date` + `Server` lines.
-        (false, false) => dst.extend_from_slice(&date.lines()),
+        (false, false) => dst.extend_from_slice(&head.date.lines()),
         _ => {
             if !has_date {
-                write_header(dst, b"Date", &date.get());
+                write_header(dst, b"Date", &head.date.get());
             }
-            if let (false, Some(server)) = (has_server, server) {
+            if let (false, Some(server)) = (has_server, head.server) {
                 write_header(dst, b"Server", server);
             }
         }
     }
-    let no_body_status = (100..200).contains(&status) || status == 204 || status == 304;
-    let framing = if no_body_status {
-        Framing::NoBody
-    } else {
-        match (body_len, handler_length) {
-            (Some(0), Some(n)) if req.is_head => {
-                write_content_length(dst, n);
-                Framing::NoBody
-            }
-            (Some(n), _) => {
-                write_content_length(dst, n);
-                if req.is_head {
-                    Framing::NoBody
-                } else {
-                    Framing::Length(n)
-                }
-            }
-            (None, Some(n)) => {
-                write_content_length(dst, n);
-                if req.is_head {
-                    Framing::NoBody
-                } else {
-                    Framing::Length(n)
-                }
-            }
-            (None, None) if req.version == Version::Http10 => {
-                *keep_alive = false;
-                if req.is_head {
-                    Framing::NoBody
-                } else {
-                    Framing::Close
-                }
-            }
-            (None, None) => {
-                write_header(dst, b"Transfer-Encoding", b"chunked");
-                if req.is_head {
-                    Framing::NoBody
-                } else {
-                    Framing::Chunked
-                }
-            }
-        }
-    };
-    if !*keep_alive {
-        write_header(dst, b"Connection", b"close");
-    } else if req.version == Version::Http10 {
-        write_header(dst, b"Connection", b"keep-alive");
+    let decision = decide(FramingInput {
+        status,
+        version: head.req.version,
+        is_head: head.req.is_head,
+        body_len: head.body_len,
+        handler_length,
+        keep_alive: head.keep_alive,
+        // The engine does not hand connections over to other protocols.
+        upgrade: false,
+    });
+    if let Some(n) = decision.content_length {
+        write_content_length(dst, n);
+    }
+    if decision.chunked {
+        write_header(dst, b"Transfer-Encoding", b"chunked");
+    }
+    if let Some(connection) = decision.connection {
+        write_header(dst, b"Connection", connection.as_bytes());
     }
     dst.extend_from_slice(b"\r\n");
-    framing
+    decision
 }
 
 /// The head of an error answer the server writes itself: status, `Content-Length: 0`,

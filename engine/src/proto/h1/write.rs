@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use peregrine_protocol::h1::encode::{write_chunk_header, LAST_CHUNK};
 
-use super::encode::{encode_head, Framing, ReqMeta};
+use super::encode::{encode_head, Framing, Head, ReqMeta};
 use super::exchange::Writing;
 use super::{Conn, End, Persist, COPY_LIMIT, WRITE_PIECE};
 use crate::body::{BodyKind, BoxStream};
@@ -37,22 +37,20 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             self.wbuf = self.shard.pool.borrow_mut().take();
         }
         self.exchange.set_writing(Writing::Head(self.wbuf.len()));
-        let date = &self.shard.date;
-        let server = self.shard.http.server_header.as_deref();
-        let mut keep_alive = self.persist == Persist::KeepAlive;
-        let framing = encode_head(
-            &mut self.wbuf,
+        let head = Head {
             status,
-            &headers,
-            body.len(),
-            meta,
-            &mut keep_alive,
-            date,
-            server,
-        );
-        if !keep_alive {
+            headers: &headers,
+            body_len: body.len(),
+            req: meta,
+            keep_alive: self.persist == Persist::KeepAlive,
+            date: &self.shard.date,
+            server: self.shard.http.server_header.as_deref(),
+        };
+        let decision = encode_head(&mut self.wbuf, head);
+        if !decision.keep_alive {
             self.persist = Persist::Close;
         }
+        let framing = decision.framing;
         match body.kind {
             BodyKind::Empty => Ok(()),
             BodyKind::Full(bytes) => {
