@@ -19,12 +19,12 @@
 #![deny(missing_docs)]
 
 mod admin;
-pub mod backend;
+mod backend;
 mod body;
 mod conn;
 mod date;
 mod handler;
-pub mod listen;
+mod listen;
 pub mod metrics;
 mod options;
 mod pool;
@@ -33,19 +33,21 @@ mod request;
 mod response;
 mod server;
 mod signal;
-pub mod transport;
-pub mod url;
+mod transport;
+mod url;
 mod worker;
 
 pub use backend::{Backend, BackendChoice};
 pub use body::{Body, BoxStream};
 pub use conn::exchange::BodyLimitError;
 pub use handler::Handler;
+pub use listen::BindError;
 pub use options::{default_threads, Options, DEFAULT_URLS};
 pub use request::{Request, RequestBody};
 pub use response::Response;
-pub use server::{Error, Running, Server, ShutdownHandle};
+pub use server::{Error, ErrorKind, Running, Server, ShutdownHandle};
 pub use transport::{Addr, ConnInfo};
+pub use url::{BindAddress, ListenTarget, Scheme, UrlError};
 
 /// Re-export of the `http` crate used at the API boundary.
 pub use http;

@@ -205,7 +205,7 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
         o.backend = b.parse::<BackendChoice>()?;
     }
     if let Some(m) = args.unix_socket_mode.clone().or(file.unix_socket_mode) {
-        o.unix_socket_mode = Some(peregrine::listen::parse_mode(&m)?);
+        o = o.unix_socket_mode_str(&m).map_err(|e| e.to_string())?;
     }
     if let Some(t) = duration_layer(
         "shutdown-timeout",
@@ -303,8 +303,9 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
         o.limits.max_header_count = positive("max-request-header-count", n)?;
     }
     if let Some(m) = args.metrics_urls.clone().or(file.metrics_urls) {
-        o.metrics_urls =
-            peregrine::url::parse_urls(&m).map_err(|e| format!("--metrics-urls: {e}"))?;
+        o = o
+            .metrics_urls(&m)
+            .map_err(|e| format!("--metrics-urls: {e}"))?;
     }
     o.validate()?;
     Ok(o)
