@@ -58,6 +58,14 @@ pub struct Options {
     /// Most connections open at once across all workers; more are closed at once
     /// with a warning. `None` (the default) is unlimited.
     pub max_concurrent_connections: Option<u64>,
+    /// Most upgraded connections (e.g. WebSockets, after `101 Switching Protocols`) open
+    /// at once across all workers: Kestrel's `MaxConcurrentUpgradedConnections`. An
+    /// upgraded connection leaves the [`max_concurrent_connections`] count and counts
+    /// against this one instead. `None` (the default) is unlimited; `Some(0)` refuses
+    /// every upgrade.
+    ///
+    /// [`max_concurrent_connections`]: Options::max_concurrent_connections
+    pub max_concurrent_upgraded_connections: Option<u64>,
     /// Admin listeners serving `GET /metrics` (Prometheus text); none by default.
     pub metrics_urls: Vec<BindAddress>,
 }
@@ -84,6 +92,7 @@ impl Default for Options {
             min_request_body_data_rate: Some((240, Duration::from_secs(5))),
             min_response_data_rate: Some((240, Duration::from_secs(5))),
             max_concurrent_connections: None,
+            max_concurrent_upgraded_connections: None,
             metrics_urls: Vec::new(),
         }
     }
