@@ -27,7 +27,7 @@ fi
 target="${CARGO_TARGET_DIR:-target}"
 # The measured binaries in release (the profile the baseline was taken with); the
 # tool itself in the dev profile, which the tests already built.
-cargo build --release -p peregrine -p peregrine-load
+cargo build --release -p peregrine-cli -p peregrine-load
 cargo build -p peregrine-perf
 exec "$target/debug/peregrine-perf" gate --no-build \
     --server "$target/release/peregrine" --load "$target/release/peregrine-load" "$@"

@@ -75,7 +75,7 @@ pub fn locate_binaries(
     let release = target_dir(&root).join("release");
     let mut packages = Vec::new();
     if server.is_none() {
-        packages.push("peregrine");
+        packages.push("peregrine-cli");
     }
     if load.is_none() {
         packages.push("peregrine-load");
@@ -88,7 +88,7 @@ pub fn locate_binaries(
     for bin in [&server, &load] {
         if !bin.is_file() {
             return Err(format!(
-                "{} does not exist (build it: cargo build --release -p peregrine -p peregrine-load)",
+                "{} does not exist (build it: cargo build --release -p peregrine-cli -p peregrine-load)",
                 bin.display()
             ));
         }

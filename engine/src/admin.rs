@@ -12,6 +12,7 @@ use peregrine_protocol::h1::Status;
 
 use crate::listen::{self, BindOptions, EndpointSockets, UnixSocketFile};
 use crate::metrics::Board;
+use crate::server::Error;
 use crate::url::BindAddress;
 
 /// Bind the admin addresses and start serving them; returns the bound display names and
@@ -19,14 +20,14 @@ use crate::url::BindAddress;
 pub(crate) fn start(
     addrs: &[BindAddress],
     board: Board,
-) -> Result<(Vec<String>, Vec<UnixSocketFile>), String> {
+) -> Result<(Vec<String>, Vec<UnixSocketFile>), Error> {
     let opts = BindOptions {
         workers: 1,
         backlog: 64,
         port_sharing: false,
         unix_socket_mode: None,
     };
-    let endpoints = listen::bind_all(addrs, &opts).map_err(|e| format!("metrics: {e}"))?;
+    let endpoints = listen::bind_all(addrs, &opts).map_err(|e| e.prefixed("metrics: "))?;
     let mut names = Vec::new();
     let mut files = Vec::new();
     for ep in endpoints {
@@ -34,13 +35,16 @@ pub(crate) fn start(
         match ep.sockets {
             EndpointSockets::Tcp(groups) => {
                 for l in groups.into_iter().flatten() {
-                    spawn_tcp(l, board.clone())?;
+                    spawn_tcp(l, board.clone()).map_err(Error::Start)?;
                 }
             }
             EndpointSockets::Unix(file) => {
-                let l = file.listener.try_clone().map_err(|e| e.to_string())?;
+                let l = file
+                    .listener
+                    .try_clone()
+                    .map_err(|e| Error::Start(e.to_string()))?;
                 files.push(file);
-                spawn_unix(l, board.clone())?;
+                spawn_unix(l, board.clone()).map_err(Error::Start)?;
             }
         }
     }

@@ -19,11 +19,11 @@
 #![deny(missing_docs)]
 
 mod admin;
-pub mod backend;
+mod backend;
 mod body;
 mod date;
 mod handler;
-pub mod listen;
+mod listen;
 pub mod metrics;
 mod options;
 mod pool;
@@ -35,18 +35,20 @@ mod server;
 mod shard;
 mod signal;
 mod sys;
-pub mod transport;
-pub mod url;
+mod transport;
+mod url;
 mod worker;
 
 pub use backend::{Backend, BackendChoice};
 pub use body::{Body, BoxStream};
 pub use handler::Handler;
+pub use listen::BindError;
 pub use options::{default_threads, Options, DEFAULT_URLS};
 pub use request::{BodyLimitError, Request, RequestBody, UpgradeError, Upgraded};
 pub use response::Response;
-pub use server::{Error, Running, Server, ShutdownHandle};
+pub use server::{Error, ErrorKind, Running, Server, ShutdownHandle};
 pub use transport::{Addr, ConnInfo};
+pub use url::{BindAddress, ListenTarget, Scheme, UrlError};
 
 /// Re-export of the `http` crate used at the API boundary.
 pub use http;

@@ -27,6 +27,10 @@ pub struct Endpoint {
     /// `http://unix:/tmp/x.sock`.
     pub display: String,
     /// The scheme the endpoint serves.
+    #[allow(
+        dead_code,
+        reason = "only http is served today; read once https endpoints get TLS"
+    )]
     pub scheme: Scheme,
     /// The sockets.
     pub sockets: EndpointSockets,
@@ -77,13 +81,37 @@ pub struct BindOptions {
     pub unix_socket_mode: Option<u32>,
 }
 
-/// A bind failure, with one clear line of text.
+/// A bind failure: one clear line of text naming the address, and the kind of the
+/// operating system's error when there was one.
 #[derive(Debug)]
-pub struct BindError(pub String);
+pub struct BindError {
+    message: String,
+    io_kind: Option<io::ErrorKind>,
+}
+
+impl BindError {
+    pub(crate) fn new(message: String, io_kind: Option<io::ErrorKind>) -> Self {
+        BindError { message, io_kind }
+    }
+
+    /// The kind of the operating system's error that made the bind fail
+    /// (`AddrInUse`, `PermissionDenied`, `AddrNotAvailable`, …), when there was one.
+    pub fn io_error_kind(&self) -> Option<io::ErrorKind> {
+        self.io_kind
+    }
+
+    /// The same failure, its text prefixed (e.g. `metrics: `).
+    pub(crate) fn prefixed(self, prefix: &str) -> Self {
+        BindError {
+            message: format!("{prefix}{}", self.message),
+            io_kind: self.io_kind,
+        }
+    }
+}
 
 impl std::fmt::Display for BindError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -131,10 +159,13 @@ fn bind_one(addr: &BindAddress, opts: &BindOptions) -> Result<Endpoint, BindErro
         }
         ListenTarget::Unix(path) => {
             let file = bind_unix(path, opts).map_err(|e| {
-                BindError(format!(
-                    "Failed to bind to address {s}://unix:{}: {e}",
-                    path.display()
-                ))
+                BindError::new(
+                    format!(
+                        "Failed to bind to address {s}://unix:{}: {e}",
+                        path.display()
+                    ),
+                    Some(e.kind()),
+                )
             })?;
             Ok(Endpoint {
                 display: format!("{s}://unix:{}", path.display()),
@@ -153,21 +184,25 @@ fn display_ip(sa: &SocketAddr) -> String {
 }
 
 fn bind_failed(what: &str, e: &io::Error) -> BindError {
-    if e.kind() == io::ErrorKind::AddrInUse {
-        BindError(format!(
-            "Failed to bind to address {what}: address already in use."
-        ))
+    let message = if e.kind() == io::ErrorKind::AddrInUse {
+        format!("Failed to bind to address {what}: address already in use.")
     } else {
-        BindError(format!("Failed to bind to address {what}: {e}."))
-    }
+        format!("Failed to bind to address {what}: {e}.")
+    };
+    BindError::new(message, Some(e.kind()))
 }
 
 fn local_addr(group: &[TcpListener]) -> Result<SocketAddr, BindError> {
     group
         .first()
-        .ok_or_else(|| BindError("no socket was bound".into()))?
+        .ok_or_else(|| BindError::new("no socket was bound".into(), None))?
         .local_addr()
-        .map_err(|e| BindError(format!("cannot read the bound address: {e}")))
+        .map_err(|e| {
+            BindError::new(
+                format!("cannot read the bound address: {e}"),
+                Some(e.kind()),
+            )
+        })
 }
 
 fn bind_localhost(
@@ -202,9 +237,13 @@ fn bind_localhost(
             .map(|e| e.to_string())
             .collect::<Vec<_>>()
             .join("; ");
-        return Err(BindError(format!(
-            "Failed to bind to address {s}://localhost:{port}: {why}."
-        )));
+        // One kind only when both loopback families failed the same way.
+        let kind = failures.first().map(io::Error::kind);
+        let kind = kind.filter(|k| failures.iter().all(|e| e.kind() == *k));
+        return Err(BindError::new(
+            format!("Failed to bind to address {s}://localhost:{port}: {why}."),
+            kind,
+        ));
     }
     Ok(groups)
 }
@@ -329,7 +368,7 @@ fn set_backlog(listener: &UnixListener, backlog: u32) -> io::Result<()> {
 }
 
 /// Parse a socket mode like `0660`, `660` or `0o660`.
-pub fn parse_mode(text: &str) -> Result<u32, String> {
+pub(crate) fn parse_mode(text: &str) -> Result<u32, String> {
     let digits = text.trim_start_matches("0o");
     let mode = u32::from_str_radix(digits, 8)
         .map_err(|_| format!("invalid unix socket mode '{text}': expected octal such as 0660"))?;

@@ -1,10 +1,12 @@
 //! Server options: what to bind, how many workers, which backend, and the HTTP knobs.
-//! The binary fills these from the command line, the environment and a TOML file
-//! (`cli.rs`); embedders set them in code.
+//! The `peregrine` binary (the `peregrine-cli` package) fills these from the command
+//! line, the environment and a TOML file; embedders set them in code.
 
 use std::time::Duration;
 
 use crate::backend::BackendChoice;
+use crate::listen::parse_mode;
+use crate::server::Error;
 use crate::url::{parse_urls, BindAddress, UrlError};
 
 /// Everything the server needs to start.
@@ -56,11 +58,13 @@ pub struct Options {
     /// Most connections open at once across all workers; more are closed at once
     /// with a warning. `None` (the default) is unlimited.
     pub max_concurrent_connections: Option<u64>,
-    /// Most upgraded connections (`101 Switching Protocols`) open at once across all
-    /// workers (Kestrel's `MaxConcurrentUpgradedConnections`): an upgraded connection
-    /// leaves the `max_concurrent_connections` count and counts against this one; over
-    /// it, `Request::upgrade` fails before anything is sent. `None` (the default) is
-    /// unlimited.
+    /// Most upgraded connections (e.g. WebSockets, after `101 Switching Protocols`) open
+    /// at once across all workers: Kestrel's `MaxConcurrentUpgradedConnections`. An
+    /// upgraded connection leaves the [`max_concurrent_connections`] count and counts
+    /// against this one instead. `None` (the default) is unlimited; `Some(0)` refuses
+    /// every upgrade.
+    ///
+    /// [`max_concurrent_connections`]: Options::max_concurrent_connections
     pub max_concurrent_upgraded_connections: Option<u64>,
     /// Admin listeners serving `GET /metrics` (Prometheus text); none by default.
     pub metrics_urls: Vec<BindAddress>,
@@ -108,6 +112,23 @@ impl Options {
     /// Replace the URL prefixes with a `;`-separated list.
     pub fn urls(mut self, list: &str) -> Result<Self, UrlError> {
         self.urls = parse_urls(list)?;
+        Ok(self)
+    }
+
+    /// Replace the admin (`GET /metrics`) listeners with a `;`-separated list of URL
+    /// prefixes, as [`Options::urls`] does for the application's.
+    pub fn metrics_urls(mut self, list: &str) -> Result<Self, UrlError> {
+        self.metrics_urls = parse_urls(list)?;
+        Ok(self)
+    }
+
+    /// Set the permissions of unix socket files from octal text: `0660`, `660` or
+    /// `0o660` (at most `07777`). Anything else is an [`ErrorKind::InvalidConfig`]
+    /// error.
+    ///
+    /// [`ErrorKind::InvalidConfig`]: crate::ErrorKind::InvalidConfig
+    pub fn unix_socket_mode_str(mut self, text: &str) -> Result<Self, Error> {
+        self.unix_socket_mode = Some(parse_mode(text).map_err(Error::Config)?);
         Ok(self)
     }
 

@@ -3,6 +3,7 @@
 //! requests finish within the shutdown timeout, remove unix socket files.
 
 use std::fmt;
+use std::io;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
@@ -18,17 +19,67 @@ use crate::signal::Trigger;
 use crate::url::{Scheme, UrlError};
 use crate::worker::{self, WorkerListener, WorkerSpec};
 
-/// Why the server could not start.
+/// Why the server could not start. [`Error::kind`] says what kind of failure it was;
+/// the `Display` text is the one line to show the user.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Error {
     /// A URL prefix is invalid.
     Url(UrlError),
     /// An address could not be bound.
     Bind(BindError),
-    /// The configuration cannot be served (e.g. `https://` without TLS).
+    /// The configuration cannot be served (e.g. `https://` without TLS, limits that do
+    /// not fit together).
     Config(String),
-    /// The backend or a worker could not start.
+    /// The io_uring backend was requested but this kernel or host does not allow it.
+    Backend(String),
+    /// A worker, the signal thread or the admin listener could not start.
     Start(String),
+}
+
+/// The kinds of [`Error`], for embedders to match on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A URL prefix is invalid ([`UrlError`]).
+    InvalidUrl,
+    /// An address is taken: a port somebody else holds (`EADDRINUSE`), a unix socket
+    /// another process listens on, or a unix socket path that is some other file.
+    AddressInUse,
+    /// Binding was not permitted (`EACCES` / `EPERM`: a port below 1024, a directory
+    /// the process may not write to).
+    PermissionDenied,
+    /// The address is not one of this host's (`EADDRNOTAVAIL`).
+    AddressUnavailable,
+    /// The options cannot be served as given: `https://` without TLS, limits that do not
+    /// fit together, a malformed unix socket mode.
+    InvalidConfig,
+    /// io_uring was requested (`BackendChoice::IoUring`) but is unavailable here.
+    Backend,
+    /// Anything else that stopped the server from starting (including bind failures
+    /// of other kinds); the message says what.
+    Start,
+}
+
+impl Error {
+    /// What kind of failure this is. Bind failures are classified by the operating
+    /// system's error ([`BindError::io_error_kind`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Url(_) => ErrorKind::InvalidUrl,
+            Error::Bind(e) => match e.io_error_kind() {
+                Some(io::ErrorKind::AddrInUse | io::ErrorKind::AlreadyExists) => {
+                    ErrorKind::AddressInUse
+                }
+                Some(io::ErrorKind::PermissionDenied) => ErrorKind::PermissionDenied,
+                Some(io::ErrorKind::AddrNotAvailable) => ErrorKind::AddressUnavailable,
+                _ => ErrorKind::Start,
+            },
+            Error::Config(_) => ErrorKind::InvalidConfig,
+            Error::Backend(_) => ErrorKind::Backend,
+            Error::Start(_) => ErrorKind::Start,
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -36,12 +87,18 @@ impl fmt::Display for Error {
         match self {
             Error::Url(e) => write!(f, "{e}"),
             Error::Bind(e) => write!(f, "{e}"),
-            Error::Config(e) | Error::Start(e) => f.write_str(e),
+            Error::Config(e) | Error::Backend(e) | Error::Start(e) => f.write_str(e),
         }
     }
 }
 
 impl std::error::Error for Error {}
+
+impl From<BindError> for Error {
+    fn from(e: BindError) -> Self {
+        Error::Bind(e)
+    }
+}
 
 impl From<UrlError> for Error {
     fn from(e: UrlError) -> Self {
@@ -86,7 +143,7 @@ impl Server {
             return Err(Error::Url(UrlError::Empty));
         }
         options.validate().map_err(Error::Config)?;
-        let (backend, fallback) = backend::resolve(options.backend).map_err(Error::Start)?;
+        let (backend, fallback) = backend::resolve(options.backend).map_err(Error::Backend)?;
         match fallback {
             Some(why) => tracing::warn!("io_uring is unavailable ({why}); using the epoll backend"),
             None => tracing::info!("using the {backend} backend"),
@@ -190,7 +247,7 @@ impl Server {
         let (metrics_addresses, metrics_files) = if self.options.metrics_urls.is_empty() {
             (Vec::new(), Vec::new())
         } else {
-            admin::start(&self.options.metrics_urls, board.clone()).map_err(Error::Start)?
+            admin::start(&self.options.metrics_urls, board.clone())?
         };
         for a in &metrics_addresses {
             tracing::info!("Metrics on {a}/metrics");
@@ -341,6 +398,200 @@ fn raise_fd_limit() {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
             lim.rlim_cur = lim.rlim_max;
             let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::backend::BackendChoice;
+    use crate::request::Request;
+    use crate::response::Response;
+
+    /// One worker on epoll, no signals: binding only, nothing is served.
+    fn options(urls: &str) -> Options {
+        let mut o = Options::default()
+            .urls(urls)
+            .expect("a valid URL")
+            .threads(1)
+            .backend(BackendChoice::Epoll);
+        o.handle_signals = false;
+        o.pin_workers = false;
+        o
+    }
+
+    fn bind_error(o: Options) -> Error {
+        match Server::bind(o) {
+            Ok(s) => panic!("bound {:?}", s.addresses()),
+            Err(e) => e,
+        }
+    }
+
+    /// A fresh path in the temp directory, removed on drop.
+    struct TempPath(PathBuf);
+
+    impl TempPath {
+        fn new(tag: &str) -> TempPath {
+            let name = format!("peregrine-server-{tag}-{}", std::process::id());
+            let p = std::env::temp_dir().join(name);
+            let _ = std::fs::remove_file(&p);
+            TempPath(p)
+        }
+    }
+
+    impl Drop for TempPath {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_held_port_is_address_in_use() {
+        let held = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        let e = bind_error(options(&format!("http://127.0.0.1:{port}")));
+        assert_eq!(e.kind(), ErrorKind::AddressInUse, "{e}");
+        assert!(matches!(e, Error::Bind(_)));
+        assert_eq!(
+            e.to_string(),
+            format!("Failed to bind to address http://127.0.0.1:{port}: address already in use.")
+        );
+    }
+
+    #[test]
+    fn a_held_metrics_port_is_address_in_use() {
+        let held = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        let o = options("http://127.0.0.1:0")
+            .metrics_urls(&format!("http://127.0.0.1:{port}"))
+            .unwrap();
+        let server = Server::bind(o).unwrap();
+        let e = match server.start(|_req: Request| async { Response::new("") }) {
+            Ok(r) => panic!("started with metrics on {:?}", r.metrics_addresses()),
+            Err(e) => e,
+        };
+        assert_eq!(e.kind(), ErrorKind::AddressInUse, "{e}");
+        assert!(e.to_string().starts_with("metrics: Failed to bind"), "{e}");
+    }
+
+    #[test]
+    fn a_unix_path_that_is_not_a_socket_is_address_in_use() {
+        let path = TempPath::new("file");
+        std::fs::write(&path.0, "not a socket").unwrap();
+        let e = bind_error(options(&format!("http://unix:{}", path.0.display())));
+        assert_eq!(e.kind(), ErrorKind::AddressInUse, "{e}");
+        assert!(e.to_string().contains("is not a socket"), "{e}");
+    }
+
+    #[test]
+    fn a_foreign_address_is_address_unavailable() {
+        // 192.0.2.0/24 is TEST-NET-1: never an address of this host.
+        let e = bind_error(options("http://192.0.2.1:0"));
+        assert_eq!(e.kind(), ErrorKind::AddressUnavailable, "{e}");
+    }
+
+    #[test]
+    fn other_bind_failures_are_start() {
+        let dir = TempPath::new("nodir");
+        let sock = dir.0.join("x.sock");
+        let e = bind_error(options(&format!("http://unix:{}", sock.display())));
+        assert_eq!(e.kind(), ErrorKind::Start, "{e}");
+        assert!(matches!(e, Error::Bind(_)));
+    }
+
+    #[test]
+    fn bind_failures_follow_the_os_error() {
+        let kind = |io: Option<io::ErrorKind>| {
+            Error::Bind(BindError::new("Failed to bind".into(), io)).kind()
+        };
+        assert_eq!(
+            kind(Some(io::ErrorKind::AddrInUse)),
+            ErrorKind::AddressInUse
+        );
+        assert_eq!(
+            kind(Some(io::ErrorKind::AlreadyExists)),
+            ErrorKind::AddressInUse
+        );
+        assert_eq!(
+            kind(Some(io::ErrorKind::PermissionDenied)),
+            ErrorKind::PermissionDenied
+        );
+        assert_eq!(
+            kind(Some(io::ErrorKind::AddrNotAvailable)),
+            ErrorKind::AddressUnavailable
+        );
+        assert_eq!(kind(Some(io::ErrorKind::NotFound)), ErrorKind::Start);
+        assert_eq!(kind(None), ErrorKind::Start);
+    }
+
+    #[test]
+    fn a_bad_url_is_invalid_url() {
+        let e: Error = Options::default()
+            .urls("ftp://127.0.0.1:80")
+            .unwrap_err()
+            .into();
+        assert_eq!(e.kind(), ErrorKind::InvalidUrl);
+        assert!(e.to_string().starts_with("Unrecognized scheme"), "{e}");
+        let e: Error = Options::default()
+            .metrics_urls("http://127.0.0.1:80/metrics")
+            .unwrap_err()
+            .into();
+        assert_eq!(e.kind(), ErrorKind::InvalidUrl);
+        let mut o = options("http://127.0.0.1:0");
+        o.urls.clear();
+        let e = bind_error(o);
+        assert_eq!(e.kind(), ErrorKind::InvalidUrl);
+        assert_eq!(e.to_string(), "No URL prefix was given to listen on.");
+    }
+
+    #[test]
+    fn https_without_tls_is_invalid_config() {
+        let e = bind_error(options("https://127.0.0.1:0"));
+        assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+        assert_eq!(
+            e.to_string(),
+            "TLS is not configured: cannot listen on 'https://127.0.0.1:0'. Use an http:// URL."
+        );
+    }
+
+    #[test]
+    fn limits_that_do_not_fit_are_invalid_config() {
+        let mut o = options("http://127.0.0.1:0");
+        o.max_concurrent_connections = Some(0);
+        let e = bind_error(o);
+        assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+        assert_eq!(
+            e.to_string(),
+            "Maximum concurrent connections must be greater than 0."
+        );
+    }
+
+    #[test]
+    fn unix_socket_modes() {
+        let o = Options::default().unix_socket_mode_str("0660").unwrap();
+        assert_eq!(o.unix_socket_mode, Some(0o660));
+        let o = Options::default().unix_socket_mode_str("0o600").unwrap();
+        assert_eq!(o.unix_socket_mode, Some(0o600));
+        let e = Options::default().unix_socket_mode_str("rw").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+        assert_eq!(
+            e.to_string(),
+            "invalid unix socket mode 'rw': expected octal such as 0660"
+        );
+    }
+
+    #[test]
+    fn an_unavailable_io_uring_is_backend() {
+        let e = Error::Backend("io_uring was requested but is unavailable: x".into());
+        assert_eq!(e.kind(), ErrorKind::Backend);
+        // On a host without io_uring, asking for it fails with that kind.
+        if backend::probe_io_uring().is_err() {
+            let e = bind_error(options("http://127.0.0.1:0").backend(BackendChoice::IoUring));
+            assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
         }
     }
 }

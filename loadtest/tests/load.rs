@@ -498,7 +498,7 @@ fn duration_mode_with_warmup_and_outputs() {
     assert_eq!(svg.matches("<svg").count(), svg.matches("</svg>").count());
 }
 
-/// Against the real server, when it has been built (`cargo build -p peregrine`).
+/// Against the real server, when it has been built (`cargo build -p peregrine-cli`).
 #[test]
 fn against_peregrine_binary() {
     let Some(bin) = support::peregrine_binary() else {

@@ -109,9 +109,16 @@ pub struct Args {
     #[arg(long, env = "PEREGRINE_MIN_RESPONSE_DATA_RATE_GRACE")]
     pub min_response_data_rate_grace: Option<String>,
 
-    /// Most connections open at once; more are closed at once [default: unlimited]
+    /// Most connections open at once, or "unlimited"; more are closed at once
+    /// [default: unlimited]
     #[arg(long, env = "PEREGRINE_MAX_CONCURRENT_CONNECTIONS")]
-    pub max_concurrent_connections: Option<u64>,
+    pub max_concurrent_connections: Option<String>,
+
+    /// Most upgraded connections (e.g. WebSockets) open at once, or "unlimited"; an
+    /// upgraded connection counts against this limit instead of
+    /// --max-concurrent-connections [default: unlimited]
+    #[arg(long, env = "PEREGRINE_MAX_CONCURRENT_UPGRADED_CONNECTIONS")]
+    pub max_concurrent_upgraded_connections: Option<String>,
 
     /// Admin listeners serving GET /metrics in Prometheus text format, ';'-separated
     /// (e.g. http://127.0.0.1:9100) [default: none]
@@ -154,7 +161,8 @@ pub struct FileConfig {
     min_request_body_data_rate_grace: Option<toml::Value>,
     min_response_data_rate: Option<toml::Value>,
     min_response_data_rate_grace: Option<toml::Value>,
-    max_concurrent_connections: Option<u64>,
+    max_concurrent_connections: Option<toml::Value>,
+    max_concurrent_upgraded_connections: Option<toml::Value>,
     metrics_urls: Option<String>,
     log_level: Option<String>,
 }
@@ -205,7 +213,7 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
         o.backend = b.parse::<BackendChoice>()?;
     }
     if let Some(m) = args.unix_socket_mode.clone().or(file.unix_socket_mode) {
-        o.unix_socket_mode = Some(peregrine::listen::parse_mode(&m)?);
+        o = o.unix_socket_mode_str(&m).map_err(|e| e.to_string())?;
     }
     if let Some(t) = duration_layer(
         "shutdown-timeout",
@@ -229,7 +237,7 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
         o.request_headers_timeout = t;
     }
     if let Some(v) = text_layer(&args.max_request_body_size, file.max_request_body_size) {
-        o.max_request_body_size = parse_limit("max-request-body-size", &v)?;
+        o.max_request_body_size = parse_limit("max-request-body-size", "bytes", &v)?;
     }
     if let Some(n) = args
         .max_request_buffer_size
@@ -266,11 +274,19 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
             file.min_response_data_rate_grace,
         )?,
     )?;
-    if let Some(n) = args
-        .max_concurrent_connections
-        .or(file.max_concurrent_connections)
-    {
-        o.max_concurrent_connections = Some(n);
+    if let Some(v) = text_layer(
+        &args.max_concurrent_connections,
+        file.max_concurrent_connections,
+    ) {
+        o.max_concurrent_connections =
+            parse_limit("max-concurrent-connections", "connections", &v)?;
+    }
+    if let Some(v) = text_layer(
+        &args.max_concurrent_upgraded_connections,
+        file.max_concurrent_upgraded_connections,
+    ) {
+        o.max_concurrent_upgraded_connections =
+            parse_limit("max-concurrent-upgraded-connections", "connections", &v)?;
     }
     if let Some(s) = args.server_header.clone().or(file.server_header) {
         o.server_header = Some(s);
@@ -303,8 +319,9 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
         o.limits.max_header_count = positive("max-request-header-count", n)?;
     }
     if let Some(m) = args.metrics_urls.clone().or(file.metrics_urls) {
-        o.metrics_urls =
-            peregrine::url::parse_urls(&m).map_err(|e| format!("--metrics-urls: {e}"))?;
+        o = o
+            .metrics_urls(&m)
+            .map_err(|e| format!("--metrics-urls: {e}"))?;
     }
     o.validate()?;
     Ok(o)
@@ -335,14 +352,14 @@ fn duration_layer(
     }
 }
 
-/// A byte count or "unlimited".
-fn parse_limit(name: &str, text: &str) -> Result<Option<u64>, String> {
+/// A count of `unit` (bytes, connections) or "unlimited".
+fn parse_limit(name: &str, unit: &str, text: &str) -> Result<Option<u64>, String> {
     if text.eq_ignore_ascii_case("unlimited") || text.eq_ignore_ascii_case("none") {
         return Ok(None);
     }
     text.parse::<u64>()
         .map(Some)
-        .map_err(|_| format!("--{name}: '{text}' is not a number of bytes or 'unlimited'"))
+        .map_err(|_| format!("--{name}: '{text}' is not a number of {unit} or 'unlimited'"))
 }
 
 /// A minimum data rate (bytes/s or "off") and its grace period.
@@ -416,6 +433,48 @@ mod tests {
         assert_eq!(o.threads, 3);
         assert_eq!(o.urls.len(), 1);
         assert_eq!(o.shutdown_timeout, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn connection_limits_take_numbers_or_unlimited() {
+        let none = Args::parse_from(["peregrine"]);
+        let o = options(&none, FileConfig::default()).unwrap();
+        assert_eq!(o.max_concurrent_connections, None);
+        assert_eq!(o.max_concurrent_upgraded_connections, None);
+
+        let file: FileConfig = toml::from_str(
+            "max-concurrent-connections = 50\nmax-concurrent-upgraded-connections = 7",
+        )
+        .unwrap();
+        let o = options(&none, file).unwrap();
+        assert_eq!(o.max_concurrent_connections, Some(50));
+        assert_eq!(o.max_concurrent_upgraded_connections, Some(7));
+
+        // The command line over the file; "unlimited" as a value, 0 allowed for upgrades.
+        let args = Args::parse_from([
+            "peregrine",
+            "--max-concurrent-connections",
+            "unlimited",
+            "--max-concurrent-upgraded-connections",
+            "0",
+        ]);
+        let file: FileConfig = toml::from_str(
+            "max-concurrent-connections = 50\nmax-concurrent-upgraded-connections = 7",
+        )
+        .unwrap();
+        let o = options(&args, file).unwrap();
+        assert_eq!(o.max_concurrent_connections, None);
+        assert_eq!(o.max_concurrent_upgraded_connections, Some(0));
+
+        let args = Args::parse_from(["peregrine", "--max-concurrent-upgraded-connections=1"]);
+        let file: FileConfig =
+            toml::from_str("max-concurrent-upgraded-connections = \"unlimited\"").unwrap();
+        let o = options(&args, file).unwrap();
+        assert_eq!(o.max_concurrent_upgraded_connections, Some(1));
+
+        let args = Args::parse_from(["peregrine", "--max-concurrent-upgraded-connections=lots"]);
+        let e = options(&args, FileConfig::default()).unwrap_err();
+        assert!(e.contains("'lots' is not a number of connections"), "{e}");
     }
 
     #[test]

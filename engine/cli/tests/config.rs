@@ -147,6 +147,8 @@ no-pin = true
 max-request-line-size = 1000
 max-request-headers-total-size = 16384
 max-request-header-count = 50
+max-concurrent-connections = 100
+max-concurrent-upgraded-connections = 10
 log-level = "info"
 "#,
             sock.display(),
@@ -265,6 +267,80 @@ fn bad_values(backend: Backend) {
     run_to_exit(Some(backend), &["--urls", ";"]).assert_error("No URL prefix");
 }
 both_backends!(bad_option_values_are_errors, bad_values);
+
+/// The connection limits take a number or "unlimited" in every layer, the command line
+/// over the environment over the file (a bad value in a lower layer is never read); a
+/// bad value is a one-line error. 0 is refused for connections but allowed for upgraded
+/// connections (it refuses every upgrade, as Kestrel's).
+fn connection_limits(backend: Backend) {
+    let url = "http://127.0.0.1:0";
+    let serves = |cmd: Command, what: &str| {
+        let s = Server::spawn(cmd).unwrap_or_else(|f| panic!("{what}: {}", f.stderr));
+        assert_eq!(s.connect(0).get("/plaintext").status, 200, "{what}");
+        s.stop();
+    };
+    for (flag, env) in [
+        (
+            "--max-concurrent-connections",
+            "PEREGRINE_MAX_CONCURRENT_CONNECTIONS",
+        ),
+        (
+            "--max-concurrent-upgraded-connections",
+            "PEREGRINE_MAX_CONCURRENT_UPGRADED_CONNECTIONS",
+        ),
+    ] {
+        let key = flag.trim_start_matches("--");
+        for v in ["10", "unlimited"] {
+            serves(command(Some(backend), &["--urls", url, flag, v]), flag);
+            let mut cmd = command(Some(backend), &["--urls", url]);
+            cmd.env(env, v);
+            serves(cmd, env);
+        }
+        let dir = TempDir::new("connlimits");
+        let good = dir.join("good.toml");
+        let bad = dir.join("bad.toml");
+        std::fs::write(&good, format!("urls = \"{url}\"\n{key} = 50\n")).unwrap();
+        std::fs::write(&bad, format!("urls = \"{url}\"\n{key} = \"lots\"\n")).unwrap();
+        let (good, bad) = (good.display().to_string(), bad.display().to_string());
+        serves(command(Some(backend), &["--config", &good]), key);
+        let expected = format!("--{key}: 'lots' is not a number of connections or 'unlimited'");
+        run_to_exit(Some(backend), &["--config", &bad]).assert_error(&expected);
+        // The command line and the environment over the file.
+        serves(
+            command(Some(backend), &["--config", &bad, flag, "unlimited"]),
+            "command line over file",
+        );
+        let mut cmd = command(Some(backend), &["--config", &bad]);
+        cmd.env(env, "20");
+        serves(cmd, "environment over file");
+        // The command line over the environment.
+        let mut cmd = command(Some(backend), &["--urls", url, flag, "20"]);
+        cmd.env(env, "lots");
+        serves(cmd, "command line over environment");
+        // Bad values.
+        let mut cmd = command(Some(backend), &["--urls", url]);
+        cmd.env(env, "lots");
+        run_cmd_to_exit(cmd, EXIT_TIMEOUT).assert_error(&expected);
+        run_to_exit(Some(backend), &["--urls", url, &format!("{flag}=-1")])
+            .assert_error("'-1' is not a number of connections or 'unlimited'");
+    }
+    run_to_exit(
+        Some(backend),
+        &["--urls", url, "--max-concurrent-connections", "0"],
+    )
+    .assert_error("Maximum concurrent connections must be greater than 0.");
+    serves(
+        command(
+            Some(backend),
+            &["--urls", url, "--max-concurrent-upgraded-connections", "0"],
+        ),
+        "0 upgraded connections",
+    );
+}
+both_backends!(
+    connection_limits_take_numbers_or_unlimited,
+    connection_limits
+);
 
 /// Serialises the tests that use the fixed default port 5000.
 static PORT_5000: Mutex<()> = Mutex::new(());
