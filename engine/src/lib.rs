@@ -33,6 +33,7 @@ mod request;
 mod response;
 mod server;
 mod signal;
+mod sys;
 pub mod transport;
 pub mod url;
 mod worker;

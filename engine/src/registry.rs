@@ -285,11 +285,9 @@ impl Registry {
 
 /// Make the pending read (and, with `SHUT_RDWR`, write) side of `fd` complete.
 fn wake(fd: RawFd, how: libc::c_int) {
-    // SAFETY: `fd` belongs to a live connection of this worker (entries are removed
-    // before their descriptor closes); shutdown(2) has no memory effects.
-    unsafe {
-        libc::shutdown(fd, how);
-    }
+    // `fd` belongs to a live connection of this worker (entries are removed before their
+    // descriptor closes).
+    let _ = crate::sys::shutdown(fd, how);
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::metrics::Board;
 use crate::options::Options;
 use crate::registry::Timeouts;
 use crate::signal::Trigger;
+use crate::sys;
 use crate::url::{Scheme, UrlError};
 use crate::worker::{self, HttpSettings, WorkerListener, WorkerSpec};
 
@@ -90,7 +91,10 @@ impl Server {
             Some(why) => tracing::warn!("io_uring is unavailable ({why}); using the epoll backend"),
             None => tracing::info!("using the {backend} backend"),
         }
-        raise_fd_limit();
+        // Every connection is a descriptor.
+        if let Err(e) = sys::raise_nofile_limit() {
+            tracing::debug!(error = %e, "cannot raise the open-files limit");
+        }
         let bind_opts = BindOptions {
             workers: options.threads.max(1),
             backlog: options.backlog,
@@ -328,16 +332,4 @@ fn install_signal_thread(trigger: Trigger) -> Result<(), String> {
         })
         .map(|_| ())
         .map_err(|e| format!("cannot start the signal thread: {e}"))
-}
-
-/// Raise the soft open-file limit to the hard limit: every connection is a descriptor.
-fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit read and write a plain struct we own.
-    unsafe {
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
 }

@@ -24,6 +24,7 @@ use crate::metrics::{bump, Board, CloseReason, Counters};
 use crate::pool::BufPool;
 use crate::registry::{Registry, Timeouts};
 use crate::signal::{LocalSignal, Trigger};
+use crate::sys::set_cloexec;
 use crate::transport::{Addr, ConnInfo, Stream};
 
 /// Read/write buffer size handed out by the pool.
@@ -336,17 +337,5 @@ async fn accept_failed<H: Handler>(worker: &Rc<Worker<H>>, e: io::Error) {
             }
         }
         _ => tracing::debug!(error = %e, "accept failed"),
-    }
-}
-
-/// io_uring's accept does not set close-on-exec (epoll's `accept4` does): without it a
-/// process the application spawns would inherit client connections.
-fn set_cloexec(fd: std::os::fd::RawFd) {
-    // SAFETY: fcntl on a descriptor we own; F_GETFD/F_SETFD touch only its flags.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFD);
-        if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
-            libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
-        }
     }
 }
