@@ -4,7 +4,8 @@
 
 use std::fmt;
 use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
+
+use peregrine_runtime::RuntimeThread;
 
 use crate::admin;
 use crate::backend::{self, Backend};
@@ -215,6 +216,7 @@ impl Server {
                 Ok(h) => handles.push(h),
                 Err(e) => {
                     self.trigger.fire();
+                    join_all(handles);
                     return Err(Error::Start(format!("cannot start a worker thread: {e}")));
                 }
             }
@@ -258,7 +260,7 @@ impl Server {
 /// A running server.
 #[derive(Debug)]
 pub struct Running {
-    handles: Vec<JoinHandle<()>>,
+    handles: Vec<RuntimeThread<()>>,
     endpoints: Vec<Endpoint>,
     addresses: Vec<String>,
     metrics_addresses: Vec<String>,
@@ -303,7 +305,7 @@ impl Running {
     }
 }
 
-fn join_all(handles: Vec<JoinHandle<()>>) {
+fn join_all(handles: Vec<RuntimeThread<()>>) {
     for h in handles {
         if h.join().is_err() {
             tracing::error!("a worker thread panicked");
