@@ -357,14 +357,7 @@ fn bind_unix(path: &Path, opts: &BindOptions) -> io::Result<UnixSocketFile> {
 
 /// `UnixListener::bind` listens with std's default backlog; raise it to ours.
 fn set_backlog(listener: &UnixListener, backlog: u32) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: `listen` on a valid, owned listening socket fd has no memory effects.
-    let rc = unsafe { libc::listen(listener.as_raw_fd(), backlog.min(i32::MAX as u32) as i32) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    crate::sys::listen(listener, backlog)
 }
 
 /// Parse a socket mode like `0660`, `660` or `0o660`.

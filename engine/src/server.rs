@@ -5,7 +5,8 @@
 use std::fmt;
 use std::io;
 use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
+
+use peregrine_runtime::RuntimeThread;
 
 use crate::admin;
 use crate::backend::{self, Backend};
@@ -16,6 +17,7 @@ use crate::options::Options;
 use crate::registry::Timeouts;
 use crate::shard::HttpSettings;
 use crate::signal::Trigger;
+use crate::sys;
 use crate::url::{Scheme, UrlError};
 use crate::worker::{self, WorkerListener, WorkerSpec};
 
@@ -148,7 +150,10 @@ impl Server {
             Some(why) => tracing::warn!("io_uring is unavailable ({why}); using the epoll backend"),
             None => tracing::info!("using the {backend} backend"),
         }
-        raise_fd_limit();
+        // Every connection is a descriptor.
+        if let Err(e) = sys::raise_nofile_limit() {
+            tracing::debug!(error = %e, "cannot raise the open-files limit");
+        }
         let bind_opts = BindOptions {
             workers: options.threads.max(1),
             backlog: options.backlog,
@@ -271,6 +276,7 @@ impl Server {
                 Ok(h) => handles.push(h),
                 Err(e) => {
                     self.trigger.fire();
+                    join_all(handles);
                     return Err(Error::Start(format!("cannot start a worker thread: {e}")));
                 }
             }
@@ -314,7 +320,7 @@ impl Server {
 /// A running server.
 #[derive(Debug)]
 pub struct Running {
-    handles: Vec<JoinHandle<()>>,
+    handles: Vec<RuntimeThread<()>>,
     endpoints: Vec<Endpoint>,
     addresses: Vec<String>,
     metrics_addresses: Vec<String>,
@@ -359,7 +365,7 @@ impl Running {
     }
 }
 
-fn join_all(handles: Vec<JoinHandle<()>>) {
+fn join_all(handles: Vec<RuntimeThread<()>>) {
     for h in handles {
         if h.join().is_err() {
             tracing::error!("a worker thread panicked");
@@ -388,18 +394,6 @@ fn install_signal_thread(trigger: Trigger) -> Result<(), String> {
         })
         .map(|_| ())
         .map_err(|e| format!("cannot start the signal thread: {e}"))
-}
-
-/// Raise the soft open-file limit to the hard limit: every connection is a descriptor.
-fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit read and write a plain struct we own.
-    unsafe {
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -589,7 +583,7 @@ mod tests {
         let e = Error::Backend("io_uring was requested but is unavailable: x".into());
         assert_eq!(e.kind(), ErrorKind::Backend);
         // On a host without io_uring, asking for it fails with that kind.
-        if backend::probe_io_uring().is_err() {
+        if peregrine_runtime::probe_io_uring().is_err() {
             let e = bind_error(options("http://127.0.0.1:0").backend(BackendChoice::IoUring));
             assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
         }

@@ -7,10 +7,9 @@ use std::io;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
+use peregrine_runtime::{RuntimeThread, StartError, ThreadBuilder};
 
 use crate::backend::{Backend, RING_ENTRIES};
 use crate::handler::Handler;
@@ -42,68 +41,20 @@ pub(crate) struct WorkerSpec<H> {
     pub board: Board,
 }
 
-/// Start a worker thread. It reports on `spec.ready` once its runtime runs and its
-/// listeners are registered (or why it could not start).
-pub(crate) fn spawn<H: Handler>(spec: WorkerSpec<H>) -> io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name(format!("peregrine-w{}", spec.id))
-        .spawn(move || run(spec))
-}
-
-fn run<H: Handler>(spec: WorkerSpec<H>) {
-    if let Some(core) = spec.core {
-        if !core_affinity::set_for_current(core) {
-            tracing::warn!(
-                worker = spec.id,
-                "could not pin the worker to core {}",
-                core.id
-            );
-        }
+/// Start a worker thread on its core, with its runtime. It reports on `spec.ready` once
+/// its listeners are registered (or why it could not register them); a runtime that
+/// cannot be built is the returned error.
+pub(crate) fn spawn<H: Handler>(spec: WorkerSpec<H>) -> Result<RuntimeThread<()>, StartError> {
+    let id = spec.id;
+    let thread = ThreadBuilder::new(format!("peregrine-w{id}"), spec.backend)
+        .pin(spec.core)
+        .ring_entries(RING_ENTRIES)
+        .spawn(move || worker_main(spec))?;
+    if let Err(e) = thread.pinned() {
+        tracing::warn!(worker = id, "could not pin the worker to core {}", e.core);
     }
-    let ready = spec.ready.clone();
-    let built = match spec.backend {
-        Backend::IoUring => uring_runtime().map(|mut rt| rt.block_on(worker_main(spec))),
-        Backend::Epoll => RuntimeBuilder::<LegacyDriver>::new()
-            .enable_timer()
-            .build()
-            .map(|mut rt| rt.block_on(worker_main(spec))),
-    };
-    if let Err(e) = built {
-        let _ = ready.send(Err(format!("cannot start the runtime: {e}")));
-    }
-}
-
-/// An io_uring runtime whose completions never interrupt the worker: with
-/// `IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN` (Linux 6.1+) they are run
-/// when the worker waits for events, else with `IORING_SETUP_COOP_TASKRUN` (5.19+) on its
-/// next kernel entry, else (older kernels) a plain ring. Each worker is the only thread
-/// that submits to its ring. Measured in one wrk run (`../shared/peers/run.sh`, 3 runs
-/// each): server CPU per request 0.72 / 6.27 / 6.21 µs (pipelined / plaintext / json)
-/// with deferred task work, 0.75 / 6.37 / 6.27 with cooperative, 10.6 µs plaintext with
-/// a plain ring.
-fn uring_runtime() -> io::Result<monoio::Runtime<monoio::time::TimeDriver<IoUringDriver>>> {
-    let mut defer = io_uring_06::IoUring::builder();
-    defer.setup_single_issuer().setup_defer_taskrun();
-    let mut coop = io_uring_06::IoUring::builder();
-    coop.setup_coop_taskrun();
-    RuntimeBuilder::<IoUringDriver>::new()
-        .uring_builder(defer)
-        .with_entries(RING_ENTRIES)
-        .enable_timer()
-        .build()
-        .or_else(|_| {
-            RuntimeBuilder::<IoUringDriver>::new()
-                .uring_builder(coop)
-                .with_entries(RING_ENTRIES)
-                .enable_timer()
-                .build()
-        })
-        .or_else(|_| {
-            RuntimeBuilder::<IoUringDriver>::new()
-                .with_entries(RING_ENTRIES)
-                .enable_timer()
-                .build()
-        })
+    tracing::debug!(worker = id, ring = ?thread.ring_flags(), "worker runtime built");
+    Ok(thread)
 }
 
 async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {

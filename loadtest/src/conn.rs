@@ -16,9 +16,9 @@
 //! Latency and timeline second are computed once per read, for all the responses the
 //! read completes.
 
+use crate::ctx::ThreadCtx;
 use crate::framing::{Malformed, ResponseReader};
 use crate::stats::ErrorKind;
-use crate::worker::ThreadCtx;
 use monoio::buf::IoBuf;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use std::future::Future;

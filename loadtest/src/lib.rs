@@ -5,8 +5,10 @@
 //! - [`request`]: the request, rendered once.
 //! - [`framing`]: splitting a connection's bytes into responses (sans-IO, on
 //!   `peregrine-protocol`'s response parser and chunked decoder).
+//! - [`ctx`]: what a thread's connections share: the plan, the clock, the thread's
+//!   figures.
 //! - [`conn`]: one connection's loop, closed or open (rate) loop.
-//! - [`worker`]: pinned worker threads, one runtime each.
+//! - [`worker`]: pinned worker threads, one runtime each (`peregrine-runtime`).
 //! - [`stats`]: per-thread histograms and counters, merged at the end.
 //! - [`report`]: the human table and the JSON; [`plot`]: the SVG.
 //!
@@ -15,6 +17,7 @@
 
 pub mod args;
 pub mod conn;
+pub mod ctx;
 pub mod framing;
 pub mod plot;
 pub mod report;
@@ -24,6 +27,7 @@ pub mod url;
 pub mod worker;
 
 use args::Args;
+use ctx::{Clock, Dial, Plan};
 use report::{Report, Setup};
 use stats::Stats;
 use std::io::{IsTerminal, Write};
@@ -32,7 +36,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 use url::{Endpoint, Target};
-use worker::{Clock, Dial, Plan, Progress, ResolvedBackend};
+use worker::Progress;
 
 /// Why a run could not take place (the process exits non-zero with this message).
 #[derive(Debug)]
@@ -113,7 +117,7 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
             )));
         }
     }
-    let backend = ResolvedBackend::resolve(args.backend)?;
+    let backend = worker::resolve_backend(args.backend)?;
     let dial = dial(&target, args.timeout)?;
 
     let threads = args.thread_count();
@@ -132,34 +136,26 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
         pin: !args.no_pin,
     });
 
-    let (ready_tx, ready_rx) = mpsc::channel();
     let (done_tx, done_rx) = mpsc::channel();
     let mut go = Vec::with_capacity(threads);
     let mut progresses = Vec::new();
     let mut handles = Vec::with_capacity(threads);
+    // Each returns once its thread's runtime is built; a failure cancels the threads
+    // already started (their `go` closes).
     for share in worker::shares(args.connections, threads, args.requests) {
         let (go_tx, go_rx) = mpsc::channel();
         go.push(go_tx);
         let p = progress.then(|| Arc::new(Progress::default()));
         progresses.extend(p.clone());
-        let (plan, ready, done) = (plan.clone(), ready_tx.clone(), done_tx.clone());
-        let h = std::thread::Builder::new()
-            .name(format!("load-{}", share.index))
-            .spawn(move || worker::thread_main(plan, share, ready, go_rx, p, done))
-            .map_err(|e| RunError(format!("cannot start a worker thread: {e}")))?;
-        handles.push(h);
+        handles.push(worker::start(
+            plan.clone(),
+            share,
+            go_rx,
+            p,
+            done_tx.clone(),
+        )?);
     }
     drop(done_tx);
-    for _ in 0..threads {
-        match ready_rx.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                drop(go);
-                return Err(RunError(e));
-            }
-            Err(_) => return Err(RunError("a worker thread died while starting".into())),
-        }
-    }
 
     let start = Instant::now();
     let measure_start = start + args.warmup;

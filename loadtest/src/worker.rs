@@ -1,99 +1,21 @@
 //! Worker threads: one per core, each pinned, each running its own monoio runtime
-//! (io_uring or epoll) with its share of the connections. Per-thread figures live in a
-//! [`ThreadCtx`] shared by that thread's connection tasks only (no atomics on the request
-//! path); a ticker publishes running totals for the progress line a few times a second.
+//! (io_uring or epoll, set up by `peregrine-runtime`) with its share of the connections.
+//! Per-thread figures live in a [`ThreadCtx`] shared by that thread's connection tasks
+//! only (no atomics on the request path); a ticker publishes running totals for the
+//! progress line a few times a second.
 
-use crate::args::Backend;
+use crate::args;
 use crate::conn::{self, TcpConnector, UnixConnector};
-use crate::stats::{ErrorKind, Stats};
+use crate::ctx::{Clock, Dial, Plan, ThreadCtx};
+use crate::stats::Stats;
+use peregrine_runtime::{Backend, BackendChoice, RuntimeThread, ThreadBuilder};
 use std::cell::{Cell, RefCell};
-use std::net::SocketAddr;
 use std::ops::Range;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Where the connections go, resolved.
-#[derive(Debug, Clone)]
-pub enum Dial {
-    /// A TCP address.
-    Tcp(SocketAddr),
-    /// A unix-domain socket path.
-    Unix(PathBuf),
-}
-
-/// The backend a run actually uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResolvedBackend {
-    /// io_uring.
-    IoUring,
-    /// epoll.
-    Epoll,
-}
-
-impl ResolvedBackend {
-    /// Pick the backend for `--backend`, probing io_uring for `auto`.
-    pub fn resolve(b: Backend) -> Result<ResolvedBackend, String> {
-        match b {
-            Backend::Epoll => Ok(ResolvedBackend::Epoll),
-            Backend::IoUring if monoio::utils::detect_uring() => Ok(ResolvedBackend::IoUring),
-            Backend::IoUring => Err("io_uring is not available here (kernel too old, or \
-                                     blocked by seccomp); use --backend epoll"
-                .into()),
-            Backend::Auto if monoio::utils::detect_uring() => Ok(ResolvedBackend::IoUring),
-            Backend::Auto => Ok(ResolvedBackend::Epoll),
-        }
-    }
-
-    /// The name used in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            ResolvedBackend::IoUring => "io-uring",
-            ResolvedBackend::Epoll => "epoll",
-        }
-    }
-}
-
-/// What every thread needs to know, fixed before the run starts.
-#[derive(Debug)]
-pub struct Plan {
-    /// Where to connect.
-    pub dial: Dial,
-    /// One request, rendered.
-    pub request: Vec<u8>,
-    /// Length of one request in bytes.
-    pub request_len: usize,
-    /// Requests per batch.
-    pub pipeline: usize,
-    /// The method is HEAD (responses have no body).
-    pub request_is_head: bool,
-    /// Reuse connections.
-    pub keep_alive: bool,
-    /// Connections in total.
-    pub connections: usize,
-    /// Open loop rate, requests per second in total.
-    pub rate: Option<f64>,
-    /// Timeout of each connect, write and read.
-    pub timeout: Duration,
-    /// The backend.
-    pub backend: ResolvedBackend,
-    /// Pin threads to cores.
-    pub pin: bool,
-}
-
-/// The run's time points, set when every thread is ready.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    /// The start of the run (and of the open-loop schedule).
-    pub start: Instant,
-    /// The end of warm-up: requests sent from here on are measured.
-    pub measure_start: Instant,
-    /// The end of the run (`-d`); `None` with `-n`.
-    pub end: Option<Instant>,
-}
 
 /// One thread's share of the work.
 #[derive(Debug, Clone)]
@@ -126,157 +48,61 @@ pub struct Finished {
     pub at: Instant,
 }
 
-/// State shared by the connection tasks of one thread.
-#[derive(Debug)]
-pub struct ThreadCtx {
-    /// The plan.
-    pub plan: Arc<Plan>,
-    /// The run's time points.
-    pub clock: Clock,
-    /// This thread's figures.
-    pub stats: RefCell<Stats>,
-    /// Measured requests this thread may still send.
-    pub budget: Cell<u64>,
-    /// `pipeline` copies of the request, this thread's own copy.
-    pub batch: Rc<Vec<u8>>,
-}
-
-/// When a read completed, relative to the run: the latency of the responses it
-/// completes and the timeline second it falls in (computed once per read, not once per
-/// response).
-#[derive(Debug, Clone, Copy)]
-pub struct Stamp {
-    latency_ns: u64,
-    second: usize,
-    /// False after the end of a timed run: such late answers are not counted.
-    in_run: bool,
-}
-
-impl ThreadCtx {
-    /// The timeline second of instant `t`.
-    #[inline]
-    fn second(&self, t: Instant) -> usize {
-        t.saturating_duration_since(self.clock.measure_start)
-            .as_secs() as usize
-    }
-
-    /// The stamp of a read completed at `now` for a batch sent (or due) at `sent_at`.
-    #[inline]
-    pub fn stamp(&self, now: Instant, sent_at: Instant) -> Stamp {
-        Stamp {
-            latency_ns: now.saturating_duration_since(sent_at).as_nanos() as u64,
-            second: self.second(now),
-            in_run: self.clock.end.is_none_or(|end| now < end),
-        }
-    }
-
-    /// Count a response.
-    #[inline]
-    pub fn response(&self, status: u16, at: Stamp) {
-        if !at.in_run {
-            return;
-        }
-        self.stats
-            .borrow_mut()
-            .record_response(status, at.latency_ns, at.second);
-    }
-
-    /// Count `n` bytes read.
-    #[inline]
-    pub fn read(&self, n: usize, at: Stamp) {
-        if !at.in_run {
-            return;
-        }
-        self.stats.borrow_mut().record_read(n as u64, at.second);
-    }
-
-    /// Count `n` failed requests, if they were measured.
-    pub fn fail(&self, kind: ErrorKind, n: usize, measured: bool) {
-        let now = Instant::now();
-        if measured && self.clock.end.is_none_or(|end| now < end) {
-            let sec = self.second(now);
-            self.stats.borrow_mut().record_errors(kind, n as u64, sec);
-        }
-    }
-}
-
-/// The body of one worker thread: pin, build the runtime, say ready, wait for the
-/// clock, run the connections, report.
-pub fn thread_main(
-    plan: Arc<Plan>,
-    share: Share,
-    ready: Sender<Result<(), String>>,
-    go: Receiver<Clock>,
-    progress: Option<Arc<Progress>>,
-    done: Sender<Finished>,
-) {
-    if plan.pin {
-        if let Some(cores) = core_affinity::get_core_ids() {
-            if !cores.is_empty() {
-                core_affinity::set_for_current(cores[share.index % cores.len()]);
-            }
-        }
-    }
-    let per_thread = share.connections.len() as u32;
-    let entries = (per_thread * 4).clamp(256, 32768).next_power_of_two();
-    let index = share.index;
-    let result = match plan.backend {
-        ResolvedBackend::IoUring => match uring_runtime(entries) {
-            Ok(mut rt) => wait_for_clock(&ready, &go)
-                .map(|clock| rt.block_on(worker(plan, share, clock, progress))),
-            Err(e) => fail_ready(&ready, format!("cannot create an io_uring runtime: {e}")),
-        },
-        ResolvedBackend::Epoll => {
-            match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-                .enable_timer()
-                .build()
-            {
-                Ok(mut rt) => wait_for_clock(&ready, &go)
-                    .map(|clock| rt.block_on(worker(plan, share, clock, progress))),
-                Err(e) => fail_ready(&ready, format!("cannot create an epoll runtime: {e}")),
-            }
-        }
+/// Pick the backend for `--backend`, probing io_uring for `auto` and `io-uring`.
+pub fn resolve_backend(b: args::Backend) -> Result<Backend, String> {
+    let choice = match b {
+        args::Backend::Auto => BackendChoice::Auto,
+        args::Backend::IoUring => BackendChoice::IoUring,
+        args::Backend::Epoll => BackendChoice::Epoll,
     };
-    let _ = done.send(Finished {
-        index,
-        result: result.map(|(stats, _)| stats),
-        at: Instant::now(),
-    });
-}
-
-/// An io_uring runtime with `IORING_SETUP_COOP_TASKRUN` (Linux 5.19+): completions are
-/// run when the thread next enters the kernel, which it does on every loop, instead of
-/// interrupting it with an IPI — measured 10–20 % less CPU per request, and less work
-/// on the server's core. Without kernel support, a plain ring.
-fn uring_runtime(
-    entries: u32,
-) -> std::io::Result<monoio::Runtime<monoio::time::TimeDriver<monoio::IoUringDriver>>> {
-    let mut coop = io_uring_06::IoUring::builder();
-    coop.setup_coop_taskrun();
-    monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-        .uring_builder(coop)
-        .with_entries(entries)
-        .enable_timer()
-        .build()
-        .or_else(|_| {
-            monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-                .with_entries(entries)
-                .enable_timer()
-                .build()
+    peregrine_runtime::resolve(choice)
+        .map(|(backend, _)| backend)
+        .map_err(|_| {
+            "io_uring is not available here (kernel too old, or blocked by seccomp); use \
+             --backend epoll"
+                .into()
         })
 }
 
-fn fail_ready<T>(ready: &Sender<Result<(), String>>, msg: String) -> Result<T, String> {
-    let _ = ready.send(Err(msg.clone()));
-    Err(msg)
-}
-
-fn wait_for_clock(
-    ready: &Sender<Result<(), String>>,
-    go: &Receiver<Clock>,
-) -> Result<Clock, String> {
-    let _ = ready.send(Ok(()));
-    go.recv().map_err(|_| "run cancelled".to_string())
+/// Start one worker thread: pinned to its core (when the plan says so), with its runtime
+/// built. It then waits for the clock on `go`, runs its connections and reports on
+/// `done` (a closed `go` cancels it).
+pub fn start(
+    plan: Arc<Plan>,
+    share: Share,
+    go: Receiver<Clock>,
+    progress: Option<Arc<Progress>>,
+    done: Sender<Finished>,
+) -> Result<RuntimeThread<()>, String> {
+    let core = if plan.pin {
+        let cores = peregrine_runtime::cores();
+        (!cores.is_empty()).then(|| cores[share.index % cores.len()])
+    } else {
+        None
+    };
+    let per_thread = share.connections.len() as u32;
+    let entries = (per_thread * 4).clamp(256, 32768).next_power_of_two();
+    ThreadBuilder::new(format!("load-{}", share.index), plan.backend)
+        .pin(core)
+        .ring_entries(entries)
+        .spawn(move || {
+            // Made on the thread once its runtime is built: the wait for the clock
+            // blocks this thread only.
+            let clock = go.recv().map_err(|_| "run cancelled".to_string());
+            async move {
+                let index = share.index;
+                let result = match clock {
+                    Ok(clock) => Ok(worker(plan, share, clock, progress).await),
+                    Err(e) => Err(e),
+                };
+                let _ = done.send(Finished {
+                    index,
+                    result: result.map(|(stats, _)| stats),
+                    at: Instant::now(),
+                });
+            }
+        })
+        .map_err(|e| format!("cannot start a worker thread: {e}"))
 }
 
 async fn worker(

@@ -247,6 +247,7 @@ mod tests {
             drop(a);
             let (res, _) = b.read(BytesMut::new()).await;
             assert_eq!(res.ok(), Some(0), "the peer went away: end-of-stream");
+            assert!(b.at_eof());
         });
     }
 

@@ -104,7 +104,14 @@ impl Interrupt {
     /// Wake the connection's pending I/O.
     pub fn fire(&self, stop: Stop) {
         match self {
-            Interrupt::Socket(fd) => crate::sys::shutdown(*fd, stop),
+            Interrupt::Socket(fd) => {
+                let how = match stop {
+                    Stop::Read => libc::SHUT_RD,
+                    Stop::ReadWrite => libc::SHUT_RDWR,
+                };
+                // A descriptor that is no longer a connected socket has no pending I/O.
+                let _ = crate::sys::shutdown(*fd, how);
+            }
             Interrupt::Handle(h) => h.interrupt(stop),
         }
     }

@@ -1,0 +1,37 @@
+//! peregrine-runtime: how Peregrine's threads start, shared by the server (`peregrine`)
+//! and the load generator (`peregrine-load`).
+//!
+//! - The backend: [`BackendChoice`] (`auto`, `io-uring`, `epoll`) resolved into the
+//!   [`Backend`] that runs by [`resolve`], which probes the kernel's io_uring.
+//! - The runtime: [`Runtime::build`] makes a monoio runtime with timers, on io_uring with
+//!   the best ring flags the kernel accepts ([`uring_runtime`]) or on epoll
+//!   ([`legacy_runtime`]).
+//! - Pinning: [`pin_current`] pins the calling thread to a core, reporting failure.
+//! - Threads: [`ThreadBuilder::spawn`] starts a named, pinned thread, builds its runtime
+//!   and runs a `!Send` future made on it.
+//!
+//! ```no_run
+//! use peregrine_runtime::{cores, resolve, BackendChoice, ThreadBuilder};
+//!
+//! let (backend, _fallback_reason) = resolve(BackendChoice::Auto).unwrap();
+//! let thread = ThreadBuilder::new("worker-0", backend)
+//!     .pin(cores().first().copied())
+//!     .spawn(|| async { 40 + 2 })
+//!     .unwrap();
+//! if let Err(e) = thread.pinned() {
+//!     eprintln!("warning: {e}");
+//! }
+//! assert_eq!(thread.join().unwrap(), 42);
+//! ```
+#![deny(missing_docs)]
+
+mod backend;
+mod runtime;
+mod thread;
+
+pub use backend::{probe_io_uring, resolve, Backend, BackendChoice, RING_ENTRIES};
+pub use runtime::{
+    legacy_runtime, uring_runtime, uring_runtime_with, LegacyRuntime, RingFlags, Runtime,
+    UringRuntime,
+};
+pub use thread::{cores, pin_current, CoreId, PinError, RuntimeThread, StartError, ThreadBuilder};
