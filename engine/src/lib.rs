@@ -35,6 +35,8 @@ mod server;
 mod shard;
 mod signal;
 mod sys;
+#[cfg(test)]
+mod testing;
 mod transport;
 mod url;
 mod worker;

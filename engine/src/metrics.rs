@@ -133,6 +133,11 @@ impl Snapshot {
     pub fn accepted(&self) -> u64 {
         self.accepted
     }
+
+    /// Connections upgraded so far.
+    pub fn upgrades(&self) -> u64 {
+        self.upgrades
+    }
 }
 
 /// A metric family rendered one line per worker: name, type, help, value.

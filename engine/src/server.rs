@@ -14,7 +14,6 @@ use crate::handler::Handler;
 use crate::listen::{self, BindError, BindOptions, Endpoint, EndpointSockets, UnixSocketFile};
 use crate::metrics::Board;
 use crate::options::Options;
-use crate::registry::Timeouts;
 use crate::shard::HttpSettings;
 use crate::signal::Trigger;
 use crate::sys;
@@ -201,26 +200,7 @@ impl Server {
             Vec::new()
         };
         let o = &self.options;
-        let secs =
-            |d: std::time::Duration| d.as_secs_f64().ceil().clamp(1.0, u32::MAX as f64) as u32;
-        let http = Arc::new(HttpSettings {
-            server_header: o.server_header.clone().map(String::into_bytes),
-            limits: o.limits,
-            max_request_body_size: o.max_request_body_size,
-            max_request_buffer_size: o.max_request_buffer_size,
-            max_response_buffer_size: o.max_response_buffer_size,
-            timeouts: Timeouts {
-                keep_alive: secs(o.keep_alive_timeout),
-                request_headers: secs(o.request_headers_timeout),
-                min_body_rate: o.min_request_body_data_rate.map(|(r, g)| (r, secs(g))),
-                min_response_rate: o.min_response_data_rate.map(|(r, g)| (r, secs(g))),
-            },
-            max_concurrent_connections: o.max_concurrent_connections,
-            max_concurrent_upgraded_connections: o.max_concurrent_upgraded_connections,
-            hot_reads: self.backend == Backend::IoUring,
-            open_connections: Default::default(),
-            upgraded_connections: Default::default(),
-        });
+        let http = Arc::new(HttpSettings::new(o, self.backend));
         let mut per_worker: Vec<Vec<WorkerListener>> = (0..threads).map(|_| Vec::new()).collect();
         for ep in &self.endpoints {
             match &ep.sockets {

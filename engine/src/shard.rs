@@ -9,11 +9,14 @@ use std::ops::Deref;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use peregrine_protocol::h1::parse::Limits;
 
+use crate::backend::Backend;
 use crate::date::DateCache;
 use crate::metrics::{Board, Counters};
+use crate::options::Options;
 use crate::pool::BufPool;
 use crate::registry::{Registry, Timeouts};
 use crate::request::{LocalFuture, UpgradeLease};
@@ -46,6 +49,29 @@ pub(crate) struct HttpSettings {
 }
 
 impl HttpSettings {
+    /// The settings every worker reads, from the server's options.
+    pub fn new(o: &Options, backend: Backend) -> Self {
+        let secs = |d: Duration| d.as_secs_f64().ceil().clamp(1.0, u32::MAX as f64) as u32;
+        HttpSettings {
+            server_header: o.server_header.clone().map(String::into_bytes),
+            limits: o.limits,
+            max_request_body_size: o.max_request_body_size,
+            max_request_buffer_size: o.max_request_buffer_size,
+            max_response_buffer_size: o.max_response_buffer_size,
+            timeouts: Timeouts {
+                keep_alive: secs(o.keep_alive_timeout),
+                request_headers: secs(o.request_headers_timeout),
+                min_body_rate: o.min_request_body_data_rate.map(|(r, g)| (r, secs(g))),
+                min_response_rate: o.min_response_data_rate.map(|(r, g)| (r, secs(g))),
+            },
+            max_concurrent_connections: o.max_concurrent_connections,
+            max_concurrent_upgraded_connections: o.max_concurrent_upgraded_connections,
+            hot_reads: backend == Backend::IoUring,
+            open_connections: AtomicU64::new(0),
+            upgraded_connections: AtomicU64::new(0),
+        }
+    }
+
     /// Count a new connection; `false` (and nothing counted) when over the limit.
     pub fn admit_connection(&self) -> bool {
         admit(&self.open_connections, self.max_concurrent_connections)

@@ -90,6 +90,11 @@ impl MemoryStream {
         self.outbound.borrow().data.len()
     }
 
+    /// Bytes the peer wrote that this end has not read yet.
+    pub fn unread_by_us(&self) -> usize {
+        self.inbound.borrow().data.len()
+    }
+
     /// The peer shut down its write side or went away, and everything it sent was read.
     pub fn at_eof(&self) -> bool {
         let ch = self.inbound.borrow();
