@@ -10,9 +10,9 @@ use std::time::Duration;
 use peregrine_protocol::h1::parse::{RequestHead, RequestParser};
 use peregrine_protocol::h1::Status;
 
+use crate::error::Error;
 use crate::listen::{self, BindOptions, EndpointSockets, UnixSocketFile};
 use crate::metrics::Board;
-use crate::server::Error;
 use crate::url::BindAddress;
 
 /// Bind the admin addresses and start serving them; returns the bound display names and

@@ -22,6 +22,7 @@ mod admin;
 mod backend;
 mod body;
 mod date;
+mod error;
 mod handler;
 mod listen;
 pub mod metrics;
@@ -43,12 +44,13 @@ mod worker;
 
 pub use backend::{Backend, BackendChoice};
 pub use body::{Body, BoxStream};
+pub use error::{Error, ErrorKind};
 pub use handler::Handler;
 pub use listen::BindError;
 pub use options::{default_threads, Options, DEFAULT_URLS};
 pub use request::{BodyLimitError, Request, RequestBody, UpgradeError, Upgraded};
 pub use response::Response;
-pub use server::{Error, ErrorKind, Running, Server, ShutdownHandle};
+pub use server::{Running, Server, ShutdownHandle};
 pub use transport::{Addr, ConnInfo};
 pub use url::{BindAddress, ListenTarget, Scheme, UrlError};
 

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::backend::BackendChoice;
+use crate::error::Error;
 use crate::listen::parse_mode;
-use crate::server::Error;
 use crate::url::{parse_urls, BindAddress, UrlError};
 
 /// Everything the server needs to start.
