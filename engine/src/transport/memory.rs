@@ -53,7 +53,7 @@ type Shared = Rc<RefCell<Channel>>;
 pub struct MemoryStream {
     inbound: Shared,
     outbound: Shared,
-    info: ConnInfo,
+    info: Rc<ConnInfo>,
 }
 
 /// A connected pair `(client, server)`; each direction buffers at most `capacity`
@@ -66,10 +66,12 @@ pub fn pipe(capacity: usize) -> (MemoryStream, MemoryStream) {
         }))
     };
     let (up, down) = (channel(), channel());
-    let info = |local, remote| ConnInfo {
-        local_addr: Addr::Memory(local),
-        remote_addr: Addr::Memory(remote),
-        scheme: "http",
+    let info = |local, remote| {
+        Rc::new(ConnInfo {
+            local_addr: Addr::Memory(local),
+            remote_addr: Addr::Memory(remote),
+            scheme: "http",
+        })
     };
     let client = MemoryStream {
         inbound: down.clone(),
@@ -182,7 +184,7 @@ impl Transport for MemoryStream {
         }))
     }
 
-    fn info(&self) -> &ConnInfo {
+    fn info(&self) -> &Rc<ConnInfo> {
         &self.info
     }
 }

@@ -70,8 +70,9 @@ pub trait Transport: 'static {
     /// shutdown); see [`Interrupt`].
     fn interrupt(&self) -> Interrupt;
 
-    /// Addresses and scheme of the connection.
-    fn info(&self) -> &ConnInfo;
+    /// Addresses and scheme of the connection (shared: the transport moves between
+    /// owners on every request, so it stays small).
+    fn info(&self) -> &Rc<ConnInfo>;
 }
 
 /// What an interrupt stops.

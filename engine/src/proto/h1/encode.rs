@@ -40,6 +40,8 @@ pub(crate) struct Head<'a> {
 
 /// Write `head` into `dst`. Returns the framing decision: how the body is framed and
 /// whether keep-alive survives (a close-delimited body ends the connection).
+// Always inlined: called once per response, and a call costs an argument copy.
+#[inline(always)]
 pub(crate) fn encode_head(dst: &mut BytesMut, head: Head<'_>) -> FramingDecision {
     let status = head.status.as_u16();
     write_status_line(dst, Version::Http11, status);

@@ -74,7 +74,7 @@ pub(crate) async fn serve<H: Handler, T: Transport>(
 ) -> Served {
     let limits = shard.http.limits;
     let exchange = Rc::new(Exchange::new(shard.core.clone(), id));
-    let info = Rc::new(stream.info().clone());
+    let info = stream.info().clone();
     let mut conn = Conn {
         id,
         shard,
@@ -165,6 +165,11 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 Err(HeadError::Kicked(_) | HeadError::Closed) => return End::Close,
                 Err(HeadError::Io) => return End::Abort,
             };
+            if self.head.upgrade && !self.wbuf.is_empty() && self.flush().await.is_err() {
+                // A `101` must follow the responses to earlier pipelined requests (rare:
+                // kept out of `dispatch`, whose state every request allocates).
+                return End::Abort;
+            }
             // Everything a request needs lives in this one allocation while it runs, so
             // an idle connection's task stays small (see ARCHITECTURE.md, memory).
             if let Some(end) = Box::pin(self.dispatch(head_len)).await {
@@ -349,14 +354,6 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             upgradable,
         };
 
-        if upgradable && !self.wbuf.is_empty() {
-            // A `101` must follow the responses to earlier pipelined requests.
-            self.io = Some(io);
-            if self.flush().await.is_err() {
-                return Some(End::Abort);
-            }
-            io = self.io.take()?;
-        }
         self.exchange.lend(io);
         let handled = panic::CatchUnwind::new(self.shard.handler.call(req)).await;
         let Some(io) = self.exchange.reclaim() else {
@@ -529,6 +526,7 @@ enum HeadError {
 }
 
 /// The path the handler sees: a view of the raw path when it is already normal.
+#[inline(always)]
 fn path_of(h: &RequestHead, head: &[u8]) -> Result<PathRepr, ()> {
     match h.target_form {
         TargetForm::Asterisk | TargetForm::Authority => return Ok(PathRepr::Raw(h.target)),
