@@ -95,6 +95,11 @@ impl MemoryStream {
         self.inbound.borrow().data.len()
     }
 
+    /// The peer shut down its write side or went away (what it sent may be unread).
+    pub fn peer_closed(&self) -> bool {
+        self.inbound.borrow().write_closed
+    }
+
     /// The peer shut down its write side or went away, and everything it sent was read.
     pub fn at_eof(&self) -> bool {
         let ch = self.inbound.borrow();
