@@ -325,6 +325,29 @@ impl Client {
         res.expect("send");
     }
 
+    /// Send `bytes` while reading whatever the server sends meanwhile into `buf` (a
+    /// client that reads as it writes, so neither side's full pipe stalls the other).
+    pub async fn send_reading(&mut self, bytes: &[u8]) {
+        let mut sent = 0;
+        let mut idle_turns = 0;
+        while sent < bytes.len() {
+            let wrote = self.stream.try_write(&bytes[sent..]);
+            sent += wrote;
+            let read = self.stream.try_read(&mut self.buf);
+            if wrote + read > 0 {
+                idle_turns = 0;
+            } else {
+                idle_turns += 1;
+                assert!(
+                    idle_turns < 10_000,
+                    "stuck after sending {sent} of {} bytes",
+                    bytes.len()
+                );
+                yield_now().await;
+            }
+        }
+    }
+
     /// Read more into `buf`; `0` at end-of-stream. Bounded by [`PATIENCE`].
     pub async fn fill(&mut self) -> usize {
         let buf = std::mem::take(&mut self.buf);

@@ -292,6 +292,11 @@ impl<T: Transport> Exchange<T> {
                 }
             }
             self.reading.set(Reading::Body);
+            // What arrived with the head (the start of the body) counts toward the body
+            // data rate, as Kestrel counts what its input already holds: uncounted, it
+            // left a client sending at the minimum rate short by up to a whole read, and
+            // timed out.
+            self.shard.registry.body_read(self.id, false, io.rbuf.len());
         }
         if state == Reading::Continue {
             let (res, _) = io.stream.write_all(Bytes::from_static(CONTINUE)).await;

@@ -1,7 +1,9 @@
 //! HTTP/1 connections driven over the in-memory transport: no sockets, no sleeping, the
 //! worker's clock advanced by hand (see `crate::testing`).
 
+mod backpressure;
 mod expect;
 mod pipelining;
 mod split;
+mod timeouts;
 mod upgrade;

@@ -86,7 +86,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         let mut rest = bytes;
         while !rest.is_empty() {
             let piece = rest.split_to(rest.len().min(WRITE_PIECE));
-            registry.write(self.id, true, 0);
+            registry.write(self.id, true, piece.len());
             let (res, _) = io.stream.write_all(piece).await;
             let n = *res.as_ref().unwrap_or(&0);
             registry.write(self.id, false, n);
@@ -215,7 +215,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         let buf = std::mem::take(&mut self.wbuf);
         self.exchange.output_sent();
         let registry = &self.shard.registry;
-        registry.write(self.id, true, 0);
+        registry.write(self.id, true, buf.len());
         let (res, mut buf) = io.stream.write_all(buf).await;
         let n = *res.as_ref().unwrap_or(&0);
         registry.write(self.id, false, n);
