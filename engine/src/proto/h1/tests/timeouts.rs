@@ -302,7 +302,7 @@ fn a_client_reading_at_the_minimum_rate_is_not_aborted() {
         // Exactly the minimum rate: one read of RESPONSE_RATE bytes per second.
         let mut seconds = 0;
         while !c.buf.ends_with(b"\r\n0\r\n\r\n") {
-            let mut chunk = bytes::BytesMut::with_capacity(RESPONSE_RATE as usize);
+            let chunk = bytes::BytesMut::with_capacity(RESPONSE_RATE as usize);
             let (res, chunk) = crate::transport::Transport::read(&mut c.stream, chunk).await;
             assert!(res.expect("read") > 0, "aborted after {seconds} s");
             c.buf.extend_from_slice(&chunk);
