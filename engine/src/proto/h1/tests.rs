@@ -2,8 +2,10 @@
 //! worker's clock advanced by hand (see `crate::testing`).
 
 mod backpressure;
+mod buffers;
 mod expect;
 mod pipelining;
+mod shutdown;
 mod split;
 mod timeouts;
 mod upgrade;

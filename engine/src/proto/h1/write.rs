@@ -33,6 +33,12 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             // so this response ends the connection.
             self.persist = Persist::Close;
         }
+        if self.shard.shutdown.is_fired() {
+            // Shutdown started while the handler ran: this response is the connection's
+            // last, so it says `Connection: close` (RFC 9112, section 9.6), and a client
+            // that pipelined more requests knows they were not processed.
+            self.persist = Persist::Close;
+        }
         if self.wbuf.capacity() == 0 {
             self.wbuf = self.shard.pool.borrow_mut().take();
         }
