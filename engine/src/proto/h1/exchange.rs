@@ -446,6 +446,10 @@ impl<T: Transport> Exchange<T> {
         self.reading.set(Reading::Closed);
         shard.registry.set_phase(self.id, Phase::Upgraded);
         shard.http.release_connection();
+        // The lease counts it as open from here on (the handler usually keeps the stream
+        // inside the request, so the connection task lives on: counting both made one
+        // upgraded connection two in `connections_active`).
+        shard.leave();
         let Io { stream, rbuf } = io;
         Ok(Upgraded::new(Box::new(stream), rbuf, Box::new(lease)))
     }
