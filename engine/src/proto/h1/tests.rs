@@ -3,6 +3,7 @@
 
 mod backpressure;
 mod buffers;
+mod drain;
 mod expect;
 mod pipelining;
 mod shutdown;

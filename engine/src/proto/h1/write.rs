@@ -33,6 +33,13 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             // so this response ends the connection.
             self.persist = Persist::Close;
         }
+        if !self.exchange.body_done() && !self.exchange.drainable() {
+            // The unread rest of the body is over its limit: it will not be drained, so
+            // the connection closes after this response, and the response says so (it
+            // said keep-alive before and the close came unannounced). A stream that
+            // reads the body fails with 413 and closes too.
+            self.persist = Persist::Close;
+        }
         if self.shard.shutdown.is_fired() {
             // Shutdown started while the handler ran: this response is the connection's
             // last, so it says `Connection: close` (RFC 9112, section 9.6), and a client

@@ -11,6 +11,8 @@
 //!   minimum rate is read; once the response started, a stall only closes.
 //! - Response rate: a client that stops reading is aborted; one that reads at the
 //!   minimum rate, however its reads fall, is not.
+//! - A request in progress outlives the keep-alive timeout; with the rates off, a stalled
+//!   body and a client that stops reading are left alone.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -195,6 +197,21 @@ fn a_stalled_body_gets_408_after_the_grace_period() {
 }
 
 #[test]
+fn by_default_a_stalled_body_gets_408_after_five_seconds() {
+    run(async {
+        // 240 B/s after a 5 s grace.
+        let bench = Bench::new(read_all, |_| {});
+        let mut c = bench.connect();
+        c.send(b"POST /stalled HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n0123456789")
+            .await;
+        ticks(&bench, 5).await;
+        assert!(c.nothing_more().await && c.open().await, "grace");
+        ticks(&bench, 1).await;
+        answered_then_closed(&mut c, 408).await;
+    });
+}
+
+#[test]
 fn a_body_at_the_minimum_rate_is_read() {
     run(async {
         let bench = Bench::new(read_all, body_rate_240_after_1s);
@@ -311,6 +328,60 @@ fn a_client_reading_at_the_minimum_rate_is_not_aborted() {
             seconds += 1;
             assert!(seconds < 2000);
         }
+        let r = c.response(false).await;
+        assert_eq!(r.body.len(), 1 << 20);
+        assert_eq!(bench.closed_by(CloseReason::DataRate), 0);
+    });
+}
+
+fn rates_off_keep_alive_1s(o: &mut crate::Options) {
+    o.keep_alive_timeout = std::time::Duration::from_secs(1);
+    o.min_request_body_data_rate = None;
+    o.min_response_data_rate = None;
+}
+
+#[test]
+fn a_request_in_progress_outlives_the_keep_alive_timeout() {
+    run(async {
+        let bench = Bench::new(read_all, rates_off_keep_alive_1s);
+        let mut c = bench.connect();
+        c.send(b"POST /busy HTTP/1.1\r\nHost: t\r\nContent-Length: 40\r\n\r\n")
+            .await;
+        for _ in 0..4 {
+            ticks(&bench, 2).await;
+            c.send(b"0123456789").await;
+        }
+        let r = c.response(false).await;
+        assert_eq!(r.text(), "/busy 40");
+        c.send(&get("/next")).await;
+        assert_eq!(c.response(false).await.text(), "/next 0");
+        assert_eq!(bench.closed_by(CloseReason::KeepAliveTimeout), 0);
+    });
+}
+
+#[test]
+fn with_the_rates_off_a_stalled_body_is_not_timed_out() {
+    run(async {
+        let bench = Bench::new(read_all, rates_off_keep_alive_1s);
+        let mut c = bench.connect();
+        c.send(b"POST /stalled HTTP/1.1\r\nHost: t\r\nContent-Length: 20\r\n\r\n0123456789")
+            .await;
+        ticks(&bench, 30).await;
+        assert!(c.nothing_more().await && c.open().await);
+        c.send(b"0123456789").await;
+        assert_eq!(c.response(false).await.text(), "/stalled 20");
+    });
+}
+
+#[test]
+fn with_the_rates_off_a_client_that_stops_reading_is_not_aborted() {
+    run(async {
+        let mut bench = Bench::new(megabyte, rates_off_keep_alive_1s);
+        bench.pipe_capacity = 4096;
+        let mut c = bench.connect();
+        c.send(&get("/big")).await;
+        ticks(&bench, 30).await;
+        assert!(c.open().await);
         let r = c.response(false).await;
         assert_eq!(r.body.len(), 1 << 20);
         assert_eq!(bench.closed_by(CloseReason::DataRate), 0);
