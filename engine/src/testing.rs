@@ -254,7 +254,7 @@ impl<H: Handler> Bench<H> {
     }
 
     /// Reads from transports so far.
-    pub fn shard_reads(&self) -> u64 {
+    pub fn reads(&self) -> u64 {
         self.shard.counters.reads.get()
     }
 

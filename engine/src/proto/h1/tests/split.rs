@@ -62,11 +62,11 @@ fn same_answer_however_split(request: &'static [u8], expected_body: &str) {
         // One byte at a time, on a new connection.
         let mut c = bench.connect();
         let every: Vec<usize> = (1..request.len()).collect();
-        let reads_before = bench.shard_reads();
+        let reads_before = bench.reads();
         send_cut(&mut c, request, &every).await;
         assert_eq!(essence(&c.response(false).await), reference, "byte by byte");
         assert!(
-            bench.shard_reads() - reads_before >= request.len() as u64,
+            bench.reads() - reads_before >= request.len() as u64,
             "the server read each byte on its own"
         );
         drop(c);
