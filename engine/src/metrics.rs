@@ -71,6 +71,15 @@ impl Counters {
         }
     }
 
+    /// Connections that ended for `reason` so far.
+    #[cfg(test)]
+    pub fn closed_count(&self, reason: CloseReason) -> u64 {
+        REASONS
+            .iter()
+            .position(|(r, _)| *r == reason)
+            .map_or(0, |i| self.closed[i].get())
+    }
+
     pub fn error(&self, status: u16) {
         if let Some(i) = STATUSES.iter().position(|s| *s == status) {
             bump(&self.errors[i], 1);

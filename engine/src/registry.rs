@@ -67,6 +67,8 @@ struct Entry {
     writing: bool,
     write_waited: u32,
     written: u64,
+    /// Size of the pending write (see `sweep`).
+    in_flight: u64,
     kicked: Option<Kick>,
     live: bool,
     /// Idle with a read (and its buffer) pending: cancelled after a second of silence.
@@ -116,6 +118,7 @@ impl Registry {
             writing: false,
             write_waited: 0,
             written: 0,
+            in_flight: 0,
             kicked: None,
             live: true,
             hot: false,
@@ -162,6 +165,7 @@ impl Registry {
                 e.body_bytes = 0;
                 e.write_waited = 0;
                 e.written = 0;
+                e.in_flight = 0;
             }
             if phase == Phase::Upgraded {
                 e.reading_body = false;
@@ -180,12 +184,17 @@ impl Registry {
         });
     }
 
-    /// A write starts (`true`) or ends having sent `bytes`.
+    /// A write of `bytes` starts (`true`), or ends (`false`) having sent `bytes`.
     #[inline]
     pub fn write(&self, id: ConnId, pending: bool, bytes: usize) {
         self.with(id, |e| {
             e.writing = pending;
-            e.written += bytes as u64;
+            if pending {
+                e.in_flight = bytes as u64;
+            } else {
+                e.in_flight = 0;
+                e.written += bytes as u64;
+            }
         });
     }
 
@@ -269,7 +278,13 @@ impl Registry {
                 }
                 e.write_waited += 1;
                 let (rate, grace) = t.min_response_rate?;
-                (e.write_waited > grace && e.written < rate * u64::from(e.write_waited))
+                // A write reports its bytes only when all of them are sent, so the client
+                // may have read up to all of the pending one: it is credited (the write
+                // gets its own time at the minimum rate, as in Kestrel). Counting only
+                // finished writes aborted clients reading at several times the minimum
+                // rate whenever one write outlasted the grace period.
+                let credited = e.written + e.in_flight;
+                (e.write_waited > grace && credited < rate * u64::from(e.write_waited))
                     .then_some(Kick::ResponseRate)
             });
             if kick.is_none() && e.hot && e.phase == Phase::Idle && age >= 1 {
@@ -365,6 +380,20 @@ mod tests {
             r.write(id, true, 0);
         }
         assert_eq!(r.kicked(id), None);
+    }
+
+    #[test]
+    fn a_large_write_in_flight_gets_its_time_at_the_minimum_rate() {
+        let r = registry();
+        let id = r.register(Interrupt::Socket(-1));
+        r.set_phase(id, Phase::Busy);
+        r.write(id, true, 1000);
+        for _ in 0..10 {
+            r.sweep(); // 1000 bytes at 100 B/s: 10 s
+        }
+        assert_eq!(r.kicked(id), None);
+        r.sweep();
+        assert_eq!(r.kicked(id), Some(Kick::ResponseRate));
     }
 
     #[test]

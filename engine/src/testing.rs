@@ -19,7 +19,9 @@
 
 use std::future::Future;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -29,7 +31,7 @@ use peregrine_protocol::h1::{BodyFraming, Status};
 
 use crate::backend::Backend;
 use crate::handler::Handler;
-use crate::metrics::{Board, Snapshot};
+use crate::metrics::{Board, CloseReason, Snapshot};
 use crate::options::Options;
 use crate::shard::{HttpSettings, Shard, ShardCore};
 use crate::transport::memory::{pipe, MemoryStream};
@@ -70,6 +72,107 @@ pub(crate) async fn yield_now() {
 pub(crate) async fn settle() {
     for _ in 0..64 {
         yield_now().await;
+    }
+}
+
+/// Wait (bounded: a number of turns, not a time) until `cond` holds, letting every other
+/// task run meanwhile.
+pub(crate) async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..10_000 {
+        if cond() {
+            return;
+        }
+        yield_now().await;
+    }
+    panic!("never happened: {what}");
+}
+
+/// `GET path` over HTTP/1.1.
+pub(crate) fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").into_bytes()
+}
+
+/// `POST path` over HTTP/1.1 with `body` (Content-Length).
+pub(crate) fn post(path: &str, body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+/// A counting gate between a test and its handler (handlers are `Send`, so this is
+/// too): [`Gate::pass`] waits for a permit that the test hands out with
+/// [`Gate::give`] or [`Gate::open`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Gate {
+    inner: Arc<Mutex<GateState>>,
+}
+
+#[derive(Debug, Default)]
+struct GateState {
+    permits: u64,
+    /// Times `pass` was called (waiting or not).
+    arrived: u64,
+    waiters: Vec<Waker>,
+}
+
+impl Gate {
+    fn state(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Let `n` more `pass` calls through.
+    pub fn give(&self, n: u64) {
+        let waiters = {
+            let mut st = self.state();
+            st.permits = st.permits.saturating_add(n);
+            std::mem::take(&mut st.waiters)
+        };
+        waiters.into_iter().for_each(Waker::wake);
+    }
+
+    /// Let every `pass` through from now on.
+    pub fn open(&self) {
+        self.give(u64::MAX / 2);
+    }
+
+    /// How many times `pass` was called.
+    pub fn arrived(&self) -> u64 {
+        self.state().arrived
+    }
+
+    /// Wait for a permit and use it.
+    pub async fn pass(&self) {
+        self.state().arrived += 1;
+        std::future::poll_fn(|cx| {
+            let mut st = self.state();
+            if st.permits > 0 {
+                st.permits -= 1;
+                return Poll::Ready(());
+            }
+            st.waiters.push(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// A counter shared between a test and its handler.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tally(Arc<AtomicU64>);
+
+impl Tally {
+    /// Add `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// The count now.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -144,6 +247,41 @@ impl<H: Handler> Bench<H> {
     pub fn pool_idle(&self) -> usize {
         self.shard.pool.borrow().idle()
     }
+
+    /// Buffers the pool ever allocated (takes it could not serve from idle ones).
+    pub fn pool_allocated(&self) -> u64 {
+        self.shard.pool.borrow().stats().1
+    }
+
+    /// Reads from transports so far.
+    pub fn reads(&self) -> u64 {
+        self.shard.counters.reads.get()
+    }
+
+    /// Writes to transports so far.
+    pub fn writes(&self) -> u64 {
+        self.shard.counters.writes.get()
+    }
+
+    /// Bytes read from transports so far.
+    pub fn bytes_in(&self) -> u64 {
+        self.shard.counters.bytes_in.get()
+    }
+
+    /// Bytes written to transports so far.
+    pub fn bytes_out(&self) -> u64 {
+        self.shard.counters.bytes_out.get()
+    }
+
+    /// Connections that ended for `reason` so far.
+    pub fn closed_by(&self, reason: CloseReason) -> u64 {
+        self.shard.counters.closed_count(reason)
+    }
+
+    /// Connections refused for the max-concurrent-connections limit so far.
+    pub fn rejected_over_limit(&self) -> u64 {
+        self.shard.counters.rejected_over_limit.get()
+    }
 }
 
 /// A response as the client read it.
@@ -187,6 +325,29 @@ impl Client {
         res.expect("send");
     }
 
+    /// Send `bytes` while reading whatever the server sends meanwhile into `buf` (a
+    /// client that reads as it writes, so neither side's full pipe stalls the other).
+    pub async fn send_reading(&mut self, bytes: &[u8]) {
+        let mut sent = 0;
+        let mut idle_turns = 0;
+        while sent < bytes.len() {
+            let wrote = self.stream.try_write(&bytes[sent..]);
+            sent += wrote;
+            let read = self.stream.try_read(&mut self.buf);
+            if wrote + read > 0 {
+                idle_turns = 0;
+            } else {
+                idle_turns += 1;
+                assert!(
+                    idle_turns < 10_000,
+                    "stuck after sending {sent} of {} bytes",
+                    bytes.len()
+                );
+                yield_now().await;
+            }
+        }
+    }
+
     /// Read more into `buf`; `0` at end-of-stream. Bounded by [`PATIENCE`].
     pub async fn fill(&mut self) -> usize {
         let buf = std::mem::take(&mut self.buf);
@@ -201,6 +362,25 @@ impl Client {
     pub async fn nothing_more(&mut self) -> bool {
         settle().await;
         self.buf.is_empty() && self.stream.unread_by_us() == 0
+    }
+
+    /// Whether the server has kept the connection (after letting it run): it neither
+    /// finished its side nor went away.
+    pub async fn open(&mut self) -> bool {
+        settle().await;
+        !self.stream.peer_closed()
+    }
+
+    /// Read exactly `n` more bytes (bounded).
+    pub async fn read_exact(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n {
+            assert!(
+                self.fill().await > 0,
+                "end-of-stream after {} of {n} bytes",
+                self.buf.len()
+            );
+        }
+        self.buf.split_to(n).to_vec()
     }
 
     /// Read one whole response (`head`: it answers a HEAD request).

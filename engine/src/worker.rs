@@ -211,9 +211,10 @@ pub(crate) fn start_conn<H: Handler, T: Transport>(shard: &Rc<Shard<H>>, stream:
         // have seen its descriptor number reused.
         shard.registry.unregister(id);
         if served != Ok(Served::Upgraded) {
+            // An upgraded connection left both counts when it switched.
             shard.http.release_connection();
+            shard.leave();
         }
-        shard.leave();
     });
 }
 

@@ -97,6 +97,38 @@ impl MemoryStream {
         self.inbound.borrow().data.len()
     }
 
+    /// Write what fits without waiting; returns how much (a test client that reads while
+    /// it writes interleaves this with [`MemoryStream::try_read`]).
+    pub fn try_write(&mut self, bytes: &[u8]) -> usize {
+        let mut ch = self.outbound.borrow_mut();
+        if ch.read_closed || ch.write_stopped {
+            return 0;
+        }
+        let n = ch.capacity.saturating_sub(ch.data.len()).min(bytes.len());
+        if n > 0 {
+            ch.data.extend_from_slice(&bytes[..n]);
+            ch.wake_reader();
+        }
+        n
+    }
+
+    /// Read what is there without waiting, appending to `buf`; returns how much.
+    pub fn try_read(&mut self, buf: &mut BytesMut) -> usize {
+        let mut ch = self.inbound.borrow_mut();
+        let n = ch.data.len();
+        if n > 0 {
+            buf.extend_from_slice(&ch.data);
+            ch.data.clear();
+            ch.wake_writer();
+        }
+        n
+    }
+
+    /// The peer shut down its write side or went away (what it sent may be unread).
+    pub fn peer_closed(&self) -> bool {
+        self.inbound.borrow().write_closed
+    }
+
     /// The peer shut down its write side or went away, and everything it sent was read.
     pub fn at_eof(&self) -> bool {
         let ch = self.inbound.borrow();

@@ -292,6 +292,11 @@ impl<T: Transport> Exchange<T> {
                 }
             }
             self.reading.set(Reading::Body);
+            // What arrived with the head (the start of the body) counts toward the body
+            // data rate, as Kestrel counts what its input already holds: uncounted, it
+            // left a client sending at the minimum rate short by up to a whole read, and
+            // timed out.
+            self.shard.registry.body_read(self.id, false, io.rbuf.len());
         }
         if state == Reading::Continue {
             let (res, _) = io.stream.write_all(Bytes::from_static(CONTINUE)).await;
@@ -441,6 +446,10 @@ impl<T: Transport> Exchange<T> {
         self.reading.set(Reading::Closed);
         shard.registry.set_phase(self.id, Phase::Upgraded);
         shard.http.release_connection();
+        // The lease counts it as open from here on (the handler usually keeps the stream
+        // inside the request, so the connection task lives on: counting both made one
+        // upgraded connection two in `connections_active`).
+        shard.leave();
         let Io { stream, rbuf } = io;
         Ok(Upgraded::new(Box::new(stream), rbuf, Box::new(lease)))
     }

@@ -60,7 +60,8 @@ pub(crate) enum Served {
     /// It closed.
     Closed,
     /// It was upgraded: the stream went to the handler, and the connection already left
-    /// the max-concurrent-connections count.
+    /// the max-concurrent-connections count and the worker's open count (its lease
+    /// holds that now).
     Upgraded,
 }
 

@@ -33,6 +33,19 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             // so this response ends the connection.
             self.persist = Persist::Close;
         }
+        if !self.exchange.body_done() && !self.exchange.drainable() {
+            // The unread rest of the body is over its limit: it will not be drained, so
+            // the connection closes after this response, and the response says so (it
+            // said keep-alive before and the close came unannounced). A stream that
+            // reads the body fails with 413 and closes too.
+            self.persist = Persist::Close;
+        }
+        if self.shard.shutdown.is_fired() {
+            // Shutdown started while the handler ran: this response is the connection's
+            // last, so it says `Connection: close` (RFC 9112, section 9.6), and a client
+            // that pipelined more requests knows they were not processed.
+            self.persist = Persist::Close;
+        }
         if self.wbuf.capacity() == 0 {
             self.wbuf = self.shard.pool.borrow_mut().take();
         }
@@ -86,7 +99,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         let mut rest = bytes;
         while !rest.is_empty() {
             let piece = rest.split_to(rest.len().min(WRITE_PIECE));
-            registry.write(self.id, true, 0);
+            registry.write(self.id, true, piece.len());
             let (res, _) = io.stream.write_all(piece).await;
             let n = *res.as_ref().unwrap_or(&0);
             registry.write(self.id, false, n);
@@ -215,7 +228,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         let buf = std::mem::take(&mut self.wbuf);
         self.exchange.output_sent();
         let registry = &self.shard.registry;
-        registry.write(self.id, true, 0);
+        registry.write(self.id, true, buf.len());
         let (res, mut buf) = io.stream.write_all(buf).await;
         let n = *res.as_ref().unwrap_or(&0);
         registry.write(self.id, false, n);
