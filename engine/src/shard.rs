@@ -215,8 +215,9 @@ fn bump_upgrades(core: &ShardCore) {
 }
 
 impl UpgradeLease for Lease {
-    fn shutdown_requested(&self) -> LocalFuture<'_, ()> {
-        Box::pin(self.core.shutdown.wait())
+    fn shutdown_requested(&self) -> LocalFuture<'static, ()> {
+        let core = self.core.clone();
+        Box::pin(async move { core.shutdown.wait().await })
     }
 
     fn is_shutting_down(&self) -> bool {

@@ -12,7 +12,10 @@
 //! });
 //! ```
 
-#![allow(dead_code, reason = "test support: not every helper is used by every test")]
+#![allow(
+    dead_code,
+    reason = "test support: not every helper is used by every test"
+)]
 
 use std::future::Future;
 use std::rc::Rc;

@@ -1,5 +1,7 @@
 //! The opaque upgrade over the in-memory transport.
 
+use std::future::Future;
+
 use bytes::BytesMut;
 use http::{HeaderValue, StatusCode};
 
@@ -59,6 +61,65 @@ fn upgrade_hands_over_the_stream_with_the_bytes_behind_the_head() {
         assert_eq!(&c.buf[..], b"more");
         assert_eq!(bench.counters().upgrades(), 1);
         drop(c);
+        bench.drained().await;
+    });
+}
+
+/// Like [`echo`], but a graceful shutdown ends the loop: the read is raced against
+/// [`Upgraded::shutdown_requested`](crate::Upgraded::shutdown_requested), whose future
+/// does not borrow the stream.
+async fn echo_until_shutdown(mut req: Request) -> Response {
+    let Ok(mut up) = req.upgrade(HeaderValue::from_static("echo")).await else {
+        return Response::with_status(StatusCode::BAD_REQUEST);
+    };
+    let mut stop = std::pin::pin!(up.shutdown_requested());
+    let mut buf = BytesMut::with_capacity(8192);
+    loop {
+        let read = {
+            let mut read = std::pin::pin!(up.read(buf));
+            std::future::poll_fn(|cx| {
+                if stop.as_mut().poll(cx).is_ready() {
+                    return std::task::Poll::Ready(None);
+                }
+                read.as_mut().poll(cx).map(Some)
+            })
+            .await
+        };
+        let Some((res, b)) = read else {
+            assert!(up.is_shutting_down());
+            let _ = up.shutdown().await;
+            break;
+        };
+        buf = b;
+        match res {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                if up.write_all(buf.split().freeze()).await.is_err() {
+                    break;
+                }
+                buf.reserve(8192);
+            }
+        }
+    }
+    Response::default()
+}
+
+#[test]
+fn shutdown_requested_can_interrupt_a_pending_read() {
+    run(async {
+        let bench = Bench::new(echo_until_shutdown, |_| {});
+        let mut c = bench.connect();
+        c.send(UPGRADE).await;
+        assert_eq!(c.response(false).await.status, 101);
+        c.send(b"ping").await;
+        while c.buf.len() < 4 {
+            c.fill().await;
+        }
+        assert_eq!(&c.buf[..], b"ping");
+        c.buf.clear();
+        // The handler is now waiting in a read; the shutdown signal ends it.
+        bench.shutdown();
+        assert!(c.closed().await.is_empty());
         bench.drained().await;
     });
 }
