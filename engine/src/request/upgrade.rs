@@ -83,6 +83,8 @@ pub struct Upgraded {
     stream: Box<dyn ErasedStream>,
     /// Bytes read past the request head before the upgrade; returned by the first reads.
     leftover: BytesMut,
+    /// Declared after `stream`, so dropped after it: the worker may interrupt the
+    /// stream's descriptor as long as the lease lives, never once it is closed.
     lease: Box<dyn UpgradeLease>,
 }
 

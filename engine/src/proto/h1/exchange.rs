@@ -440,6 +440,7 @@ impl<T: Transport> Exchange<T> {
         self.writing.set(Writing::Upgraded);
         self.reading.set(Reading::Closed);
         shard.registry.set_phase(self.id, Phase::Upgraded);
+        lease.watch(io.stream.interrupt());
         shard.http.release_connection();
         let Io { stream, rbuf } = io;
         Ok(Upgraded::new(Box::new(stream), rbuf, Box::new(lease)))

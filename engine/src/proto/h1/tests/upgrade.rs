@@ -123,3 +123,25 @@ fn shutdown_requested_can_interrupt_a_pending_read() {
         bench.drained().await;
     });
 }
+
+#[test]
+fn the_shutdown_timeout_ends_an_upgraded_stream_whose_handler_ignores_the_signal() {
+    run(async {
+        let bench = Bench::new(echo, |_| {});
+        let mut c = bench.connect();
+        c.send(UPGRADE).await;
+        assert_eq!(c.response(false).await.status, 101);
+        bench.shutdown();
+        // `echo` does not listen for the signal: it echoes on.
+        c.send(b"still here").await;
+        while c.buf.len() < 10 {
+            c.fill().await;
+        }
+        c.buf.clear();
+        assert_eq!(bench.active(), 2, "the connection task and its lease");
+        bench.abort_all();
+        assert!(c.closed().await.is_empty());
+        bench.drained().await;
+        assert_eq!(bench.counters().upgrades(), 1);
+    });
+}
