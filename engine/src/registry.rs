@@ -246,6 +246,20 @@ impl Registry {
         }
     }
 
+    /// Wake every connection for good (reads end, writes fail): the shutdown timeout ran
+    /// out. Upgraded connections are left to their [`Lease`](crate::shard::Lease): their
+    /// stream may already be closed while the entry lives on.
+    pub fn abort_all(&self) {
+        for e in self.entries.borrow_mut().iter_mut() {
+            if e.live && e.phase != Phase::Upgraded {
+                e.kicked.get_or_insert(Kick::Shutdown);
+                if let Some(i) = &e.interrupt {
+                    i.fire(Stop::ReadWrite);
+                }
+            }
+        }
+    }
+
     /// Advance the clock one second and wake the connections whose wait ran out.
     pub fn sweep(&self) {
         let now = self.now.get() + 1;
@@ -394,6 +408,18 @@ mod tests {
         assert_eq!(r.kicked(id), None);
         r.sweep();
         assert_eq!(r.kicked(id), Some(Kick::ResponseRate));
+    }
+
+    #[test]
+    fn abort_all_leaves_upgraded_entries_to_their_lease() {
+        let r = registry();
+        let busy = r.register(Interrupt::Socket(-1));
+        r.set_phase(busy, Phase::Busy);
+        let up = r.register(Interrupt::Socket(-1));
+        r.set_phase(up, Phase::Upgraded);
+        r.abort_all();
+        assert_eq!(r.kicked(busy), Some(Kick::Shutdown));
+        assert_eq!(r.kicked(up), None);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::pool::BufPool;
 use crate::registry::{Registry, Timeouts};
 use crate::request::{LocalFuture, UpgradeLease};
 use crate::signal::LocalSignal;
+use crate::transport::{Interrupt, Stop};
 
 /// Read/write buffer size handed out by the pool.
 const BUF_SIZE: usize = 4096;
@@ -121,6 +122,10 @@ pub(crate) struct ShardCore {
     /// Open connections of this worker, upgraded streams that outlived their
     /// connection task included.
     active: Cell<usize>,
+    /// The interrupts of the upgraded streams alive (a slot per [`Lease`], emptied when
+    /// it is dropped, right after its stream closed), to end them at the shutdown timeout.
+    upgraded: RefCell<Vec<Option<Interrupt>>>,
+    upgraded_free: RefCell<Vec<usize>>,
     pub http: Arc<HttpSettings>,
     /// Every open connection's phase: timeouts, data rates, shutdown.
     pub registry: Registry,
@@ -138,6 +143,8 @@ impl ShardCore {
             shutdown: LocalSignal::default(),
             drained: LocalSignal::default(),
             active: Cell::new(0),
+            upgraded: RefCell::new(Vec::new()),
+            upgraded_free: RefCell::new(Vec::new()),
             registry: Registry::new(http.timeouts),
             http,
             counters: Counters::default(),
@@ -163,6 +170,16 @@ impl ShardCore {
         self.active.set(left);
         if left == 0 && self.shutdown.is_fired() {
             self.drained.fire();
+        }
+    }
+
+    /// The shutdown timeout ran out: end every connection still open, upgraded ones
+    /// included (pending reads end, writes fail, the peer sees the connection closed),
+    /// whether or not their tasks ever run again.
+    pub fn abort_all(&self) {
+        self.registry.abort_all();
+        for i in self.upgraded.borrow().iter().flatten() {
+            i.fire(Stop::ReadWrite);
         }
     }
 
@@ -196,6 +213,8 @@ impl<H> Deref for Shard<H> {
 /// upgraded-connection limit) until dropped.
 pub(crate) struct Lease {
     core: Rc<ShardCore>,
+    /// Its slot in `core.upgraded`.
+    slot: usize,
 }
 
 impl Lease {
@@ -206,7 +225,27 @@ impl Lease {
         }
         core.enter();
         bump_upgrades(core);
-        Some(Lease { core: core.clone() })
+        let mut upgraded = core.upgraded.borrow_mut();
+        let slot = match core.upgraded_free.borrow_mut().pop() {
+            Some(i) => i,
+            None => {
+                upgraded.push(None);
+                upgraded.len() - 1
+            }
+        };
+        Some(Lease {
+            core: core.clone(),
+            slot,
+        })
+    }
+
+    /// The stream is the handler's from now on: the worker ends it through `interrupt`
+    /// at the shutdown timeout. The lease must be dropped right after the stream (no
+    /// await in between), so the descriptor is never interrupted once closed.
+    pub fn watch(&self, interrupt: Interrupt) {
+        if let Some(s) = self.core.upgraded.borrow_mut().get_mut(self.slot) {
+            *s = Some(interrupt);
+        }
     }
 }
 
@@ -215,8 +254,9 @@ fn bump_upgrades(core: &ShardCore) {
 }
 
 impl UpgradeLease for Lease {
-    fn shutdown_requested(&self) -> LocalFuture<'_, ()> {
-        Box::pin(self.core.shutdown.wait())
+    fn shutdown_requested(&self) -> LocalFuture<'static, ()> {
+        let core = self.core.clone();
+        Box::pin(async move { core.shutdown.wait().await })
     }
 
     fn is_shutting_down(&self) -> bool {
@@ -226,6 +266,10 @@ impl UpgradeLease for Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        if let Some(s) = self.core.upgraded.borrow_mut().get_mut(self.slot) {
+            *s = None;
+            self.core.upgraded_free.borrow_mut().push(self.slot);
+        }
         self.core.http.release_upgrade();
         self.core.leave();
     }

@@ -220,6 +220,11 @@ impl<H: Handler> Bench<H> {
         self.shard.registry.kick_idle();
     }
 
+    /// The shutdown timeout ran out, as the worker handles it: end every connection.
+    pub fn abort_all(&self) {
+        self.shard.abort_all();
+    }
+
     /// Open connections (and upgraded streams).
     pub fn active(&self) -> usize {
         self.shard.active()

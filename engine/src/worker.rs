@@ -57,6 +57,9 @@ pub(crate) fn spawn<H: Handler>(spec: WorkerSpec<H>) -> Result<RuntimeThread<()>
     Ok(thread)
 }
 
+/// How long connections ended at the shutdown timeout get to finish their tasks.
+const ABORT_GRACE: Duration = Duration::from_secs(1);
+
 async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
     let shard = Rc::new(Shard {
         handler: spec.handler,
@@ -98,6 +101,12 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
                 open = shard.active(),
                 "shutdown timeout reached; closing the remaining connections"
             );
+            // The runtime does not drop tasks still waiting on I/O when it is dropped, so
+            // returning alone left these connections open (seen in-process: an upgraded
+            // client never saw the close; a process exit hid it). End them at the socket,
+            // then let their tasks finish and close their descriptors, briefly.
+            shard.abort_all();
+            let _ = monoio::time::timeout(ABORT_GRACE, shard.drained.wait()).await;
         }
     }
 }

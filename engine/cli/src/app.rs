@@ -6,23 +6,32 @@
 //! - `POST /echo` → the request body streamed back, same Content-Type
 //! - `GET|POST /request` → the request as the handler sees it, as JSON
 //! - `GET /stream?chunks=N&size=B` → a chunked response of N chunks of B bytes
+//! - `GET /upgrade/echo` with `Connection: Upgrade` and `Upgrade: echo` → `101 Switching
+//!   Protocols`, then every byte the client sends is echoed back until it closes its
+//!   side (then the server closes too); a graceful shutdown ends the echo at once (the
+//!   server finishes its side, the client reads end-of-stream). Without those headers,
+//!   or when the request cannot be upgraded (it has a body) → 400; over
+//!   `--max-concurrent-upgraded-connections` → 503
 //! - anything else → 404
 //!
 //! `HEAD` is answered wherever `GET` is.
 
+use std::future::Future;
 use std::io;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use peregrine::http::header::CONTENT_TYPE;
 use peregrine::http::{HeaderValue, Method, StatusCode};
-use peregrine::{Body, Request, Response};
+use peregrine::{Body, Request, Response, UpgradeError, Upgraded};
 use serde::Serialize;
 
 /// Largest `/stream` response the sample app agrees to produce.
 const MAX_STREAM_BYTES: u64 = 1 << 30;
+/// Largest read of the `/upgrade/echo` loop; each is written back before the next.
+const ECHO_CHUNK: usize = 16 * 1024;
 
 /// The sample application's handler.
 pub async fn handle(req: Request) -> Response {
@@ -34,6 +43,7 @@ pub async fn handle(req: Request) -> Response {
         // Boxed: its state is large and would otherwise size every request's future.
         "/request" if get || req.method() == Method::POST => Box::pin(describe(req)).await,
         "/stream" if get => stream(&req),
+        "/upgrade/echo" if req.method() == Method::GET => upgrade_echo(req).await,
         _ => status(StatusCode::NOT_FOUND),
     }
 }
@@ -162,6 +172,68 @@ impl Stream for Repeat {
         }
         self.left -= 1;
         Poll::Ready(Some(Ok(self.piece.clone())))
+    }
+}
+
+/// `GET /upgrade/echo`: switch to the `echo` protocol and echo until the client closes
+/// or the server shuts down.
+async fn upgrade_echo(mut req: Request) -> Response {
+    if !req.is_upgradable() || !offers_echo(&req) {
+        return status(StatusCode::BAD_REQUEST);
+    }
+    match req.upgrade(HeaderValue::from_static("echo")).await {
+        Ok(up) => {
+            echo_stream(up).await;
+            // Ignored: the connection was upgraded.
+            Response::default()
+        }
+        Err(UpgradeError::LimitReached) => status(StatusCode::SERVICE_UNAVAILABLE),
+        Err(_) => status(StatusCode::BAD_REQUEST),
+    }
+}
+
+/// Whether the `Upgrade` header lists `echo` (a comma-separated list of protocols).
+fn offers_echo(req: &Request) -> bool {
+    req.headers()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("upgrade"))
+        .flat_map(|(_, v)| v.split(|&b| b == b','))
+        .any(|p| p.trim_ascii().eq_ignore_ascii_case(b"echo"))
+}
+
+/// Echo every byte back, one bounded read at a time, until the client closes its side
+/// (or the stream fails), or until a graceful shutdown starts: then finish our side, so
+/// the client reads end-of-stream, and stop. Dropping the stream closes the connection.
+async fn echo_stream(mut up: Upgraded) {
+    let mut stop = pin!(up.shutdown_requested());
+    let mut buf = BytesMut::with_capacity(ECHO_CHUNK);
+    loop {
+        let read = {
+            let mut read = pin!(up.read(buf));
+            std::future::poll_fn(|cx| {
+                if stop.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                read.as_mut().poll(cx).map(Some)
+            })
+            .await
+        };
+        let Some((res, b)) = read else {
+            // Shutting down: whatever the read had in flight is abandoned.
+            let _ = up.shutdown().await;
+            return;
+        };
+        buf = b;
+        match res {
+            Ok(n) if n > 0 => {
+                if up.write_all(buf.split().freeze()).await.is_err() {
+                    return;
+                }
+                // The written piece has been released: this takes its memory back.
+                buf.reserve(ECHO_CHUNK);
+            }
+            // End-of-stream or a failure: we are done too.
+            _ => return,
+        }
     }
 }
 

@@ -71,8 +71,9 @@ impl<T: Transport> ErasedStream for T {
 /// What an upgraded connection keeps from the worker: it counts as open (and against
 /// the upgraded-connection limit) until dropped, and it tells of a graceful shutdown.
 pub(crate) trait UpgradeLease {
-    /// Resolves when the server starts shutting down.
-    fn shutdown_requested(&self) -> LocalFuture<'_, ()>;
+    /// Resolves when the server starts shutting down. The future owns what it needs
+    /// (it does not borrow the lease), so a handler can race it against a read.
+    fn shutdown_requested(&self) -> LocalFuture<'static, ()>;
     /// Whether the server is shutting down.
     fn is_shutting_down(&self) -> bool;
 }
@@ -82,6 +83,8 @@ pub struct Upgraded {
     stream: Box<dyn ErasedStream>,
     /// Bytes read past the request head before the upgrade; returned by the first reads.
     leftover: BytesMut,
+    /// Declared after `stream`, so dropped after it: the worker may interrupt the
+    /// stream's descriptor as long as the lease lives, never once it is closed.
     lease: Box<dyn UpgradeLease>,
 }
 
@@ -124,8 +127,13 @@ impl Upgraded {
 
     /// Resolves when the server starts a graceful shutdown: finish within the shutdown
     /// timeout, after which the connection is closed.
-    pub async fn shutdown_requested(&self) {
-        self.lease.shutdown_requested().await
+    ///
+    /// The future does not borrow the stream, so it can be raced against a pending
+    /// [`read`](Self::read) (which borrows it mutably): take it once before the loop.
+    // It was an `async fn` borrowing `&self` at first, which made exactly that race
+    // impossible to write (a shared and a mutable borrow of the stream at once).
+    pub fn shutdown_requested(&self) -> impl std::future::Future<Output = ()> + 'static {
+        self.lease.shutdown_requested()
     }
 
     /// Whether the server is shutting down.

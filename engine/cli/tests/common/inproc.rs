@@ -60,6 +60,20 @@ impl InProc {
         Client::tcp(self.addr)
     }
 
+    /// Start a graceful shutdown and wait for the server to stop on a thread of its own;
+    /// the receiver gets `()` once it has (so the caller can bound the wait).
+    pub fn shutdown_in_background(&mut self) -> std::sync::mpsc::Receiver<()> {
+        self.handle.shutdown();
+        let (tx, rx) = std::sync::mpsc::channel();
+        if let Some(r) = self.running.take() {
+            std::thread::spawn(move || {
+                r.wait();
+                let _ = tx.send(());
+            });
+        }
+        rx
+    }
+
     /// Each worker's latest published counters (at most a second old).
     pub fn snapshots(&self) -> Vec<peregrine::metrics::Snapshot> {
         self.running

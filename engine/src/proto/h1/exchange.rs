@@ -445,6 +445,7 @@ impl<T: Transport> Exchange<T> {
         self.writing.set(Writing::Upgraded);
         self.reading.set(Reading::Closed);
         shard.registry.set_phase(self.id, Phase::Upgraded);
+        lease.watch(io.stream.interrupt());
         shard.http.release_connection();
         // The lease counts it as open from here on (the handler usually keeps the stream
         // inside the request, so the connection task lives on: counting both made one

@@ -7,6 +7,8 @@ mod drain;
 mod expect;
 mod pipelining;
 mod shutdown;
+mod shutdown_timeout;
 mod split;
 mod timeouts;
 mod upgrade;
+mod upgrade_shutdown;
