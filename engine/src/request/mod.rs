@@ -35,9 +35,12 @@ pub struct Request {
     pub(crate) host: Option<Span>,
     pub(crate) body: RequestBody,
     pub(crate) conn: Rc<ConnInfo>,
-    /// The connection carrying the request: the header vector goes back to it when the
-    /// request is dropped (so the next parse does not allocate); upgrades go through it.
+    /// The connection carrying the request: body limits and upgrades go through it.
     pub(crate) io: Rc<dyn RequestIo>,
+    /// Where the header vector goes back to when the request is dropped, so the next
+    /// parse on this connection does not allocate (a plain slot, not a call through
+    /// `io`: this runs for every request).
+    pub(crate) spare_headers: SpareHeaders,
     /// HTTP/1.1 with `Connection: upgrade`, an `Upgrade` header and no body.
     pub(crate) upgradable: bool,
 }
@@ -46,9 +49,14 @@ impl Drop for Request {
     fn drop(&mut self) {
         let mut headers = std::mem::take(&mut self.headers);
         headers.clear();
-        self.io.recycle_headers(headers);
+        if headers.capacity() > 0 {
+            *self.spare_headers.borrow_mut() = headers;
+        }
     }
 }
+
+/// A connection's spare header vector, shared with the request it hands out.
+pub(crate) type SpareHeaders = Rc<std::cell::RefCell<Vec<HeaderSpan>>>;
 
 /// Why a body size limit could not be changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

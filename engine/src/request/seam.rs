@@ -9,7 +9,6 @@ use std::pin::Pin;
 
 use bytes::Bytes;
 use http::HeaderValue;
-use peregrine_protocol::h1::HeaderSpan;
 
 use super::{BodyLimitError, UpgradeError, Upgraded};
 
@@ -23,9 +22,6 @@ pub(crate) trait RequestIo {
 
     /// Change this request's body size limit (before reading starts).
     fn set_body_limit(&self, limit: Option<u64>) -> Result<(), BodyLimitError>;
-
-    /// Take back a cleared header vector for the next request.
-    fn recycle_headers(&self, headers: Vec<HeaderSpan>);
 
     /// Send `101 Switching Protocols` and hand over the stream.
     fn upgrade(&self, protocol: HeaderValue) -> LocalFuture<'_, Result<Upgraded, UpgradeError>>;

@@ -22,7 +22,9 @@ use peregrine_protocol::h1::{BodyFraming, HeaderSpan};
 use super::encode::encode_switching;
 use crate::metrics::bump;
 use crate::registry::{ConnId, Kick, Phase};
-use crate::request::{BodyLimitError, LocalFuture, RequestIo, UpgradeError, Upgraded};
+use crate::request::{
+    BodyLimitError, LocalFuture, RequestIo, SpareHeaders, UpgradeError, Upgraded,
+};
 use crate::shard::{Lease, ShardCore};
 use crate::transport::Transport;
 
@@ -104,7 +106,7 @@ pub(crate) struct Exchange<T> {
     shard: Rc<ShardCore>,
     id: ConnId,
     /// A header vector returned by the last request, for the next parse.
-    spare_headers: RefCell<Vec<HeaderSpan>>,
+    spare_headers: SpareHeaders,
     /// Spare capacity ensured before each body read (never above the request buffer
     /// limit: reading only when the handler asks is the backpressure).
     read_size: usize,
@@ -131,7 +133,7 @@ impl<T: Transport> Exchange<T> {
             shard,
             id,
             read_size,
-            spare_headers: RefCell::new(Vec::new()),
+            spare_headers: SpareHeaders::default(),
         }
     }
 
@@ -186,6 +188,11 @@ impl<T: Transport> Exchange<T> {
     /// The header vector to parse the next request into.
     pub fn take_spare_headers(&self) -> Vec<HeaderSpan> {
         self.spare_headers.take()
+    }
+
+    /// The slot a request puts its header vector back into.
+    pub fn spare_headers(&self) -> &SpareHeaders {
+        &self.spare_headers
     }
 
     /// Hand over buffered response bytes (see `out`).
@@ -471,13 +478,6 @@ impl<T: Transport> RequestIo for Exchange<T> {
             Reading::Head | Reading::Body | Reading::Draining | Reading::Closed => {
                 Err(BodyLimitError)
             }
-        }
-    }
-
-    #[inline]
-    fn recycle_headers(&self, headers: Vec<HeaderSpan>) {
-        if headers.capacity() > 0 {
-            *self.spare_headers.borrow_mut() = headers;
         }
     }
 

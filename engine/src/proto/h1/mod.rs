@@ -306,7 +306,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         let mut io = self.io.take()?;
         let head_bytes = io.rbuf.split_to(head_len).freeze();
         let h = &mut self.head;
-        let method = match Method::from_bytes(h.method.of(&head_bytes)) {
+        let method = match method_of(h.method.of(&head_bytes)) {
             Ok(m) => m,
             Err(_) => {
                 self.io = Some(io);
@@ -352,6 +352,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             conn: self.info.clone(),
             head: head_bytes,
             io: self.exchange.clone(),
+            spare_headers: self.exchange.spare_headers().clone(),
             upgradable,
         };
 
@@ -524,6 +525,18 @@ enum HeadError {
     /// The client closed between requests.
     Closed,
     Io,
+}
+
+/// The method: the common ones without a call into `http` (measured: -30 instructions
+/// per GET), the rest through `Method::from_bytes`.
+#[inline(always)]
+fn method_of(token: &[u8]) -> Result<Method, http::method::InvalidMethod> {
+    match token {
+        b"GET" => Ok(Method::GET),
+        b"POST" => Ok(Method::POST),
+        b"HEAD" => Ok(Method::HEAD),
+        _ => Method::from_bytes(token),
+    }
 }
 
 /// The path the handler sees: a view of the raw path when it is already normal.
