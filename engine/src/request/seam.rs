@@ -1,6 +1,7 @@
 //! The seam between a [`Request`](super::Request) and the protocol connection that
-//! carries it: reading the body, the body size limit, recycling the parsed header vector,
-//! and the opaque upgrade. Each protocol implements [`RequestIo`]; the request holds it as
+//! carries it: reading the body, the body size limit and the opaque upgrade (the parsed
+//! header vector goes back through a plain shared slot, `SpareHeaders`: that runs for
+//! every request, these only when asked). Each protocol implements [`RequestIo`]; the request holds it as
 //! a trait object, so `Request` is one type whatever transport or protocol is underneath.
 
 use std::future::Future;
