@@ -210,8 +210,9 @@ pub(crate) fn start_conn<H: Handler, T: Transport>(shard: &Rc<Shard<H>>, stream:
     monoio::spawn(async move {
         // A panic anywhere in the connection (the handler's own panics are answered with
         // a 500 earlier) ends this connection only, never the worker.
-        let served = CatchUnwind::new(proto::serve(shard.clone(), stream, id)).await;
-        if served.is_err() {
+        let mut served = None;
+        let ran = CatchUnwind::new(proto::serve(shard.clone(), stream, id), &mut served).await;
+        if ran.is_err() {
             tracing::error!("a connection task panicked; the connection was dropped");
             bump(&shard.counters.panics, 1);
             shard.counters.closed(CloseReason::Aborted);
@@ -219,7 +220,7 @@ pub(crate) fn start_conn<H: Handler, T: Transport>(shard: &Rc<Shard<H>>, stream:
         // No await since the stream was dropped (or upgraded away): the sweep cannot
         // have seen its descriptor number reused.
         shard.registry.unregister(id);
-        if served != Ok(Served::Upgraded) {
+        if served != Some(Served::Upgraded) {
             // An upgraded connection left both counts when it switched.
             shard.http.release_connection();
             shard.leave();

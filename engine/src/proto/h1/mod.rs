@@ -357,7 +357,8 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         };
 
         self.exchange.lend(io);
-        let handled = panic::CatchUnwind::new(self.shard.handler.call(req)).await;
+        let mut handled = None;
+        let ran = panic::CatchUnwind::new(self.shard.handler.call(req), &mut handled).await;
         let Some(io) = self.exchange.reclaim() else {
             return Some(if self.exchange.writing() == Writing::Upgraded {
                 End::Upgraded
@@ -371,9 +372,9 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             self.reject(status, None);
             return Some(End::Reject);
         }
-        let response = match handled {
-            Ok(r) => r,
-            Err(()) => {
+        let response = match (ran, handled) {
+            (Ok(()), Some(r)) => r,
+            _ => {
                 tracing::error!("the handler panicked; answering 500");
                 bump(&self.shard.counters.panics, 1);
                 self.shard.counters.error(500);
