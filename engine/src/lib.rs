@@ -47,11 +47,11 @@ pub use body::{Body, BoxStream};
 pub use error::{Error, ErrorKind};
 pub use handler::Handler;
 pub use listen::BindError;
-pub use options::{default_threads, Options, DEFAULT_URLS};
+pub use options::{default_threads, Options, TlsOptions, DEFAULT_URLS};
 pub use request::{BodyLimitError, Request, RequestBody, UpgradeError, Upgraded};
 pub use response::Response;
 pub use server::{Running, Server, ShutdownHandle};
-pub use transport::{Addr, ConnInfo};
+pub use transport::{Addr, ConnInfo, TlsInfo};
 pub use url::{BindAddress, ListenTarget, Scheme, UrlError};
 
 /// Re-export of the `http` crate used at the API boundary.

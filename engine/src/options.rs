@@ -9,6 +9,16 @@ use crate::error::Error;
 use crate::listen::parse_mode;
 use crate::url::{parse_urls, BindAddress, UrlError};
 
+/// The certificate `https://` prefixes are served with: a PEM chain (leaf first) and its
+/// PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// The certificate chain file.
+    pub cert: std::path::PathBuf,
+    /// The private key file.
+    pub key: std::path::PathBuf,
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -66,6 +76,11 @@ pub struct Options {
     ///
     /// [`max_concurrent_connections`]: Options::max_concurrent_connections
     pub max_concurrent_upgraded_connections: Option<u64>,
+    /// The certificate for `https://` prefixes; required when there is one.
+    pub tls: Option<TlsOptions>,
+    /// A TLS handshake must finish within this long, else the connection is closed
+    /// (default 10 s, Kestrel's).
+    pub tls_handshake_timeout: Duration,
     /// Admin listeners serving `GET /metrics` (Prometheus text); none by default.
     pub metrics_urls: Vec<BindAddress>,
 }
@@ -93,6 +108,8 @@ impl Default for Options {
             min_response_data_rate: Some((240, Duration::from_secs(5))),
             max_concurrent_connections: None,
             max_concurrent_upgraded_connections: None,
+            tls: None,
+            tls_handshake_timeout: Duration::from_secs(10),
             metrics_urls: Vec::new(),
         }
     }
@@ -109,6 +126,19 @@ pub fn default_threads() -> usize {
 }
 
 impl Options {
+    /// Serve `https://` prefixes with this certificate chain and key (PEM files).
+    pub fn certificate(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.tls = Some(TlsOptions {
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self
+    }
+
     /// Replace the URL prefixes with a `;`-separated list.
     pub fn urls(mut self, list: &str) -> Result<Self, UrlError> {
         self.urls = parse_urls(list)?;

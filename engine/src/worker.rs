@@ -146,6 +146,7 @@ impl Acceptor for monoio::net::TcpListener {
             local_addr: local,
             remote_addr: Addr::Ip(peer),
             scheme: "http",
+            tls: None,
         };
         let conn = Socket::new(stream, info);
         crate::sys::set_cloexec(conn.fd());
@@ -168,6 +169,7 @@ impl Acceptor for UnixAcceptor {
             local_addr: Addr::Unix(Some(self.path.clone())),
             remote_addr: Addr::Unix(peer.as_pathname().map(|p| p.to_path_buf())),
             scheme: "http",
+            tls: None,
         };
         let conn = Socket::new(stream, info);
         crate::sys::set_cloexec(conn.fd());

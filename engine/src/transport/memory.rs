@@ -71,6 +71,7 @@ pub fn pipe(capacity: usize) -> (MemoryStream, MemoryStream) {
             local_addr: Addr::Memory(local),
             remote_addr: Addr::Memory(remote),
             scheme: "http",
+            tls: None,
         })
     };
     let client = MemoryStream {

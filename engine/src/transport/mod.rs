@@ -162,6 +162,21 @@ pub struct ConnInfo {
     pub local_addr: Addr,
     /// The client's address.
     pub remote_addr: Addr,
-    /// `http` (later `https`).
+    /// `http` or `https`.
     pub scheme: &'static str,
+    /// What the TLS handshake settled, on `https` connections.
+    pub tls: Option<TlsInfo>,
+}
+
+/// What a TLS connection's handshake settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// The protocol chosen by ALPN (`http/1.1`), if the client offered any.
+    pub alpn: Option<String>,
+    /// The host name the client asked for (SNI), if any.
+    pub sni: Option<String>,
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: &'static str,
+    /// The cipher suite, e.g. `TLS13_AES_128_GCM_SHA256`.
+    pub cipher: &'static str,
 }
