@@ -38,6 +38,7 @@ mod signal;
 mod sys;
 #[cfg(test)]
 mod testing;
+mod tls;
 mod transport;
 mod url;
 mod worker;

@@ -27,10 +27,6 @@ pub struct Endpoint {
     /// `http://unix:/tmp/x.sock`.
     pub display: String,
     /// The scheme the endpoint serves.
-    #[allow(
-        dead_code,
-        reason = "only http is served today; read once https endpoints get TLS"
-    )]
     pub scheme: Scheme,
     /// The sockets.
     pub sockets: EndpointSockets,

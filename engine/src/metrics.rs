@@ -26,9 +26,13 @@ pub(crate) enum CloseReason {
     Shutdown,
     /// Upgraded: the HTTP connection ended, its stream went to the handler.
     Upgraded,
+    /// The TLS handshake failed (bad records, no common version, plain HTTP).
+    TlsHandshakeFailed,
+    /// The TLS handshake took longer than the handshake timeout.
+    TlsHandshakeTimeout,
 }
 
-const REASONS: [(CloseReason, &str); 8] = [
+const REASONS: [(CloseReason, &str); 10] = [
     (CloseReason::Normal, "normal"),
     (CloseReason::Rejected, "rejected"),
     (CloseReason::Aborted, "aborted"),
@@ -37,6 +41,8 @@ const REASONS: [(CloseReason, &str); 8] = [
     (CloseReason::DataRate, "data_rate"),
     (CloseReason::Shutdown, "shutdown"),
     (CloseReason::Upgraded, "upgraded"),
+    (CloseReason::TlsHandshakeFailed, "tls_handshake_failed"),
+    (CloseReason::TlsHandshakeTimeout, "tls_handshake_timeout"),
 ];
 
 /// Statuses the server itself answers with.

@@ -22,6 +22,8 @@ pub(crate) enum Phase {
     Head,
     /// Running the handler or writing a response.
     Busy,
+    /// In the TLS handshake (the handshake timeout runs).
+    Handshake,
     /// Upgraded to an opaque stream: no HTTP timeouts or data rates apply.
     Upgraded,
 }
@@ -35,6 +37,8 @@ pub(crate) enum Kick {
     KeepAlive,
     /// The request head took longer than the request-headers timeout: 408.
     HeadersTimeout,
+    /// The TLS handshake took longer than the handshake timeout: close.
+    HandshakeTimeout,
     /// The request body arrives slower than the minimum data rate: 408 or close.
     BodyRate,
     /// The client reads the response slower than the minimum data rate: abort.
@@ -46,6 +50,7 @@ pub(crate) enum Kick {
 pub(crate) struct Timeouts {
     pub keep_alive: u32,
     pub request_headers: u32,
+    pub tls_handshake: u32,
     /// Minimum request body rate (bytes/s) and its grace period; `None` disables.
     pub min_body_rate: Option<(u64, u32)>,
     /// Minimum response rate (bytes/s) and its grace period; `None` disables.
@@ -237,7 +242,7 @@ impl Registry {
     /// Wake every idle connection: the server is shutting down.
     pub fn kick_idle(&self) {
         for e in self.entries.borrow_mut().iter_mut() {
-            if e.live && e.phase == Phase::Idle && e.kicked.is_none() {
+            if e.live && matches!(e.phase, Phase::Idle | Phase::Handshake) && e.kicked.is_none() {
                 e.kicked = Some(Kick::Shutdown);
                 if let Some(i) = &e.interrupt {
                     i.fire(Stop::Read);
@@ -275,6 +280,7 @@ impl Registry {
             let kick = match e.phase {
                 Phase::Idle if age > t.keep_alive => Some(Kick::KeepAlive),
                 Phase::Head if age > t.request_headers => Some(Kick::HeadersTimeout),
+                Phase::Handshake if age > t.tls_handshake => Some(Kick::HandshakeTimeout),
                 _ => None,
             };
             let kick = kick.or_else(|| {
@@ -334,6 +340,7 @@ mod tests {
         Registry::new(Timeouts {
             keep_alive: 3,
             request_headers: 2,
+            tls_handshake: 2,
             min_body_rate: Some((100, 2)),
             min_response_rate: Some((100, 2)),
         })

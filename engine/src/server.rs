@@ -16,12 +16,15 @@ use crate::options::Options;
 use crate::shard::HttpSettings;
 use crate::signal::Trigger;
 use crate::sys;
+use crate::tls::config::server_config;
 use crate::url::{Scheme, UrlError};
-use crate::worker::{self, WorkerListener, WorkerSpec};
+use crate::worker::{self, ListenSocket, WorkerListener, WorkerSpec};
 
 /// A bound, not yet running server. Its addresses are final (real ports for port 0).
 #[derive(Debug)]
 pub struct Server {
+    /// The TLS configuration of `https` endpoints.
+    tls: Option<Arc<rustls::ServerConfig>>,
     options: Options,
     endpoints: Vec<Endpoint>,
     addresses: Vec<String>,
@@ -46,12 +49,18 @@ impl Server {
     /// Resolve the backend and bind every address in `options`. Fails, with nothing left
     /// bound, if any address cannot be bound.
     pub fn bind(options: Options) -> Result<Server, Error> {
-        if let Some(a) = options.urls.iter().find(|a| a.scheme == Scheme::Https) {
-            return Err(Error::Config(format!(
-                "TLS is not configured: cannot listen on '{}'. Use an http:// URL.",
-                a.original
-            )));
-        }
+        let https = options.urls.iter().find(|a| a.scheme == Scheme::Https);
+        let tls = match (https, &options.tls) {
+            (Some(a), None) => {
+                return Err(Error::Config(format!(
+                    "TLS is not configured: cannot listen on '{}' without a certificate \
+                     (--cert and --key). Use an http:// URL, or give a certificate.",
+                    a.original
+                )))
+            }
+            (Some(_), Some(files)) => Some(server_config(files).map_err(Error::Config)?),
+            (None, _) => None,
+        };
         if options.urls.is_empty() {
             return Err(Error::Url(UrlError::Empty));
         }
@@ -74,12 +83,21 @@ impl Server {
         let endpoints = listen::bind_all(&options.urls, &bind_opts).map_err(Error::Bind)?;
         let addresses = endpoints.iter().map(|e| e.display.clone()).collect();
         Ok(Server {
+            tls,
             options,
             endpoints,
             addresses,
             backend,
             trigger: Trigger::default(),
         })
+    }
+
+    /// The TLS configuration for an endpoint (`None` for `http`).
+    fn tls_for(&self, ep: &Endpoint) -> Option<Arc<rustls::ServerConfig>> {
+        match ep.scheme {
+            Scheme::Https => self.tls.clone(),
+            Scheme::Http => None,
+        }
     }
 
     /// The bound addresses, e.g. `http://127.0.0.1:43567` (Kestrel's
@@ -122,7 +140,10 @@ impl Server {
                             let sock = sock.try_clone().map_err(|e| {
                                 Error::Start(format!("cannot share a listening socket: {e}"))
                             })?;
-                            per_worker[i % threads].push(WorkerListener::Tcp(sock));
+                            per_worker[i % threads].push(WorkerListener {
+                                socket: ListenSocket::Tcp(sock),
+                                tls: self.tls_for(ep),
+                            });
                         }
                     }
                 }
@@ -131,7 +152,10 @@ impl Server {
                         let sock = file.listener.try_clone().map_err(|e| {
                             Error::Start(format!("cannot share a listening socket: {e}"))
                         })?;
-                        list.push(WorkerListener::Unix(sock, file.path.clone()));
+                        list.push(WorkerListener {
+                            socket: ListenSocket::Unix(sock, file.path.clone()),
+                            tls: self.tls_for(ep),
+                        });
                     }
                 }
             }

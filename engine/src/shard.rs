@@ -62,6 +62,7 @@ impl HttpSettings {
             timeouts: Timeouts {
                 keep_alive: secs(o.keep_alive_timeout),
                 request_headers: secs(o.request_headers_timeout),
+                tls_handshake: secs(o.tls_handshake_timeout),
                 min_body_rate: o.min_request_body_data_rate.map(|(r, g)| (r, secs(g))),
                 min_response_rate: o.min_response_data_rate.map(|(r, g)| (r, secs(g))),
             },

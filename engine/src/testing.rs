@@ -202,7 +202,7 @@ impl<H: Handler> Bench<H> {
     /// A new client connection (its server side is served on a task of its own).
     pub fn connect(&self) -> Client {
         let (client, server) = pipe(self.pipe_capacity);
-        crate::worker::start_conn(&self.shard, server);
+        crate::worker::start_conn(&self.shard, server, None);
         Client {
             stream: client,
             buf: BytesMut::new(),

@@ -21,10 +21,26 @@ use crate::transport::socket::{Socket, TcpTransport, UnixTransport};
 use crate::transport::{Addr, ConnInfo, Transport};
 
 /// A listening socket handed to a worker.
+pub(crate) struct WorkerListener {
+    pub socket: ListenSocket,
+    /// Set on `https` endpoints: connections start with a TLS handshake.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// The socket of a [`WorkerListener`].
 #[derive(Debug)]
-pub(crate) enum WorkerListener {
+pub(crate) enum ListenSocket {
     Tcp(std::net::TcpListener),
     Unix(std::os::unix::net::UnixListener, std::path::PathBuf),
+}
+
+impl std::fmt::Debug for WorkerListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerListener")
+            .field("socket", &self.socket)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
 }
 
 /// Everything a worker thread starts from.
@@ -69,9 +85,15 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
     let mut unix = Vec::new();
     for l in spec.listeners {
         let registered = match l {
-            WorkerListener::Tcp(l) => monoio::net::TcpListener::from_std(l).map(|l| tcp.push(l)),
-            WorkerListener::Unix(l, path) => monoio::net::UnixListener::from_std(l)
-                .map(|listener| unix.push(UnixAcceptor { listener, path })),
+            WorkerListener {
+                socket: ListenSocket::Tcp(s),
+                tls,
+            } => monoio::net::TcpListener::from_std(s).map(|s| tcp.push((s, tls))),
+            WorkerListener {
+                socket: ListenSocket::Unix(s, path),
+                tls,
+            } => monoio::net::UnixListener::from_std(s)
+                .map(|listener| unix.push((UnixAcceptor { listener, path }, tls))),
         };
         if let Err(e) = registered {
             let _ = spec
@@ -82,11 +104,11 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
     }
     let _ = spec.ready.send(Ok(()));
     shard.publish();
-    for l in tcp {
-        monoio::spawn(accept_loop(shard.clone(), l));
+    for (l, tls) in tcp {
+        monoio::spawn(accept_loop(shard.clone(), l, tls));
     }
-    for l in unix {
-        monoio::spawn(accept_loop(shard.clone(), l));
+    for (l, tls) in unix {
+        monoio::spawn(accept_loop(shard.clone(), l, tls));
     }
     monoio::spawn(tick(shard.core.clone()));
 
@@ -178,14 +200,18 @@ impl Acceptor for UnixAcceptor {
 }
 
 /// Accept connections until shutdown starts.
-async fn accept_loop<H: Handler, A: Acceptor>(shard: Rc<Shard<H>>, acceptor: A) {
+async fn accept_loop<H: Handler, A: Acceptor>(
+    shard: Rc<Shard<H>>,
+    acceptor: A,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
     loop {
         let accepted = monoio::select! {
             r = acceptor.accept() => r,
             _ = shard.shutdown.wait() => return,
         };
         match accepted {
-            Ok(conn) => start_conn(&shard, conn),
+            Ok(conn) => start_conn(&shard, conn, tls.clone()),
             Err(e) => accept_failed(&shard, e).await,
         }
     }
@@ -193,7 +219,11 @@ async fn accept_loop<H: Handler, A: Acceptor>(shard: Rc<Shard<H>>, acceptor: A) 
 
 /// Admit a connection (the max-concurrent-connections limit) and serve it on a task of
 /// its own.
-pub(crate) fn start_conn<H: Handler, T: Transport>(shard: &Rc<Shard<H>>, stream: T) {
+pub(crate) fn start_conn<H: Handler, T: Transport>(
+    shard: &Rc<Shard<H>>,
+    stream: T,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
     let http = &shard.http;
     bump(&shard.counters.accepted, 1);
     if !http.admit_connection() {
@@ -213,7 +243,7 @@ pub(crate) fn start_conn<H: Handler, T: Transport>(shard: &Rc<Shard<H>>, stream:
         // A panic anywhere in the connection (the handler's own panics are answered with
         // a 500 earlier) ends this connection only, never the worker.
         let mut served = None;
-        let ran = CatchUnwind::new(proto::serve(shard.clone(), stream, id), &mut served).await;
+        let ran = CatchUnwind::new(proto::serve(shard.clone(), stream, id, tls), &mut served).await;
         if ran.is_err() {
             tracing::error!("a connection task panicked; the connection was dropped");
             bump(&shard.counters.panics, 1);

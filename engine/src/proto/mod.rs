@@ -1,18 +1,22 @@
 //! Protocols, and the choice of one for each new connection.
 //!
-//! A connection first picks its protocol ([`serve`]): today always HTTP/1.1 ([`h1`]). This
-//! is the one place that grows when more arrive: ALPN `h2` and the cleartext h2c preface
-//! (the HTTP/2 issue), a PROXY protocol header before either (the deployment issue).
+//! A connection first settles its transport (a TLS handshake on `https` listeners), then
+//! picks its protocol ([`serve`]): today always HTTP/1.1 ([`h1`]). This is the one place
+//! that grows when more arrive: ALPN `h2` and the cleartext h2c preface (the HTTP/2
+//! issue), a PROXY protocol header before either (the deployment issue).
 
 pub(crate) mod h1;
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::BytesMut;
 
 use crate::handler::Handler;
-use crate::registry::ConnId;
+use crate::metrics::CloseReason;
+use crate::registry::{ConnId, Kick, Phase};
 use crate::shard::Shard;
+use crate::tls::stream::{accept, HandshakeError};
 use crate::transport::Transport;
 
 pub(crate) use h1::CatchUnwind;
@@ -31,8 +35,38 @@ async fn detect<T: Transport>(_stream: &mut T, _rbuf: &mut BytesMut) -> Protocol
     Protocol::Http1
 }
 
-/// Serve one connection in whatever protocol it speaks, until it closes or is upgraded.
+/// Serve one connection, TLS first when `tls` is set, until it closes or is upgraded.
 pub(crate) async fn serve<H: Handler, T: Transport>(
+    shard: Rc<Shard<H>>,
+    stream: T,
+    id: ConnId,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Served {
+    let Some(config) = tls else {
+        return serve_protocol(shard, stream, id).await;
+    };
+    shard.registry.set_phase(id, Phase::Handshake);
+    match accept(stream, config).await {
+        Ok(stream) => {
+            shard.registry.set_phase(id, Phase::Head);
+            serve_protocol(shard, stream, id).await
+        }
+        Err(e) => {
+            let reason = match (&e, shard.registry.kicked(id)) {
+                (_, Some(Kick::HandshakeTimeout)) => CloseReason::TlsHandshakeTimeout,
+                (_, Some(Kick::Shutdown)) => CloseReason::Shutdown,
+                (HandshakeError::Closed, None) => CloseReason::Normal,
+                _ => CloseReason::TlsHandshakeFailed,
+            };
+            tracing::debug!(error = %e, "TLS handshake failed");
+            shard.counters.closed(reason);
+            Served::Closed
+        }
+    }
+}
+
+/// Serve one connection in whatever protocol it speaks, until it closes or is upgraded.
+async fn serve_protocol<H: Handler, T: Transport>(
     shard: Rc<Shard<H>>,
     mut stream: T,
     id: ConnId,

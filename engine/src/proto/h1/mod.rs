@@ -94,6 +94,7 @@ pub(crate) async fn serve<H: Handler, T: Transport>(
         (_, Some(Kick::Shutdown)) => CloseReason::Shutdown,
         (_, Some(Kick::KeepAlive)) => CloseReason::KeepAliveTimeout,
         (_, Some(Kick::HeadersTimeout)) => CloseReason::HeadersTimeout,
+        (_, Some(Kick::HandshakeTimeout)) => CloseReason::TlsHandshakeTimeout,
         (_, Some(Kick::BodyRate | Kick::ResponseRate)) => CloseReason::DataRate,
         (End::Close, None) => CloseReason::Normal,
         (End::Reject, None) => CloseReason::Rejected,
