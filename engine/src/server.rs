@@ -467,7 +467,8 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::InvalidConfig);
         assert_eq!(
             e.to_string(),
-            "TLS is not configured: cannot listen on 'https://127.0.0.1:0'. Use an http:// URL."
+            "TLS is not configured: cannot listen on 'https://127.0.0.1:0' without a certificate \
+             (--cert and --key). Use an http:// URL, or give a certificate."
         );
     }
 
