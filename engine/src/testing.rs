@@ -209,6 +209,14 @@ impl<H: Handler> Bench<H> {
         }
     }
 
+    /// A new connection to a TLS listener: the raw pipe end (the test drives the TLS
+    /// client itself).
+    pub fn connect_tls(&self, config: std::sync::Arc<rustls::ServerConfig>) -> MemoryStream {
+        let (client, server) = pipe(self.pipe_capacity);
+        crate::worker::start_conn(&self.shard, server, Some(config));
+        client
+    }
+
     /// One second passes on the worker's clock: the sweep enforces timeouts and rates.
     pub fn tick(&self) {
         self.shard.registry.sweep();

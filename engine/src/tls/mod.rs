@@ -5,3 +5,6 @@
 
 pub(crate) mod config;
 pub(crate) mod stream;
+
+#[cfg(test)]
+mod tests;

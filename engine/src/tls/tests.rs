@@ -1,0 +1,301 @@
+//! TLS over the in-memory pipe, driven by a rustls client in the test: handshake facts,
+//! keep-alive and pipelining, large bodies through a small pipe (rustls's buffers full,
+//! ciphertext kept aside), plain HTTP on the TLS port, garbage, the handshake timeout by
+//! ticking the clock, and close_notify at shutdown.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig};
+
+use super::config::server_config;
+use crate::metrics::CloseReason;
+use crate::options::TlsOptions;
+use crate::testing::{run, Bench, PATIENCE};
+use crate::transport::memory::MemoryStream;
+use crate::transport::Transport;
+use crate::{Request, Response};
+
+const CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/ca.pem");
+const CERT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/cert.pem");
+const KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/key.pem");
+
+fn server() -> Arc<ServerConfig> {
+    server_config(&TlsOptions {
+        cert: CERT.into(),
+        key: KEY.into(),
+    })
+    .expect("the test certificate loads")
+}
+
+fn client_config() -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(CA).expect("the test certificate") {
+        roots.add(cert.expect("a certificate")).expect("a root");
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+/// A TLS client over one end of the pipe.
+struct TlsClient {
+    stream: MemoryStream,
+    conn: ClientConnection,
+    /// Plaintext received.
+    got: Vec<u8>,
+    closed: bool,
+}
+
+impl TlsClient {
+    async fn connect(stream: MemoryStream) -> TlsClient {
+        let name = "localhost".try_into().expect("a server name");
+        let conn = ClientConnection::new(client_config(), name).expect("a client");
+        let mut c = TlsClient {
+            stream,
+            conn,
+            got: Vec::new(),
+            closed: false,
+        };
+        while c.conn.is_handshaking() {
+            c.flush().await;
+            if c.conn.is_handshaking() && c.conn.wants_read() {
+                assert!(c.pump().await, "the server closed during the handshake");
+            }
+        }
+        c.flush().await;
+        c
+    }
+
+    async fn flush(&mut self) {
+        let mut out = Vec::new();
+        while self.conn.wants_write() {
+            self.conn.write_tls(&mut out).expect("write_tls");
+        }
+        if !out.is_empty() {
+            let (res, _) = monoio::time::timeout(PATIENCE, self.stream.write_all(out))
+                .await
+                .expect("the server reads");
+            res.expect("send");
+        }
+    }
+
+    /// Read ciphertext once and process it; `false` at end-of-stream.
+    async fn pump(&mut self) -> bool {
+        let (res, buf) = monoio::time::timeout(
+            PATIENCE,
+            self.stream.read(BytesMut::with_capacity(32 * 1024)),
+        )
+        .await
+        .expect("an answer in time");
+        let n = res.expect("read");
+        if n == 0 {
+            self.closed = true;
+            return false;
+        }
+        let mut slice = &buf[..];
+        while !slice.is_empty() {
+            self.conn.read_tls(&mut slice).expect("read_tls");
+            self.conn
+                .process_new_packets()
+                .expect("valid TLS from the server");
+        }
+        let mut plain = Vec::new();
+        match self.conn.reader().read_to_end(&mut plain) {
+            Ok(_) => self.closed = true, // close_notify
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("reading plaintext: {e}"),
+        }
+        self.got.extend_from_slice(&plain);
+        true
+    }
+
+    async fn send(&mut self, data: &[u8]) {
+        self.conn.writer().write_all(data).expect("plaintext in");
+        self.flush().await;
+    }
+
+    /// Read until `got` holds `needle` `times` times (bounded).
+    async fn until(&mut self, needle: &[u8], times: usize) {
+        for _ in 0..10_000 {
+            if self
+                .got
+                .windows(needle.len())
+                .filter(|w| *w == needle)
+                .count()
+                >= times
+            {
+                return;
+            }
+            if !self.pump().await {
+                break;
+            }
+        }
+        panic!(
+            "expected {times} × {:?}, got {:?}",
+            String::from_utf8_lossy(needle),
+            String::from_utf8_lossy(&self.got)
+        );
+    }
+}
+
+/// `/tls` describes the connection; `/big?n` answers n bytes; anything else `hello`.
+async fn app(req: Request) -> Response {
+    let info = req.conn_info();
+    match req.path() {
+        "/tls" => Response::new(format!("{} {:?}", info.scheme, info.tls)),
+        "/big" => {
+            let n: usize = req.query().and_then(|q| q.parse().ok()).unwrap_or(0);
+            Response::new(vec![b'x'; n])
+        }
+        _ => Response::new("hello"),
+    }
+}
+
+#[test]
+fn a_request_over_tls_sees_https_and_the_handshake_facts() {
+    run(async {
+        let bench = Bench::new(app, |_| {});
+        let mut c = TlsClient::connect(bench.connect_tls(server())).await;
+        c.send(b"GET /tls HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await;
+        c.until(b"TLSv1.3", 1).await;
+        let text = String::from_utf8_lossy(&c.got).into_owned();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(text.contains("https Some(TlsInfo { alpn: Some(\"http/1.1\"), sni: Some(\"localhost\"), version: \"TLSv1.3\""), "{text}");
+    });
+}
+
+#[test]
+fn keep_alive_and_pipelining_work_over_tls() {
+    run(async {
+        let bench = Bench::new(app, |_| {});
+        let mut c = TlsClient::connect(bench.connect_tls(server())).await;
+        c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        c.until(b"hello", 1).await;
+        c.send(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\nGET /d HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        c.until(b"hello", 4).await;
+        assert_eq!(bench.counters().accepted(), 1, "one connection");
+    });
+}
+
+#[test]
+fn a_large_response_crosses_a_small_pipe() {
+    run(async {
+        let mut bench = Bench::new(app, |_| {});
+        bench.pipe_capacity = 8192;
+        let mut c = TlsClient::connect(bench.connect_tls(server())).await;
+        c.send(b"GET /big?300000 HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        c.until(b"Content-Length: 300000", 1).await;
+        while c.got.iter().filter(|b| **b == b'x').count() < 300_000 {
+            assert!(c.pump().await, "the server closed early");
+        }
+        c.send(b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        c.until(b"hello", 1).await;
+    });
+}
+
+#[test]
+fn plain_http_on_the_tls_port_is_answered_in_cleartext() {
+    run(async {
+        let bench = Bench::new(app, |_| {});
+        let mut s = bench.connect_tls(server());
+        let (res, _) = s
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec())
+            .await;
+        res.expect("send");
+        let mut got = BytesMut::new();
+        loop {
+            let (res, b) = s.read(got).await;
+            got = b;
+            if res.expect("read") == 0 {
+                break;
+            }
+        }
+        assert_eq!(
+            &got[..],
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        bench.drained().await;
+        assert_eq!(bench.closed_by(CloseReason::TlsHandshakeFailed), 1);
+    });
+}
+
+#[test]
+fn garbage_ends_the_connection_and_the_next_client_is_served() {
+    run(async {
+        let bench = Bench::new(app, |_| {});
+        let mut s = bench.connect_tls(server());
+        // A handshake record header announcing a length, then bytes that are not TLS.
+        let (res, _) = s
+            .write_all(b"\x16\x03\x01\x00\x20garbage-garbage-garbage-garbage!".to_vec())
+            .await;
+        res.expect("send");
+        let mut got = BytesMut::new();
+        loop {
+            let (res, b) = s.read(got).await;
+            got = b;
+            if res.expect("read") == 0 {
+                break;
+            }
+        }
+        let mut c = TlsClient::connect(bench.connect_tls(server())).await;
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        c.until(b"hello", 1).await;
+        assert_eq!(bench.closed_by(CloseReason::TlsHandshakeFailed), 1);
+    });
+}
+
+#[test]
+fn a_stalled_handshake_is_closed_after_the_timeout() {
+    run(async {
+        let bench = Bench::new(app, |o| {
+            o.tls_handshake_timeout = std::time::Duration::from_secs(2);
+        });
+        let mut s = bench.connect_tls(server());
+        // Half a ClientHello, then silence.
+        let (res, _) = s.write_all(b"\x16\x03\x01\x02\x00\x01".to_vec()).await;
+        res.expect("send");
+        crate::testing::settle().await;
+        bench.tick();
+        bench.tick();
+        crate::testing::settle().await;
+        assert_eq!(bench.active(), 1, "not before the timeout");
+        bench.tick();
+        let mut got = BytesMut::new();
+        loop {
+            let (res, b) = monoio::time::timeout(PATIENCE, s.read(got))
+                .await
+                .expect("closed in time");
+            got = b;
+            if res.expect("read") == 0 {
+                break;
+            }
+        }
+        bench.drained().await;
+        assert_eq!(bench.closed_by(CloseReason::TlsHandshakeTimeout), 1);
+    });
+}
+
+#[test]
+fn shutdown_sends_close_notify_to_an_idle_connection() {
+    run(async {
+        let bench = Bench::new(app, |_| {});
+        let mut c = TlsClient::connect(bench.connect_tls(server())).await;
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        c.until(b"hello", 1).await;
+        crate::testing::settle().await;
+        bench.shutdown();
+        while c.pump().await && !c.closed {}
+        assert!(c.closed);
+        bench.drained().await;
+    });
+}
