@@ -35,21 +35,18 @@ async fn detect<T: Transport>(_stream: &mut T, _rbuf: &mut BytesMut) -> Protocol
     Protocol::Http1
 }
 
-/// Serve one connection, TLS first when `tls` is set, until it closes or is upgraded.
-pub(crate) async fn serve<H: Handler, T: Transport>(
+/// Serve one connection on a TLS listener: the handshake, then [`serve`] over TLS.
+pub(crate) async fn serve_tls<H: Handler, T: Transport>(
     shard: Rc<Shard<H>>,
     stream: T,
     id: ConnId,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    config: Arc<rustls::ServerConfig>,
 ) -> Served {
-    let Some(config) = tls else {
-        return serve_protocol(shard, stream, id).await;
-    };
     shard.registry.set_phase(id, Phase::Handshake);
     match accept(stream, config).await {
         Ok(stream) => {
             shard.registry.set_phase(id, Phase::Head);
-            serve_protocol(shard, stream, id).await
+            serve(shard, stream, id).await
         }
         Err(e) => {
             let reason = match (&e, shard.registry.kicked(id)) {
@@ -66,7 +63,7 @@ pub(crate) async fn serve<H: Handler, T: Transport>(
 }
 
 /// Serve one connection in whatever protocol it speaks, until it closes or is upgraded.
-async fn serve_protocol<H: Handler, T: Transport>(
+pub(crate) async fn serve<H: Handler, T: Transport>(
     shard: Rc<Shard<H>>,
     mut stream: T,
     id: ConnId,
