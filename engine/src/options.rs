@@ -19,6 +19,17 @@ pub struct TlsOptions {
     pub key: std::path::PathBuf,
 }
 
+/// A certificate served to clients that ask for `host` by SNI (Kestrel's
+/// `ServerCertificateSelector` order: the exact host, then the longest `*.suffix`
+/// wildcard, then the default certificate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SniCertificate {
+    /// `example.com`, or a wildcard `*.example.com` (any name ending in `.example.com`).
+    pub host: String,
+    /// The certificate chain and key.
+    pub files: TlsOptions,
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -76,8 +87,11 @@ pub struct Options {
     ///
     /// [`max_concurrent_connections`]: Options::max_concurrent_connections
     pub max_concurrent_upgraded_connections: Option<u64>,
-    /// The certificate for `https://` prefixes; required when there is one.
+    /// The default certificate for `https://` prefixes (an https prefix needs it, or at
+    /// least one SNI certificate).
     pub tls: Option<TlsOptions>,
+    /// Certificates chosen by the host name the client asks for (SNI).
+    pub sni: Vec<SniCertificate>,
     /// A TLS handshake must finish within this long, else the connection is closed
     /// (default 10 s, Kestrel's).
     pub tls_handshake_timeout: Duration,
@@ -109,6 +123,7 @@ impl Default for Options {
             max_concurrent_connections: None,
             max_concurrent_upgraded_connections: None,
             tls: None,
+            sni: Vec::new(),
             tls_handshake_timeout: Duration::from_secs(10),
             metrics_urls: Vec::new(),
         }
@@ -126,6 +141,24 @@ pub fn default_threads() -> usize {
 }
 
 impl Options {
+    /// Serve clients that ask for `host` (SNI; `*.suffix` for a wildcard) with this
+    /// certificate chain and key (PEM files).
+    pub fn sni_certificate(
+        mut self,
+        host: impl Into<String>,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.sni.push(SniCertificate {
+            host: host.into(),
+            files: TlsOptions {
+                cert: cert.into(),
+                key: key.into(),
+            },
+        });
+        self
+    }
+
     /// Serve `https://` prefixes with this certificate chain and key (PEM files).
     pub fn certificate(
         mut self,

@@ -50,7 +50,13 @@ impl Server {
     /// bound, if any address cannot be bound.
     pub fn bind(options: Options) -> Result<Server, Error> {
         let https = options.urls.iter().find(|a| a.scheme == Scheme::Https);
-        let tls = match (https, &options.tls) {
+        let tls = match (
+            https,
+            options
+                .tls
+                .as_ref()
+                .or(options.sni.first().map(|s| &s.files)),
+        ) {
             (Some(a), None) => {
                 return Err(Error::Config(format!(
                     "TLS is not configured: cannot listen on '{}' without a certificate \
@@ -58,7 +64,9 @@ impl Server {
                     a.original
                 )))
             }
-            (Some(_), Some(files)) => Some(server_config(files).map_err(Error::Config)?),
+            (Some(_), Some(_)) => {
+                Some(server_config(options.tls.as_ref(), &options.sni).map_err(Error::Config)?)
+            }
             (None, _) => None,
         };
         if options.urls.is_empty() {

@@ -1,43 +1,120 @@
-//! The server's TLS configuration from `Options`: a PEM certificate chain and its private
-//! key (PKCS#8, PKCS#1 RSA or SEC1 EC), TLS 1.2 and 1.3 only, the aws-lc-rs provider,
-//! ALPN `http/1.1`. Every failure is one line naming the file and what is wrong with it.
+//! The server's TLS configuration from `Options`: PEM certificate chains and their private
+//! keys (PKCS#8, PKCS#1 RSA or SEC1 EC), chosen per connection by SNI in Kestrel's order
+//! (exact host, longest `*.suffix` wildcard, default); TLS 1.2 and 1.3 only; the aws-lc-rs
+//! provider; ALPN `http/1.1`. Every failure is one line naming the file and what is wrong.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{version, ServerConfig};
 
-use crate::options::TlsOptions;
+use crate::options::{SniCertificate, TlsOptions};
 
 /// ALPN protocols offered, most preferred first (`h2` joins with HTTP/2).
 const ALPN: &[&[u8]] = &[b"http/1.1"];
 
 /// Build the server's TLS configuration, or say in one line why it cannot be built.
-pub(crate) fn server_config(o: &TlsOptions) -> Result<Arc<ServerConfig>, String> {
-    let chain = load_chain(&o.cert)?;
-    let key = load_key(&o.key)?;
+pub(crate) fn server_config(
+    default: Option<&TlsOptions>,
+    sni: &[SniCertificate],
+) -> Result<Arc<ServerConfig>, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut certificates = Certificates::default();
+    if let Some(files) = default {
+        certificates.default = Some(certified(files, &provider)?);
+    }
+    for entry in sni {
+        let key = certified(&entry.files, &provider)?;
+        let host = entry.host.trim().to_ascii_lowercase();
+        if host.is_empty() || host == "*" || host.contains(['/', ' ', ':']) {
+            return Err(format!("--sni: '{}' is not a host name", entry.host));
+        }
+        match host.strip_prefix('*') {
+            Some(suffix) if suffix.starts_with('.') && suffix.len() > 1 => {
+                certificates.wildcards.push((suffix.to_string(), key));
+            }
+            Some(_) => {
+                return Err(format!(
+                    "--sni: '{}': a wildcard is written *.example.com",
+                    entry.host
+                ))
+            }
+            None => {
+                certificates.exact.insert(host, key);
+            }
+        }
+    }
+    // The longest suffix first: `*.a.example.com` before `*.example.com`.
+    certificates
+        .wildcards
+        .sort_by_key(|w| std::cmp::Reverse(w.0.len()));
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&version::TLS13, &version::TLS12])
         .map_err(|e| format!("TLS configuration: {e}"))?
         .with_no_client_auth()
-        .with_single_cert(chain, key)
+        .with_cert_resolver(Arc::new(certificates));
+    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
+}
+
+/// The certificates, by the name the client asks for.
+#[derive(Debug, Default)]
+struct Certificates {
+    exact: HashMap<String, Arc<CertifiedKey>>,
+    /// `(".example.com", key)`, longest suffix first.
+    wildcards: Vec<(String, Arc<CertifiedKey>)>,
+    default: Option<Arc<CertifiedKey>>,
+}
+
+impl Certificates {
+    fn select(&self, name: Option<&str>) -> Option<Arc<CertifiedKey>> {
+        if let Some(name) = name {
+            // rustls hands the name over lower-cased and without a trailing dot.
+            if let Some(key) = self.exact.get(name) {
+                return Some(key.clone());
+            }
+            if let Some((_, key)) = self
+                .wildcards
+                .iter()
+                .find(|(suffix, _)| name.len() > suffix.len() && name.ends_with(suffix.as_str()))
+            {
+                return Some(key.clone());
+            }
+        }
+        self.default.clone()
+    }
+}
+
+impl ResolvesServerCert for Certificates {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.select(hello.server_name())
+    }
+}
+
+/// Load a chain and its key, checking that they belong together.
+fn certified(files: &TlsOptions, provider: &CryptoProvider) -> Result<Arc<CertifiedKey>, String> {
+    let chain = load_chain(&files.cert)?;
+    let key = load_key(&files.key)?;
+    CertifiedKey::from_der(chain, key, provider)
+        .map(Arc::new)
         .map_err(|e| match e {
             rustls::Error::InconsistentKeys(_) => format!(
                 "the private key '{}' does not match the certificate '{}'",
-                o.key.display(),
-                o.cert.display()
+                files.key.display(),
+                files.cert.display()
             ),
             e => format!(
                 "cannot use the certificate '{}' with the key '{}': {e}",
-                o.cert.display(),
-                o.key.display()
+                files.cert.display(),
+                files.key.display()
             ),
-        })?;
-    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
-    Ok(Arc::new(config))
+        })
 }
 
 fn load_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -72,4 +149,97 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path)
         .map_err(|e| format!("cannot read the {what} file '{}': {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CERT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/cert.pem");
+    const KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/key.pem");
+    const CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/ca.pem");
+
+    fn files() -> TlsOptions {
+        TlsOptions {
+            cert: CERT.into(),
+            key: KEY.into(),
+        }
+    }
+
+    fn sni(host: &str) -> SniCertificate {
+        SniCertificate {
+            host: host.into(),
+            files: files(),
+        }
+    }
+
+    #[test]
+    fn selection_follows_kestrels_order() {
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let key = |_: &str| certified(&files(), &provider).expect("loads");
+        let (exact, short, long, default) = (key("a"), key("b"), key("c"), key("d"));
+        let mut c = Certificates {
+            exact: HashMap::from([("api.example.com".to_string(), exact.clone())]),
+            wildcards: vec![
+                (".example.com".to_string(), short.clone()),
+                (".eu.example.com".to_string(), long.clone()),
+            ],
+            default: Some(default.clone()),
+        };
+        c.wildcards.sort_by_key(|w| std::cmp::Reverse(w.0.len()));
+        let pick = |n: Option<&str>| c.select(n).expect("a certificate");
+        assert!(Arc::ptr_eq(&pick(Some("api.example.com")), &exact));
+        assert!(Arc::ptr_eq(&pick(Some("www.eu.example.com")), &long));
+        assert!(Arc::ptr_eq(&pick(Some("www.example.com")), &short));
+        assert!(Arc::ptr_eq(&pick(Some("example.com")), &default));
+        assert!(Arc::ptr_eq(&pick(Some("other.org")), &default));
+        assert!(Arc::ptr_eq(&pick(None), &default));
+        c.default = None;
+        assert!(c.select(Some("other.org")).is_none());
+    }
+
+    #[test]
+    fn bad_files_are_one_clear_line() {
+        let missing = TlsOptions {
+            cert: "/nonexistent/cert.pem".into(),
+            key: KEY.into(),
+        };
+        let e = server_config(Some(&missing), &[]).expect_err("refused");
+        assert!(
+            e.starts_with("cannot read the certificate file '/nonexistent/cert.pem'"),
+            "{e}"
+        );
+        let not_a_key = TlsOptions {
+            cert: CERT.into(),
+            key: CERT.into(),
+        };
+        let e = server_config(Some(&not_a_key), &[]).expect_err("refused");
+        assert!(e.contains("holds no usable PEM key"), "{e}");
+        let not_a_cert = TlsOptions {
+            cert: KEY.into(),
+            key: KEY.into(),
+        };
+        let e = server_config(Some(&not_a_cert), &[]).expect_err("refused");
+        assert!(e.contains("holds no PEM certificate"), "{e}");
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused() {
+        // The CA's certificate with the server's key: they do not belong together.
+        let mismatched = TlsOptions {
+            cert: CA.into(),
+            key: KEY.into(),
+        };
+        let e = server_config(Some(&mismatched), &[]).expect_err("refused");
+        assert!(e.contains("does not match the certificate"), "{e}");
+    }
+
+    #[test]
+    fn sni_host_names_are_checked() {
+        assert!(server_config(None, &[sni("example.com"), sni("*.example.com")]).is_ok());
+        for bad in ["", "*", "*example.com", "a b", "http://x"] {
+            let e = server_config(None, &[sni(bad)]).expect_err(bad);
+            assert!(e.starts_with("--sni"), "{e}");
+        }
+    }
 }

@@ -23,8 +23,9 @@ use rustls::{ServerConfig, ServerConnection};
 
 use crate::transport::{ConnInfo, Interrupt, TlsInfo, Transport, WriteBuf};
 
-/// Spare room ensured before reading ciphertext (a TLS record is at most ~16 KiB).
-const CIPHER_READ: usize = 16 * 1024 + 512;
+/// Spare room ensured before reading ciphertext: the pool's buffer size, so a pooled
+/// read buffer is used as it is (records larger than this arrive over several reads).
+const CIPHER_READ: usize = 4096;
 /// Outgoing record buffer capacity kept between writes; more is released.
 const KEEP_OUTGOING: usize = 16 * 1024;
 

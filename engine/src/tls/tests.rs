@@ -24,10 +24,13 @@ const CERT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/cert.p
 const KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/key.pem");
 
 fn server() -> Arc<ServerConfig> {
-    server_config(&TlsOptions {
-        cert: CERT.into(),
-        key: KEY.into(),
-    })
+    server_config(
+        Some(&TlsOptions {
+            cert: CERT.into(),
+            key: KEY.into(),
+        }),
+        &[],
+    )
     .expect("the test certificate loads")
 }
 
@@ -57,7 +60,11 @@ struct TlsClient {
 
 impl TlsClient {
     async fn connect(stream: MemoryStream) -> TlsClient {
-        let name = "localhost".try_into().expect("a server name");
+        TlsClient::connect_to(stream, "localhost").await
+    }
+
+    async fn connect_to(stream: MemoryStream, host: &str) -> TlsClient {
+        let name = host.to_string().try_into().expect("a server name");
         let conn = ClientConnection::new(client_config(), name).expect("a client");
         let mut c = TlsClient {
             stream,
@@ -297,5 +304,36 @@ fn shutdown_sends_close_notify_to_an_idle_connection() {
         while c.pump().await && !c.closed {}
         assert!(c.closed);
         bench.drained().await;
+    });
+}
+
+#[test]
+fn sni_picks_the_certificate_by_host_name() {
+    const SNI_CERT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/sni-cert.pem");
+    const SNI_KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/sni-key.pem");
+    let config = server_config(
+        Some(&TlsOptions {
+            cert: CERT.into(),
+            key: KEY.into(),
+        }),
+        &[crate::options::SniCertificate {
+            host: "sni.test".into(),
+            files: TlsOptions {
+                cert: SNI_CERT.into(),
+                key: SNI_KEY.into(),
+            },
+        }],
+    )
+    .expect("loads");
+    run(async {
+        let bench = Bench::new(app, |_| {});
+        // The client checks the certificate against the name it asked for: each handshake
+        // succeeds only if the server picked the right one.
+        for host in ["sni.test", "localhost"] {
+            let mut c = TlsClient::connect_to(bench.connect_tls(config.clone()), host).await;
+            c.send(b"GET /tls HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            c.until(format!("sni: Some(\"{host}\")").as_bytes(), 1)
+                .await;
+        }
     });
 }
