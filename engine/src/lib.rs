@@ -48,7 +48,9 @@ pub use body::{Body, BoxStream};
 pub use error::{Error, ErrorKind};
 pub use handler::Handler;
 pub use listen::BindError;
-pub use options::{default_threads, Options, SniCertificate, TlsOptions, DEFAULT_URLS};
+pub use options::{
+    default_threads, ClientCertificateMode, Options, SniCertificate, TlsOptions, DEFAULT_URLS,
+};
 pub use request::{BodyLimitError, Request, RequestBody, UpgradeError, Upgraded};
 pub use response::Response;
 pub use server::{Running, Server, ShutdownHandle};

@@ -30,6 +30,33 @@ pub struct SniCertificate {
     pub files: TlsOptions,
 }
 
+/// Whether TLS clients are asked for a certificate (Kestrel's `ClientCertificateMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientCertificateMode {
+    /// No certificate is asked for.
+    #[default]
+    NoCertificate,
+    /// A certificate is asked for; a client may send none, but one it sends must verify.
+    AllowCertificate,
+    /// A verified certificate is required: the handshake fails without one.
+    RequireCertificate,
+}
+
+impl std::str::FromStr for ClientCertificateMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" | "nocertificate" => Ok(ClientCertificateMode::NoCertificate),
+            "allow" | "allowcertificate" => Ok(ClientCertificateMode::AllowCertificate),
+            "require" | "requirecertificate" => Ok(ClientCertificateMode::RequireCertificate),
+            other => Err(format!(
+                "unknown client certificate mode '{other}': expected none, allow or require"
+            )),
+        }
+    }
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -92,6 +119,11 @@ pub struct Options {
     pub tls: Option<TlsOptions>,
     /// Certificates chosen by the host name the client asks for (SNI).
     pub sni: Vec<SniCertificate>,
+    /// Whether clients are asked for a certificate (default: not asked).
+    pub client_certificate_mode: ClientCertificateMode,
+    /// The CA certificates (PEM) client certificates must chain to; required unless the
+    /// mode is `NoCertificate`.
+    pub client_ca: Option<std::path::PathBuf>,
     /// A TLS handshake must finish within this long, else the connection is closed
     /// (default 10 s, Kestrel's).
     pub tls_handshake_timeout: Duration,
@@ -124,6 +156,8 @@ impl Default for Options {
             max_concurrent_upgraded_connections: None,
             tls: None,
             sni: Vec::new(),
+            client_certificate_mode: ClientCertificateMode::NoCertificate,
+            client_ca: None,
             tls_handshake_timeout: Duration::from_secs(10),
             metrics_urls: Vec::new(),
         }

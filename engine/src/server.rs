@@ -16,7 +16,7 @@ use crate::options::Options;
 use crate::shard::HttpSettings;
 use crate::signal::Trigger;
 use crate::sys;
-use crate::tls::config::server_config;
+use crate::tls::config::{server_config, ClientAuth};
 use crate::url::{Scheme, UrlError};
 use crate::worker::{self, ListenSocket, WorkerListener, WorkerSpec};
 
@@ -65,7 +65,14 @@ impl Server {
                 )))
             }
             (Some(_), Some(_)) => {
-                Some(server_config(options.tls.as_ref(), &options.sni).map_err(Error::Config)?)
+                let client = ClientAuth {
+                    mode: options.client_certificate_mode,
+                    ca: options.client_ca.as_deref(),
+                };
+                Some(
+                    server_config(options.tls.as_ref(), &options.sni, client)
+                        .map_err(Error::Config)?,
+                )
             }
             (None, _) => None,
         };

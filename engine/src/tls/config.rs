@@ -10,11 +10,26 @@ use std::sync::Arc;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
-use rustls::{version, ServerConfig};
+use rustls::{version, RootCertStore, ServerConfig};
 
-use crate::options::{SniCertificate, TlsOptions};
+use crate::options::{ClientCertificateMode, SniCertificate, TlsOptions};
+
+/// Who may connect: whether a client certificate is asked for, and what it must chain to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAuth<'a> {
+    pub mode: ClientCertificateMode,
+    pub ca: Option<&'a Path>,
+}
+
+impl ClientAuth<'_> {
+    /// No client certificates.
+    pub const NONE: ClientAuth<'static> = ClientAuth {
+        mode: ClientCertificateMode::NoCertificate,
+        ca: None,
+    };
+}
 
 /// ALPN protocols offered, most preferred first (`h2` joins with HTTP/2).
 const ALPN: &[&[u8]] = &[b"http/1.1"];
@@ -23,6 +38,7 @@ const ALPN: &[&[u8]] = &[b"http/1.1"];
 pub(crate) fn server_config(
     default: Option<&TlsOptions>,
     sni: &[SniCertificate],
+    client: ClientAuth<'_>,
 ) -> Result<Arc<ServerConfig>, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut certificates = Certificates::default();
@@ -54,11 +70,37 @@ pub(crate) fn server_config(
     certificates
         .wildcards
         .sort_by_key(|w| std::cmp::Reverse(w.0.len()));
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&version::TLS13, &version::TLS12])
-        .map_err(|e| format!("TLS configuration: {e}"))?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(certificates));
+        .map_err(|e| format!("TLS configuration: {e}"))?;
+    let builder = match (client.mode, client.ca) {
+        (ClientCertificateMode::NoCertificate, _) => builder.with_no_client_auth(),
+        (_, None) => {
+            return Err(
+                "a client certificate mode other than none needs --client-ca (the CA \
+                 certificates client certificates must chain to)"
+                    .into(),
+            )
+        }
+        (mode, Some(ca)) => {
+            let mut roots = RootCertStore::empty();
+            for cert in load_chain(ca)? {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("the client CA file '{}': {e}", ca.display()))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = match mode {
+                ClientCertificateMode::AllowCertificate => verifier.allow_unauthenticated(),
+                _ => verifier,
+            };
+            let verifier = verifier
+                .build()
+                .map_err(|e| format!("the client CA file '{}': {e}", ca.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(certificates));
     config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
@@ -204,7 +246,7 @@ mod tests {
             cert: "/nonexistent/cert.pem".into(),
             key: KEY.into(),
         };
-        let e = server_config(Some(&missing), &[]).expect_err("refused");
+        let e = server_config(Some(&missing), &[], ClientAuth::NONE).expect_err("refused");
         assert!(
             e.starts_with("cannot read the certificate file '/nonexistent/cert.pem'"),
             "{e}"
@@ -213,13 +255,13 @@ mod tests {
             cert: CERT.into(),
             key: CERT.into(),
         };
-        let e = server_config(Some(&not_a_key), &[]).expect_err("refused");
+        let e = server_config(Some(&not_a_key), &[], ClientAuth::NONE).expect_err("refused");
         assert!(e.contains("holds no usable PEM key"), "{e}");
         let not_a_cert = TlsOptions {
             cert: KEY.into(),
             key: KEY.into(),
         };
-        let e = server_config(Some(&not_a_cert), &[]).expect_err("refused");
+        let e = server_config(Some(&not_a_cert), &[], ClientAuth::NONE).expect_err("refused");
         assert!(e.contains("holds no PEM certificate"), "{e}");
     }
 
@@ -230,15 +272,20 @@ mod tests {
             cert: CA.into(),
             key: KEY.into(),
         };
-        let e = server_config(Some(&mismatched), &[]).expect_err("refused");
+        let e = server_config(Some(&mismatched), &[], ClientAuth::NONE).expect_err("refused");
         assert!(e.contains("does not match the certificate"), "{e}");
     }
 
     #[test]
     fn sni_host_names_are_checked() {
-        assert!(server_config(None, &[sni("example.com"), sni("*.example.com")]).is_ok());
+        assert!(server_config(
+            None,
+            &[sni("example.com"), sni("*.example.com")],
+            ClientAuth::NONE
+        )
+        .is_ok());
         for bad in ["", "*", "*example.com", "a b", "http://x"] {
-            let e = server_config(None, &[sni(bad)]).expect_err(bad);
+            let e = server_config(None, &[sni(bad)], ClientAuth::NONE).expect_err(bad);
             assert!(e.starts_with("--sni"), "{e}");
         }
     }

@@ -145,6 +145,15 @@ fn tls_info(conn: &ServerConnection) -> TlsInfo {
             .negotiated_cipher_suite()
             .and_then(|s| s.suite().as_str())
             .unwrap_or("unknown"),
+        client_chain: conn
+            .peer_certificates()
+            .map(|chain| chain.iter().map(|c| c.to_vec()).collect())
+            .unwrap_or_default(),
+        client_subject: conn
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|leaf| x509_parser::parse_x509_certificate(leaf).ok())
+            .map(|(_, cert)| cert.subject().to_string()),
     }
 }
 

@@ -30,21 +30,39 @@ fn server() -> Arc<ServerConfig> {
             key: KEY.into(),
         }),
         &[],
+        super::config::ClientAuth::NONE,
     )
     .expect("the test certificate loads")
 }
 
 fn client_config() -> Arc<ClientConfig> {
+    client_config_with(None)
+}
+
+/// A client config presenting `identity` (certificate file, key file) when asked.
+fn client_config_with(identity: Option<(&str, &str)>) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(CA).expect("the test certificate") {
         roots.add(cert.expect("a certificate")).expect("a root");
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let mut config = match identity {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            let chain = CertificateDer::pem_file_iter(cert)
+                .expect("a certificate file")
+                .collect::<Result<Vec<_>, _>>()
+                .expect("certificates");
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key).expect("a key");
+            builder
+                .with_client_auth_cert(chain, key)
+                .expect("a client identity")
+        }
+    };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Arc::new(config)
 }
@@ -64,8 +82,19 @@ impl TlsClient {
     }
 
     async fn connect_to(stream: MemoryStream, host: &str) -> TlsClient {
+        TlsClient::connect_with(stream, host, client_config())
+            .await
+            .expect("a handshake")
+    }
+
+    /// Handshake with `config`; `Err` when the server refuses it (alert or close).
+    async fn connect_with(
+        stream: MemoryStream,
+        host: &str,
+        config: Arc<ClientConfig>,
+    ) -> Result<TlsClient, String> {
         let name = host.to_string().try_into().expect("a server name");
-        let conn = ClientConnection::new(client_config(), name).expect("a client");
+        let conn = ClientConnection::new(config, name).expect("a client");
         let mut c = TlsClient {
             stream,
             conn,
@@ -74,12 +103,42 @@ impl TlsClient {
         };
         while c.conn.is_handshaking() {
             c.flush().await;
-            if c.conn.is_handshaking() && c.conn.wants_read() {
-                assert!(c.pump().await, "the server closed during the handshake");
+            if c.conn.is_handshaking() && c.conn.wants_read() && !c.try_pump().await? {
+                return Err("the server closed during the handshake".into());
             }
         }
         c.flush().await;
-        c
+        // TLS 1.3: the server may still refuse the client's certificate after the
+        // client's handshake ended; a request then meets an alert or a close.
+        Ok(c)
+    }
+
+    /// [`TlsClient::pump`] that reports a TLS error instead of panicking.
+    async fn try_pump(&mut self) -> Result<bool, String> {
+        let (res, buf) = monoio::time::timeout(
+            PATIENCE,
+            self.stream.read(BytesMut::with_capacity(32 * 1024)),
+        )
+        .await
+        .map_err(|_| "no answer in time".to_string())?;
+        let n = res.map_err(|e| e.to_string())?;
+        if n == 0 {
+            self.closed = true;
+            return Ok(false);
+        }
+        let mut slice = &buf[..];
+        while !slice.is_empty() {
+            self.conn.read_tls(&mut slice).map_err(|e| e.to_string())?;
+            self.conn.process_new_packets().map_err(|e| e.to_string())?;
+        }
+        let mut plain = Vec::new();
+        match self.conn.reader().read_to_end(&mut plain) {
+            Ok(_) => self.closed = true,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        self.got.extend_from_slice(&plain);
+        Ok(true)
     }
 
     async fn flush(&mut self) {
@@ -323,6 +382,7 @@ fn sni_picks_the_certificate_by_host_name() {
                 key: SNI_KEY.into(),
             },
         }],
+        super::config::ClientAuth::NONE,
     )
     .expect("loads");
     run(async {
@@ -336,4 +396,129 @@ fn sni_picks_the_certificate_by_host_name() {
                 .await;
         }
     });
+}
+
+const CA_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/ca.pem");
+const CLIENT: (&str, &str) = (
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/tls/testdata/client-cert.pem"
+    ),
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/tls/testdata/client-key.pem"
+    ),
+);
+const STRANGER: (&str, &str) = (
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/tls/testdata/stranger-cert.pem"
+    ),
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/tls/testdata/stranger-key.pem"
+    ),
+);
+
+fn mtls_server(mode: crate::ClientCertificateMode) -> Arc<ServerConfig> {
+    server_config(
+        Some(&TlsOptions {
+            cert: CERT.into(),
+            key: KEY.into(),
+        }),
+        &[],
+        super::config::ClientAuth {
+            mode,
+            ca: Some(std::path::Path::new(CA_FILE)),
+        },
+    )
+    .expect("loads")
+}
+
+/// Whether a request with `identity` is answered, and what the handler saw.
+async fn request_with(
+    bench: &Bench<impl crate::Handler>,
+    config: Arc<ServerConfig>,
+    identity: Option<(&str, &str)>,
+) -> Option<String> {
+    let stream = bench.connect_tls(config);
+    let mut c = TlsClient::connect_with(stream, "localhost", client_config_with(identity))
+        .await
+        .ok()?;
+    c.conn
+        .writer()
+        .write_all(b"GET /tls HTTP/1.1\r\nHost: x\r\n\r\n")
+        .ok()?;
+    c.flush().await;
+    for _ in 0..100 {
+        if String::from_utf8_lossy(&c.got).contains("TLSv1") {
+            return Some(String::from_utf8_lossy(&c.got).into_owned());
+        }
+        if !c.try_pump().await.ok()? {
+            return None;
+        }
+    }
+    None
+}
+
+#[test]
+fn required_client_certificates_are_verified_and_shown_to_the_handler() {
+    run(async {
+        let bench = Bench::new(app, |_| {});
+        let config = mtls_server(crate::ClientCertificateMode::RequireCertificate);
+        let seen = request_with(&bench, config.clone(), Some(CLIENT))
+            .await
+            .expect("a client with a certificate from the CA is served");
+        assert!(
+            seen.contains("client_subject: Some(\"CN=test client, O=Peregrine\")"),
+            "{seen}"
+        );
+        assert!(
+            request_with(&bench, config.clone(), None).await.is_none(),
+            "no certificate"
+        );
+        assert!(
+            request_with(&bench, config, Some(STRANGER)).await.is_none(),
+            "a certificate no CA vouches for"
+        );
+    });
+}
+
+#[test]
+fn allowed_client_certificates_are_optional_but_verified() {
+    run(async {
+        let bench = Bench::new(app, |_| {});
+        let config = mtls_server(crate::ClientCertificateMode::AllowCertificate);
+        let seen = request_with(&bench, config.clone(), None)
+            .await
+            .expect("a client without a certificate is served");
+        assert!(
+            seen.contains("client_chain: [], client_subject: None"),
+            "{seen}"
+        );
+        assert!(request_with(&bench, config.clone(), Some(CLIENT))
+            .await
+            .is_some());
+        assert!(
+            request_with(&bench, config, Some(STRANGER)).await.is_none(),
+            "an invalid certificate is refused"
+        );
+    });
+}
+
+#[test]
+fn a_client_certificate_mode_needs_a_ca() {
+    let e = server_config(
+        Some(&TlsOptions {
+            cert: CERT.into(),
+            key: KEY.into(),
+        }),
+        &[],
+        super::config::ClientAuth {
+            mode: crate::ClientCertificateMode::RequireCertificate,
+            ca: None,
+        },
+    )
+    .expect_err("refused");
+    assert!(e.contains("--client-ca"), "{e}");
 }

@@ -179,4 +179,9 @@ pub struct TlsInfo {
     pub version: &'static str,
     /// The cipher suite, e.g. `TLS13_AES_128_GCM_SHA256`.
     pub cipher: &'static str,
+    /// The client's verified certificate chain (DER, its own certificate first); empty
+    /// when it sent none.
+    pub client_chain: Vec<Vec<u8>>,
+    /// The subject of the client's certificate, e.g. `CN=alice, O=Example`.
+    pub client_subject: Option<String>,
 }
