@@ -23,6 +23,7 @@ pub(crate) struct ClientAuth<'a> {
     pub ca: Option<&'a Path>,
 }
 
+#[cfg(test)]
 impl ClientAuth<'_> {
     /// No client certificates.
     pub const NONE: ClientAuth<'static> = ClientAuth {
