@@ -16,15 +16,17 @@ use crate::options::Options;
 use crate::shard::HttpSettings;
 use crate::signal::Trigger;
 use crate::sys;
-use crate::tls::config::{server_config, ClientAuth};
+use crate::tls::config::{server_config_reloadable, ClientAuth, Reloadable};
+use crate::tls::reload::{self, ReloadHandle};
 use crate::url::{Scheme, UrlError};
 use crate::worker::{self, ListenSocket, WorkerListener, WorkerSpec};
 
 /// A bound, not yet running server. Its addresses are final (real ports for port 0).
 #[derive(Debug)]
 pub struct Server {
-    /// The TLS configuration of `https` endpoints.
-    tls: Option<Arc<rustls::ServerConfig>>,
+    /// The TLS configuration of `https` endpoints, and the handle that reloads its
+    /// certificates.
+    tls: Option<(Arc<rustls::ServerConfig>, Arc<Reloadable>)>,
     options: Options,
     endpoints: Vec<Endpoint>,
     addresses: Vec<String>,
@@ -70,7 +72,7 @@ impl Server {
                     ca: options.client_ca.as_deref(),
                 };
                 Some(
-                    server_config(options.tls.as_ref(), &options.sni, client)
+                    server_config_reloadable(options.tls.as_ref(), &options.sni, client)
                         .map_err(Error::Config)?,
                 )
             }
@@ -110,7 +112,7 @@ impl Server {
     /// The TLS configuration for an endpoint (`None` for `http`).
     fn tls_for(&self, ep: &Endpoint) -> Option<Arc<rustls::ServerConfig>> {
         match ep.scheme {
-            Scheme::Https => self.tls.clone(),
+            Scheme::Https => self.tls.as_ref().map(|(config, _)| config.clone()),
             Scheme::Http => None,
         }
     }
@@ -135,8 +137,17 @@ impl Server {
 
     /// Start the workers and return once all of them accept connections.
     pub fn start<H: Handler>(self, handler: H) -> Result<Running, Error> {
+        let tls_reload = match &self.tls {
+            Some((_, certificates)) => Some(
+                reload::start(certificates.clone(), self.trigger.clone()).map_err(|e| {
+                    Error::Start(format!("cannot start the certificate reload thread: {e}"))
+                })?,
+            ),
+            None => None,
+        };
         if self.options.handle_signals {
-            install_signal_thread(self.trigger.clone()).map_err(Error::Start)?;
+            install_signal_thread(self.trigger.clone(), tls_reload.clone())
+                .map_err(Error::Start)?;
         }
         let threads = self.options.threads.max(1);
         let cores = if self.options.pin_workers {
@@ -238,6 +249,7 @@ impl Server {
             metrics_files,
             trigger: self.trigger,
             board,
+            tls_reload,
         })
     }
 
@@ -258,9 +270,20 @@ pub struct Running {
     metrics_files: Vec<UnixSocketFile>,
     trigger: Trigger,
     board: Board,
+    tls_reload: Option<ReloadHandle>,
 }
 
 impl Running {
+    /// Load the TLS certificate and key files again (as SIGHUP and a change on disk do):
+    /// new handshakes use them, open connections keep theirs. On failure the old
+    /// certificates stay and the error says why.
+    pub fn reload_certificates(&self) -> Result<(), Error> {
+        match &self.tls_reload {
+            Some(tls) => tls.reload_now().map_err(Error::Config),
+            None => Err(Error::Config("no TLS certificates are configured".into())),
+        }
+    }
+
     /// The bound addresses.
     pub fn addresses(&self) -> &[String] {
         &self.addresses
@@ -306,15 +329,28 @@ fn join_all(handles: Vec<RuntimeThread<()>>) {
 
 /// Wait for SIGINT and SIGTERM on a dedicated thread (signal-hook: a handler that writes
 /// to a self-pipe): the first starts a graceful shutdown, a second one exits at once.
-fn install_signal_thread(trigger: Trigger) -> Result<(), String> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+fn install_signal_thread(trigger: Trigger, tls: Option<ReloadHandle>) -> Result<(), String> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    // SIGHUP reloads the certificates (systemd's `reload` convention); without TLS it is
+    // left alone.
+    let mut wanted = vec![SIGINT, SIGTERM];
+    if tls.is_some() {
+        wanted.push(SIGHUP);
+    }
+    let mut signals = signal_hook::iterator::Signals::new(wanted)
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     std::thread::Builder::new()
         .name("peregrine-signals".into())
         .spawn(move || {
             let mut fired = false;
-            for _ in signals.forever() {
+            for signal in signals.forever() {
+                if signal == SIGHUP {
+                    if let Some(tls) = &tls {
+                        tracing::info!("SIGHUP: reloading the TLS certificates");
+                        tls.request();
+                    }
+                    continue;
+                }
                 if fired {
                     eprintln!("Second signal received: exiting without waiting.");
                     std::process::exit(1);

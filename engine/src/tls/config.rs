@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -36,18 +36,50 @@ impl ClientAuth<'_> {
 const ALPN: &[&[u8]] = &[b"http/1.1"];
 
 /// Build the server's TLS configuration, or say in one line why it cannot be built.
+#[cfg(test)]
 pub(crate) fn server_config(
     default: Option<&TlsOptions>,
     sni: &[SniCertificate],
     client: ClientAuth<'_>,
 ) -> Result<Arc<ServerConfig>, String> {
+    server_config_reloadable(default, sni, client).map(|(config, _)| config)
+}
+
+/// [`server_config`], with the handle that replaces its certificates while it runs.
+pub(crate) fn server_config_reloadable(
+    default: Option<&TlsOptions>,
+    sni: &[SniCertificate],
+    client: ClientAuth<'_>,
+) -> Result<(Arc<ServerConfig>, Arc<Reloadable>), String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let certificates = load_certificates(default, sni, &provider)?;
+    let reloadable = Arc::new(Reloadable {
+        current: RwLock::new(Arc::new(certificates)),
+        default: default.cloned(),
+        sni: sni.to_vec(),
+        provider: provider.clone(),
+    });
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&version::TLS13, &version::TLS12])
+        .map_err(|e| format!("TLS configuration: {e}"))?;
+    let builder = client_auth(builder, client, provider)?;
+    let mut config = builder.with_cert_resolver(reloadable.clone());
+    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    Ok((Arc::new(config), reloadable))
+}
+
+/// Load every certificate `Options` names.
+fn load_certificates(
+    default: Option<&TlsOptions>,
+    sni: &[SniCertificate],
+    provider: &CryptoProvider,
+) -> Result<Certificates, String> {
     let mut certificates = Certificates::default();
     if let Some(files) = default {
-        certificates.default = Some(certified(files, &provider)?);
+        certificates.default = Some(certified(files, provider)?);
     }
     for entry in sni {
-        let key = certified(&entry.files, &provider)?;
+        let key = certified(&entry.files, provider)?;
         let host = entry.host.trim().to_ascii_lowercase();
         if host.is_empty() || host == "*" || host.contains(['/', ' ', ':']) {
             return Err(format!("--sni: '{}' is not a host name", entry.host));
@@ -71,10 +103,16 @@ pub(crate) fn server_config(
     certificates
         .wildcards
         .sort_by_key(|w| std::cmp::Reverse(w.0.len()));
-    let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&version::TLS13, &version::TLS12])
-        .map_err(|e| format!("TLS configuration: {e}"))?;
-    let builder = match (client.mode, client.ca) {
+    Ok(certificates)
+}
+
+/// Ask for client certificates as `client` says.
+fn client_auth(
+    builder: rustls::ConfigBuilder<ServerConfig, rustls::WantsVerifier>,
+    client: ClientAuth<'_>,
+    provider: Arc<CryptoProvider>,
+) -> Result<rustls::ConfigBuilder<ServerConfig, rustls::server::WantsServerCert>, String> {
+    Ok(match (client.mode, client.ca) {
         (ClientCertificateMode::NoCertificate, _) => builder.with_no_client_auth(),
         (_, None) => {
             return Err(
@@ -100,10 +138,47 @@ pub(crate) fn server_config(
                 .map_err(|e| format!("the client CA file '{}': {e}", ca.display()))?;
             builder.with_client_cert_verifier(verifier)
         }
-    };
-    let mut config = builder.with_cert_resolver(Arc::new(certificates));
-    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
-    Ok(Arc::new(config))
+    })
+}
+
+/// The certificates in use, replaceable while the server runs (SIGHUP, changed files):
+/// new handshakes use the new ones, open connections keep theirs.
+#[derive(Debug)]
+pub(crate) struct Reloadable {
+    current: RwLock<Arc<Certificates>>,
+    default: Option<TlsOptions>,
+    sni: Vec<SniCertificate>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl Reloadable {
+    /// Load the files again; on success new handshakes use them, on failure the old
+    /// certificates stay and the error says why.
+    pub fn reload(&self) -> Result<(), String> {
+        let fresh = load_certificates(self.default.as_ref(), &self.sni, &self.provider)?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+        Ok(())
+    }
+
+    /// Every certificate and key file, to watch for changes.
+    pub fn files(&self) -> Vec<std::path::PathBuf> {
+        self.default
+            .iter()
+            .chain(self.sni.iter().map(|s| &s.files))
+            .flat_map(|f| [f.cert.clone(), f.key.clone()])
+            .collect()
+    }
+}
+
+impl ResolvesServerCert for Reloadable {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let current = self
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        current.select(hello.server_name())
+    }
 }
 
 /// The certificates, by the name the client asks for.
@@ -131,12 +206,6 @@ impl Certificates {
             }
         }
         self.default.clone()
-    }
-}
-
-impl ResolvesServerCert for Certificates {
-    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.select(hello.server_name())
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`stream::Tls`], exactly as a plain socket would.
 
 pub(crate) mod config;
+pub(crate) mod reload;
 pub(crate) mod stream;
 
 #[cfg(test)]

@@ -522,3 +522,63 @@ fn a_client_certificate_mode_needs_a_ca() {
     .expect_err("refused");
     assert!(e.contains("--client-ca"), "{e}");
 }
+
+#[test]
+fn reloaded_certificates_serve_new_handshakes_and_open_connections_go_on() {
+    let dir = std::env::temp_dir().join(format!("peregrine-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let copy = |from: &str, to: &std::path::Path| std::fs::copy(from, to).expect("copy");
+    copy(CERT, &cert);
+    copy(KEY, &key);
+    let files = TlsOptions {
+        cert: cert.clone(),
+        key: key.clone(),
+    };
+    let (config, certificates) =
+        super::config::server_config_reloadable(Some(&files), &[], super::config::ClientAuth::NONE)
+            .expect("loads");
+    run(async {
+        let bench = Bench::new(app, |_| {});
+        let mut open = TlsClient::connect(bench.connect_tls(config.clone())).await;
+        // A broken file: the old certificate stays.
+        std::fs::write(&cert, b"not a certificate").expect("write");
+        let e = certificates.reload().expect_err("refused");
+        assert!(e.contains("holds no PEM certificate"), "{e}");
+        let c = TlsClient::connect_with(
+            bench.connect_tls(config.clone()),
+            "localhost",
+            client_config(),
+        )
+        .await;
+        assert!(c.is_ok(), "the old certificate is still served");
+        // The SNI test certificate (for sni.test) replaces it.
+        copy(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/sni-cert.pem"),
+            &cert,
+        );
+        copy(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/sni-key.pem"),
+            &key,
+        );
+        certificates.reload().expect("reloads");
+        let c = TlsClient::connect_with(
+            bench.connect_tls(config.clone()),
+            "sni.test",
+            client_config(),
+        )
+        .await;
+        assert!(c.is_ok(), "new handshakes get the new certificate");
+        let c = TlsClient::connect_with(
+            bench.connect_tls(config.clone()),
+            "localhost",
+            client_config(),
+        )
+        .await;
+        assert!(c.is_err(), "the old certificate is gone");
+        // The connection opened before the reload goes on.
+        open.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        open.until(b"hello", 1).await;
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
