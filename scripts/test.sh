@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. Installs what the tests need when it is missing
-# (curl, nginx, python3 and friends), so it works on a fresh Debian machine.
+# (curl, nginx, python3, openssl and friends), so it works on a fresh Debian machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in curl nginx python3; do
+for tool in curl nginx python3 openssl; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -4,7 +4,9 @@
 //! - `GET /plaintext` → `Hello, World!` (text/plain)
 //! - `GET /json` → `{"message":"Hello, World!"}`, serialized per request
 //! - `POST /echo` → the request body streamed back, same Content-Type
-//! - `GET|POST /request` → the request as the handler sees it, as JSON
+//! - `GET|POST /request` → the request as the handler sees it, as JSON: `scheme` is
+//!   `https` on TLS connections, and `tls` is `{"alpn", "sni", "version", "cipher"}`
+//!   there (`null` on cleartext)
 //! - `GET /stream?chunks=N&size=B` → a chunked response of N chunks of B bytes
 //! - `GET /upgrade/echo` with `Connection: Upgrade` and `Upgrade: echo` → `101 Switching
 //!   Protocols`, then every byte the client sends is echoed back until it closes its
@@ -89,7 +91,16 @@ struct Described<'a> {
     local_addr: String,
     headers: Vec<[String; 2]>,
     body_length: u64,
-    tls: Option<()>,
+    /// What the TLS handshake settled; `null` on cleartext connections.
+    tls: Option<DescribedTls<'a>>,
+}
+
+#[derive(Serialize)]
+struct DescribedTls<'a> {
+    alpn: Option<&'a str>,
+    sni: Option<&'a str>,
+    version: &'static str,
+    cipher: &'static str,
 }
 
 async fn describe(mut req: Request) -> Response {
@@ -119,7 +130,12 @@ async fn describe(mut req: Request) -> Response {
             .map(|(n, v)| [n.to_string(), String::from_utf8_lossy(v).into_owned()])
             .collect(),
         body_length,
-        tls: None,
+        tls: info.tls.as_ref().map(|t| DescribedTls {
+            alpn: t.alpn.as_deref(),
+            sni: t.sni.as_deref(),
+            version: t.version,
+            cipher: t.cipher,
+        }),
     };
     let body = serde_json::to_vec(&d).unwrap_or_default();
     Response::new(body).header(CONTENT_TYPE, HeaderValue::from_static("application/json"))

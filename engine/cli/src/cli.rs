@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use peregrine::{BackendChoice, Options};
+use peregrine::{BackendChoice, Options, TlsOptions};
 use serde::Deserialize;
 
 /// Peregrine: a thread-per-core HTTP server (serves the sample application).
@@ -120,6 +120,19 @@ pub struct Args {
     #[arg(long, env = "PEREGRINE_MAX_CONCURRENT_UPGRADED_CONNECTIONS")]
     pub max_concurrent_upgraded_connections: Option<String>,
 
+    /// The certificate chain (PEM, leaf first) served on https:// prefixes; needs --key
+    #[arg(long, env = "PEREGRINE_CERT")]
+    pub cert: Option<PathBuf>,
+
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC); needs --cert
+    #[arg(long, env = "PEREGRINE_KEY")]
+    pub key: Option<PathBuf>,
+
+    /// A TLS handshake must finish within this long, else the connection is closed
+    /// (checked once a second): 10, 10s, 1m [default: 10s]
+    #[arg(long, env = "PEREGRINE_TLS_HANDSHAKE_TIMEOUT")]
+    pub tls_handshake_timeout: Option<String>,
+
     /// Admin listeners serving GET /metrics in Prometheus text format, ';'-separated
     /// (e.g. http://127.0.0.1:9100) [default: none]
     #[arg(long, env = "PEREGRINE_METRICS_URLS")]
@@ -163,6 +176,9 @@ pub struct FileConfig {
     min_response_data_rate_grace: Option<toml::Value>,
     max_concurrent_connections: Option<toml::Value>,
     max_concurrent_upgraded_connections: Option<toml::Value>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    tls_handshake_timeout: Option<toml::Value>,
     metrics_urls: Option<String>,
     log_level: Option<String>,
 }
@@ -318,6 +334,20 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
     {
         o.limits.max_header_count = positive("max-request-header-count", n)?;
     }
+    o.tls = tls_layer(
+        args.cert.clone().or(file.cert),
+        args.key.clone().or(file.key),
+    )?;
+    if let Some(t) = duration_layer(
+        "tls-handshake-timeout",
+        &args.tls_handshake_timeout,
+        file.tls_handshake_timeout,
+    )? {
+        if t.is_zero() {
+            return Err("--tls-handshake-timeout must be greater than 0".into());
+        }
+        o.tls_handshake_timeout = t;
+    }
     if let Some(m) = args.metrics_urls.clone().or(file.metrics_urls) {
         o = o
             .metrics_urls(&m)
@@ -325,6 +355,24 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
     }
     o.validate()?;
     Ok(o)
+}
+
+/// The certificate and its key, each from whichever layer gives it: both or neither.
+fn tls_layer(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<TlsOptions>, String> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsOptions { cert, key })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(
+            "--cert is given without --key (or PEREGRINE_KEY, or `key` in the config file): \
+             both are needed to serve https://"
+                .into(),
+        ),
+        (None, Some(_)) => Err(
+            "--key is given without --cert (or PEREGRINE_CERT, or `cert` in the config file): \
+             both are needed to serve https://"
+                .into(),
+        ),
+    }
 }
 
 /// A value given on the command line / environment, else in the file, as text.
@@ -475,6 +523,81 @@ mod tests {
         let args = Args::parse_from(["peregrine", "--max-concurrent-upgraded-connections=lots"]);
         let e = options(&args, FileConfig::default()).unwrap_err();
         assert!(e.contains("'lots' is not a number of connections"), "{e}");
+    }
+
+    #[test]
+    fn certificate_and_key_come_together() {
+        let none = Args::parse_from(["peregrine"]);
+        let o = options(&none, FileConfig::default()).unwrap();
+        assert_eq!(o.tls, None);
+
+        let args = Args::parse_from(["peregrine", "--cert", "a.pem", "--key", "a.key"]);
+        let o = options(&args, FileConfig::default()).unwrap();
+        let want = TlsOptions {
+            cert: "a.pem".into(),
+            key: "a.key".into(),
+        };
+        assert_eq!(o.tls, Some(want.clone()));
+
+        // One without the other is an error naming what is missing.
+        let args = Args::parse_from(["peregrine", "--cert", "a.pem"]);
+        let e = options(&args, FileConfig::default()).unwrap_err();
+        assert!(e.starts_with("--cert is given without --key"), "{e}");
+        let args = Args::parse_from(["peregrine", "--key", "a.key"]);
+        let e = options(&args, FileConfig::default()).unwrap_err();
+        assert!(e.starts_with("--key is given without --cert"), "{e}");
+        let file: FileConfig = toml::from_str("key = \"f.key\"").unwrap();
+        let e = options(&none, file).unwrap_err();
+        assert!(e.starts_with("--key is given without --cert"), "{e}");
+
+        // Each from its own layer: the command line over the file, key by key.
+        let file: FileConfig = toml::from_str("cert = \"f.pem\"\nkey = \"f.key\"").unwrap();
+        let o = options(&none, file).unwrap();
+        assert_eq!(
+            o.tls,
+            Some(TlsOptions {
+                cert: "f.pem".into(),
+                key: "f.key".into()
+            })
+        );
+        let args = Args::parse_from(["peregrine", "--cert", "a.pem", "--key", "a.key"]);
+        let file: FileConfig = toml::from_str("cert = \"f.pem\"\nkey = \"f.key\"").unwrap();
+        assert_eq!(options(&args, file).unwrap().tls, Some(want));
+        let args = Args::parse_from(["peregrine", "--key", "a.key"]);
+        let file: FileConfig = toml::from_str("cert = \"f.pem\"").unwrap();
+        assert_eq!(
+            options(&args, file).unwrap().tls,
+            Some(TlsOptions {
+                cert: "f.pem".into(),
+                key: "a.key".into()
+            })
+        );
+    }
+
+    #[test]
+    fn tls_handshake_timeout_is_a_duration() {
+        let none = Args::parse_from(["peregrine"]);
+        let o = options(&none, FileConfig::default()).unwrap();
+        assert_eq!(o.tls_handshake_timeout, Duration::from_secs(10));
+
+        let file: FileConfig = toml::from_str("tls-handshake-timeout = 3").unwrap();
+        let o = options(&none, file).unwrap();
+        assert_eq!(o.tls_handshake_timeout, Duration::from_secs(3));
+
+        let args = Args::parse_from(["peregrine", "--tls-handshake-timeout", "1m"]);
+        let file: FileConfig = toml::from_str("tls-handshake-timeout = \"3s\"").unwrap();
+        let o = options(&args, file).unwrap();
+        assert_eq!(o.tls_handshake_timeout, Duration::from_secs(60));
+
+        let args = Args::parse_from(["peregrine", "--tls-handshake-timeout", "soon"]);
+        let e = options(&args, FileConfig::default()).unwrap_err();
+        assert_eq!(
+            e,
+            "--tls-handshake-timeout: invalid duration 'soon': use seconds (30), 30s, 500ms or 2m"
+        );
+        let args = Args::parse_from(["peregrine", "--tls-handshake-timeout", "0"]);
+        let e = options(&args, FileConfig::default()).unwrap_err();
+        assert_eq!(e, "--tls-handshake-timeout must be greater than 0");
     }
 
     #[test]

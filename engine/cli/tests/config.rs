@@ -2,16 +2,20 @@
 //! (`PEREGRINE_<NAME>`), the environment over the TOML file (`--config` or
 //! `PEREGRINE_CONFIG`), the file over the defaults; every option can be given in the
 //! file; unknown keys, unreadable files and bad values are clear errors; `--help` lists
-//! every option. The serving cases run on both backends; `--help` and `--version` do not
+//! every option. `--cert` and `--key` go together (one without the other is an error)
+//! and follow the same layers, key by key (those cases need the engine's TLS and
+//! `openssl`). The serving cases run on both backends; `--help` and `--version` do not
 //! start a server and run once.
 
 #[macro_use]
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
+use std::time::Duration;
 
+use common::tls::{Certs, KeyType, Leaf, NO_OPENSSL};
 use common::*;
 
 /// Three unix socket URLs (file, env, command line) in one temp dir, and the config file.
@@ -149,6 +153,7 @@ max-request-headers-total-size = 16384
 max-request-header-count = 50
 max-concurrent-connections = 100
 max-concurrent-upgraded-connections = 10
+tls-handshake-timeout = 5
 log-level = "info"
 "#,
             sock.display(),
@@ -341,6 +346,149 @@ both_backends!(
     connection_limits_take_numbers_or_unlimited,
     connection_limits
 );
+
+/// `--cert` and `--key` come together, each from whichever layer gives it; one without
+/// the other is a one-line error naming what is missing, from any layer. (Checked before
+/// anything is read or bound: the files need not exist.)
+fn cert_needs_key(backend: Backend) {
+    let url = ["--urls", "http://127.0.0.1:0"];
+    let run = |extra: &[&str]| {
+        let mut args = url.to_vec();
+        args.extend_from_slice(extra);
+        run_to_exit(Some(backend), &args)
+    };
+    let no_key = "--cert is given without --key";
+    let no_cert = "--key is given without --cert";
+    run(&["--cert", "/nowhere/cert.pem"]).assert_error(no_key);
+    run(&["--key", "/nowhere/key.pem"]).assert_error(no_cert);
+    let mut cmd = command(Some(backend), &url);
+    cmd.env("PEREGRINE_CERT", "/nowhere/cert.pem");
+    run_cmd_to_exit(cmd, EXIT_TIMEOUT).assert_error(no_key);
+    let mut cmd = command(Some(backend), &url);
+    cmd.env("PEREGRINE_KEY", "/nowhere/key.pem");
+    run_cmd_to_exit(cmd, EXIT_TIMEOUT).assert_error(no_cert);
+    let dir = TempDir::new("certkey");
+    let file = dir.join("c.toml");
+    std::fs::write(&file, "key = \"/nowhere/key.pem\"\n").unwrap();
+    let file = file.display().to_string();
+    run(&["--config", &file]).assert_error(no_cert);
+}
+both_backends!(cert_without_key_is_an_error, cert_needs_key);
+
+/// `--tls-handshake-timeout` takes a duration in every layer; a bad one or 0 is a
+/// one-line error. (Over plain http: the value is checked whether or not it is used.)
+fn tls_handshake_timeout_values(backend: Backend) {
+    let url = ["--urls", "http://127.0.0.1:0"];
+    let mut args = url.to_vec();
+    args.extend(["--tls-handshake-timeout", "soon"]);
+    run_to_exit(Some(backend), &args)
+        .assert_error("--tls-handshake-timeout: invalid duration 'soon'");
+    let mut cmd = command(Some(backend), &url);
+    cmd.env("PEREGRINE_TLS_HANDSHAKE_TIMEOUT", "0");
+    run_cmd_to_exit(cmd, EXIT_TIMEOUT)
+        .assert_error("--tls-handshake-timeout must be greater than 0");
+    let dir = TempDir::new("hstimeout");
+    let file = dir.join("t.toml");
+    std::fs::write(&file, "tls-handshake-timeout = \"later\"\n").unwrap();
+    let file = file.display().to_string();
+    let mut args = url.to_vec();
+    args.extend(["--config", &file]);
+    run_to_exit(Some(backend), &args).assert_error("invalid duration 'later'");
+
+    let serves = |cmd: Command, what: &str| {
+        let s = Server::spawn(cmd).unwrap_or_else(|f| panic!("{what}: {}", f.stderr));
+        assert_eq!(s.connect(0).get("/plaintext").status, 200, "{what}");
+        s.stop();
+    };
+    let mut args = url.to_vec();
+    args.extend(["--tls-handshake-timeout", "5"]);
+    serves(command(Some(backend), &args), "flag");
+    let mut cmd = command(Some(backend), &url);
+    cmd.env("PEREGRINE_TLS_HANDSHAKE_TIMEOUT", "2s");
+    serves(cmd, "environment");
+    // The command line over a bad value in the environment (never read).
+    let mut args = url.to_vec();
+    args.extend(["--tls-handshake-timeout", "500ms"]);
+    let mut cmd = command(Some(backend), &args);
+    cmd.env("PEREGRINE_TLS_HANDSHAKE_TIMEOUT", "soon");
+    serves(cmd, "command line over environment");
+}
+both_backends!(
+    tls_handshake_timeout_takes_a_duration,
+    tls_handshake_timeout_values
+);
+
+/// The certificate follows the layers like every option (the command line over the
+/// environment over the file), key by key: the served certificate says which one won.
+/// `tls-handshake-timeout` from the file applies. Needs openssl (certificates) and the
+/// engine's TLS.
+fn certificate_layers(backend: Backend) {
+    let Some(c) = Certs::generate("layers") else {
+        return skip(NO_OPENSSL);
+    };
+    let [file, env, cli] = ["file", "env", "cli"].map(|n| c.issue(n, KeyType::EcP256));
+    let p = |path: &Path| path.display().to_string();
+    let toml = c.dir().join("tls.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "urls = \"https://127.0.0.1:0\"\ncert = \"{}\"\nkey = \"{}\"\ntls-handshake-timeout = 1\n",
+            p(&file.cert),
+            p(&file.key)
+        ),
+    )
+    .unwrap();
+    let toml = p(&toml);
+    let served = |cmd: Command, want: &Leaf, what: &str| {
+        let s =
+            Server::spawn(cmd).unwrap_or_else(|f| panic!("{what}: did not start: {}", f.stderr));
+        let got = s.connect_tls(0, &c).tls_peer_leaf();
+        assert!(got == want.der, "{what}: another certificate was served");
+        s
+    };
+
+    // The file alone; its handshake timeout (1 s) closes a silent client.
+    let s = served(command(Some(backend), &["--config", &toml]), &file, "file");
+    let t0 = std::time::Instant::now();
+    let mut silent = s.connect(0);
+    assert!(
+        silent.eof_within(Duration::from_secs_f64(3.5)).is_some(),
+        "tls-handshake-timeout = 1 from the file: a silent client is still open after {:?}",
+        t0.elapsed()
+    );
+    s.stop();
+
+    // The environment over the file.
+    let mut cmd = command(Some(backend), &["--config", &toml]);
+    cmd.env("PEREGRINE_CERT", &env.cert)
+        .env("PEREGRINE_KEY", &env.key);
+    served(cmd, &env, "environment over file").stop();
+
+    // The command line over both.
+    let mut cmd = command(
+        Some(backend),
+        &[
+            "--config",
+            &toml,
+            "--cert",
+            &p(&cli.cert),
+            "--key",
+            &p(&cli.key),
+        ],
+    );
+    cmd.env("PEREGRINE_CERT", &env.cert)
+        .env("PEREGRINE_KEY", &env.key);
+    served(cmd, &cli, "command line over environment").stop();
+
+    // Key by key: the certificate from the command line, its key from the environment.
+    let mut cmd = command(
+        Some(backend),
+        &["--urls", "https://127.0.0.1:0", "--cert", &p(&cli.cert)],
+    );
+    cmd.env("PEREGRINE_KEY", &cli.key);
+    served(cmd, &cli, "certificate and key from two layers").stop();
+}
+both_backends!(certificate_follows_the_layers, certificate_layers);
 
 /// Serialises the tests that use the fixed default port 5000.
 static PORT_5000: Mutex<()> = Mutex::new(());

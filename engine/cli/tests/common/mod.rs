@@ -14,6 +14,8 @@
 //! - [`probe`]: descriptors and memory of a server process, its `/metrics`, bounded
 //!   polling, the exact shape of the server's own error answers.
 //! - [`inproc`]: an in-process server running a handler written in the test.
+//! - [`tls`]: certificates made per test (`openssl`), a rustls client on [`Client`],
+//!   `openssl s_client`, hand-built ClientHello records.
 //!
 //! Nothing here sleeps to wait for an event it can wait on: stdout and stderr are read by
 //! threads that hand lines over through a channel or a condition variable, and every wait
@@ -34,6 +36,7 @@ use std::time::{Duration, Instant};
 
 pub mod inproc;
 pub mod probe;
+pub mod tls;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_peregrine");
@@ -333,10 +336,12 @@ impl Server {
         self.stderr.wait_for(needle, timeout)
     }
 
-    /// The `i`th printed address as an IP socket address (`http://127.0.0.1:43567`).
+    /// The `i`th printed address as an IP socket address (`http://127.0.0.1:43567` or
+    /// `https://...`).
     pub fn tcp_addr(&self, i: usize) -> SocketAddr {
         let url = &self.urls[i];
         url.strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("not an IP address: {url}"))
     }
@@ -349,18 +354,26 @@ impl Server {
             .unwrap_or_else(|| panic!("no port in {url}"))
     }
 
-    /// The socket path of the `i`th printed address (`http://unix:/tmp/x.sock`).
+    /// The socket path of the `i`th printed address (`http://unix:/tmp/x.sock` or
+    /// `https://unix:...`).
     pub fn unix_path(&self, i: usize) -> PathBuf {
         let url = &self.urls[i];
         PathBuf::from(
             url.strip_prefix("http://unix:")
+                .or_else(|| url.strip_prefix("https://unix:"))
                 .unwrap_or_else(|| panic!("not a unix address: {url}")),
         )
     }
 
-    /// A client connected to the `i`th printed address (IP or unix).
+    /// Whether the `i`th printed address is a unix socket.
+    pub fn is_unix(&self, i: usize) -> bool {
+        self.urls[i].contains("://unix:")
+    }
+
+    /// A client connected to the `i`th printed address (IP or unix), in cleartext (also
+    /// to an `https://` address: see [`Server::connect_tls`] for TLS).
     pub fn connect(&self, i: usize) -> Client {
-        if self.urls[i].starts_with("http://unix:") {
+        if self.is_unix(i) {
             Client::unix(&self.unix_path(i))
         } else {
             Client::tcp(self.tcp_addr(i))
@@ -615,12 +628,40 @@ impl Drop for TempDir {
 // Raw HTTP client
 // ---------------------------------------------------------------------------------------
 
-/// A TCP or unix stream.
+/// A TCP or unix stream, or TLS over one of them.
 pub enum Sock {
     /// TCP.
     Tcp(TcpStream),
     /// Unix socket.
     Unix(UnixStream),
+    /// A rustls client connection over TCP or a unix socket (see [`tls`]).
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, Sock>>),
+}
+
+impl Sock {
+    /// The TCP or unix stream at the bottom.
+    fn transport(&self) -> &Sock {
+        match self {
+            Sock::Tls(s) => s.get_ref().transport(),
+            other => other,
+        }
+    }
+
+    fn set_read_timeout(&self, t: Duration) {
+        match self.transport() {
+            Sock::Tcp(s) => s.set_read_timeout(Some(t)).unwrap(),
+            Sock::Unix(s) => s.set_read_timeout(Some(t)).unwrap(),
+            Sock::Tls(_) => unreachable!("a transport is not TLS"),
+        }
+    }
+
+    fn shutdown_write(&self) {
+        let _ = match self.transport() {
+            Sock::Tcp(s) => s.shutdown(Shutdown::Write),
+            Sock::Unix(s) => s.shutdown(Shutdown::Write),
+            Sock::Tls(_) => unreachable!("a transport is not TLS"),
+        };
+    }
 }
 
 impl Read for Sock {
@@ -628,6 +669,7 @@ impl Read for Sock {
         match self {
             Sock::Tcp(s) => s.read(buf),
             Sock::Unix(s) => s.read(buf),
+            Sock::Tls(s) => s.read(buf),
         }
     }
 }
@@ -637,11 +679,15 @@ impl Write for Sock {
         match self {
             Sock::Tcp(s) => s.write(buf),
             Sock::Unix(s) => s.write(buf),
+            Sock::Tls(s) => s.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match self {
+            Sock::Tls(s) => s.flush(),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -743,9 +789,10 @@ impl Client {
     /// The socket's descriptor (to set socket options).
     pub fn raw_fd(&self) -> std::os::fd::RawFd {
         use std::os::fd::AsRawFd;
-        match &self.sock {
+        match self.sock.transport() {
             Sock::Tcp(s) => s.as_raw_fd(),
             Sock::Unix(s) => s.as_raw_fd(),
+            Sock::Tls(_) => unreachable!("a transport is not TLS"),
         }
     }
 
@@ -759,9 +806,9 @@ impl Client {
 
     /// The local address of a TCP connection.
     pub fn local_addr(&self) -> SocketAddr {
-        match &self.sock {
+        match self.sock.transport() {
             Sock::Tcp(s) => s.local_addr().unwrap(),
-            Sock::Unix(_) => panic!("a unix client has no IP address"),
+            _ => panic!("a unix client has no IP address"),
         }
     }
 
@@ -770,22 +817,26 @@ impl Client {
         match &self.sock {
             Sock::Tcp(s) => Sock::Tcp(s.try_clone().unwrap()),
             Sock::Unix(s) => Sock::Unix(s.try_clone().unwrap()),
+            Sock::Tls(_) => panic!("a TLS connection cannot be written from two threads"),
         }
     }
 
-    /// Write all of `bytes`.
+    /// Write all of `bytes` (over TLS: as records, flushed to the socket).
     pub fn send(&mut self, bytes: impl AsRef<[u8]>) {
         self.sock
             .write_all(bytes.as_ref())
+            .and_then(|()| self.sock.flush())
             .unwrap_or_else(|e| panic!("write to the server: {e}"));
     }
 
-    /// Shut down our sending side (the server sees EOF).
+    /// Shut down our sending side (the server sees EOF); over TLS a `close_notify` goes
+    /// first.
     pub fn shutdown_write(&mut self) {
-        let _ = match &self.sock {
-            Sock::Tcp(s) => s.shutdown(Shutdown::Write),
-            Sock::Unix(s) => s.shutdown(Shutdown::Write),
-        };
+        if let Sock::Tls(s) = &mut self.sock {
+            s.conn.send_close_notify();
+            let _ = s.flush();
+        }
+        self.sock.shutdown_write();
     }
 
     /// One read into the buffer: `Ok(0)` at EOF. `EINTR` (a stop/continue of the test
@@ -948,13 +999,19 @@ impl Client {
         }
     }
 
-    /// Read until the server closes; returns what arrived. Panics on timeout.
+    /// Read until the server closes; returns what arrived. Panics on timeout. Over TLS a
+    /// close without `close_notify` counts too (see [`Client::read_to_close_notify`]).
     pub fn read_to_eof(&mut self) -> Vec<u8> {
         loop {
             match self.fill() {
                 Ok(0) => return std::mem::take(&mut self.buf),
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+                    ) =>
+                {
                     return std::mem::take(&mut self.buf)
                 }
                 Err(e) => panic!(
@@ -984,7 +1041,14 @@ impl Client {
         match r {
             Ok(0) => true,
             Ok(_) => panic!("unexpected bytes: {:?}", String::from_utf8_lossy(&self.buf)),
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => true,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                true
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -997,12 +1061,49 @@ impl Client {
         }
     }
 
+    /// Wait up to `limit` for the server to close: what arrived before the close, or
+    /// `None` if the connection is still open then. Over TLS a close with or without
+    /// `close_notify` counts.
+    pub fn eof_within(&mut self, limit: Duration) -> Option<Vec<u8>> {
+        let deadline = Instant::now() + limit;
+        let closed = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break false;
+            }
+            self.set_read_timeout(left);
+            match self.fill() {
+                Ok(0) => break true,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+                    ) =>
+                {
+                    break true
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break false
+                }
+                Err(e) => panic!(
+                    "waiting for the server to close the connection: {e} (buffered: {:?})",
+                    String::from_utf8_lossy(&self.buf)
+                ),
+            }
+        };
+        self.set_read_timeout(IO_TIMEOUT);
+        closed.then(|| std::mem::take(&mut self.buf))
+    }
+
     /// Change the read timeout.
     pub fn set_read_timeout(&mut self, t: Duration) {
-        match &self.sock {
-            Sock::Tcp(s) => s.set_read_timeout(Some(t)).unwrap(),
-            Sock::Unix(s) => s.set_read_timeout(Some(t)).unwrap(),
-        }
+        self.sock.set_read_timeout(t);
     }
 
     /// Send a GET and read its response.
