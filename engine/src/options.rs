@@ -253,7 +253,10 @@ impl Options {
         if self.max_response_buffer_size == 0 {
             return Err("Maximum response buffer size must be greater than 0.".into());
         }
-        if self.keep_alive_timeout.is_zero() || self.request_headers_timeout.is_zero() {
+        if self.keep_alive_timeout.is_zero()
+            || self.request_headers_timeout.is_zero()
+            || self.tls_handshake_timeout.is_zero()
+        {
             return Err("Timeouts must be greater than 0.".into());
         }
         if self.max_concurrent_connections == Some(0) {
