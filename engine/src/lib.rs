@@ -49,7 +49,8 @@ pub use error::{Error, ErrorKind};
 pub use handler::Handler;
 pub use listen::BindError;
 pub use options::{
-    default_threads, ClientCertificateMode, Options, SniCertificate, TlsOptions, DEFAULT_URLS,
+    default_threads, ClientCertificateMode, Options, Pkcs12Certificate, SniCertificate, TlsOptions,
+    DEFAULT_URLS,
 };
 pub use request::{BodyLimitError, Request, RequestBody, UpgradeError, Upgraded};
 pub use response::Response;

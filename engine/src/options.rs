@@ -19,6 +19,25 @@ pub struct TlsOptions {
     pub key: std::path::PathBuf,
 }
 
+/// The default certificate as a PKCS#12 file (`.pfx` / `.p12`), for users coming from
+/// Kestrel: the chain and its private key in one password-protected file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pkcs12Certificate {
+    /// The `.pfx` / `.p12` file.
+    pub file: std::path::PathBuf,
+    /// Its password (empty for none).
+    pub password: String,
+}
+
+impl std::fmt::Debug for Pkcs12Certificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password stays out of logs.
+        f.debug_struct("Pkcs12Certificate")
+            .field("file", &self.file)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A certificate served to clients that ask for `host` by SNI (Kestrel's
 /// `ServerCertificateSelector` order: the exact host, then the longest `*.suffix`
 /// wildcard, then the default certificate).
@@ -117,6 +136,8 @@ pub struct Options {
     /// The default certificate for `https://` prefixes (an https prefix needs it, or at
     /// least one SNI certificate).
     pub tls: Option<TlsOptions>,
+    /// The default certificate as a PKCS#12 file instead of PEM files (`tls`); not both.
+    pub pkcs12: Option<Pkcs12Certificate>,
     /// Certificates chosen by the host name the client asks for (SNI).
     pub sni: Vec<SniCertificate>,
     /// Whether clients are asked for a certificate (default: not asked).
@@ -155,6 +176,7 @@ impl Default for Options {
             max_concurrent_connections: None,
             max_concurrent_upgraded_connections: None,
             tls: None,
+            pkcs12: None,
             sni: Vec::new(),
             client_certificate_mode: ClientCertificateMode::NoCertificate,
             client_ca: None,

@@ -57,7 +57,9 @@ impl Server {
             options
                 .tls
                 .as_ref()
-                .or(options.sni.first().map(|s| &s.files)),
+                .map(|_| ())
+                .or(options.pkcs12.as_ref().map(|_| ()))
+                .or(options.sni.first().map(|_| ())),
         ) {
             (Some(a), None) => {
                 return Err(Error::Config(format!(
@@ -72,8 +74,13 @@ impl Server {
                     ca: options.client_ca.as_deref(),
                 };
                 Some(
-                    server_config_reloadable(options.tls.as_ref(), &options.sni, client)
-                        .map_err(Error::Config)?,
+                    server_config_reloadable(
+                        options.tls.as_ref(),
+                        options.pkcs12.as_ref(),
+                        &options.sni,
+                        client,
+                    )
+                    .map_err(Error::Config)?,
                 )
             }
             (None, _) => None,

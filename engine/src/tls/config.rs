@@ -14,7 +14,7 @@ use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{version, RootCertStore, ServerConfig};
 
-use crate::options::{ClientCertificateMode, SniCertificate, TlsOptions};
+use crate::options::{ClientCertificateMode, Pkcs12Certificate, SniCertificate, TlsOptions};
 
 /// Who may connect: whether a client certificate is asked for, and what it must chain to.
 #[derive(Debug, Clone, Copy)]
@@ -42,19 +42,28 @@ pub(crate) fn server_config(
     sni: &[SniCertificate],
     client: ClientAuth<'_>,
 ) -> Result<Arc<ServerConfig>, String> {
-    server_config_reloadable(default, sni, client).map(|(config, _)| config)
+    server_config_reloadable(default, None, sni, client).map(|(config, _)| config)
 }
 
 /// [`server_config`], with the handle that replaces its certificates while it runs.
 pub(crate) fn server_config_reloadable(
     default: Option<&TlsOptions>,
+    pkcs12: Option<&Pkcs12Certificate>,
     sni: &[SniCertificate],
     client: ClientAuth<'_>,
 ) -> Result<(Arc<ServerConfig>, Arc<Reloadable>), String> {
+    if default.is_some() && pkcs12.is_some() {
+        return Err(
+            "give the default certificate as PEM files (--cert and --key) or as a PKCS#12 \
+             file (--cert x.pfx), not both"
+                .into(),
+        );
+    }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let certificates = load_certificates(default, sni, &provider)?;
+    let certificates = load_certificates(default, pkcs12, sni, &provider)?;
     let reloadable = Arc::new(Reloadable {
         current: RwLock::new(Arc::new(certificates)),
+        pkcs12: pkcs12.cloned(),
         default: default.cloned(),
         sni: sni.to_vec(),
         provider: provider.clone(),
@@ -71,12 +80,16 @@ pub(crate) fn server_config_reloadable(
 /// Load every certificate `Options` names.
 fn load_certificates(
     default: Option<&TlsOptions>,
+    pkcs12: Option<&Pkcs12Certificate>,
     sni: &[SniCertificate],
     provider: &CryptoProvider,
 ) -> Result<Certificates, String> {
     let mut certificates = Certificates::default();
     if let Some(files) = default {
         certificates.default = Some(certified(files, provider)?);
+    }
+    if let Some(p12) = pkcs12 {
+        certificates.default = Some(certified_pkcs12(p12, provider)?);
     }
     for entry in sni {
         let key = certified(&entry.files, provider)?;
@@ -147,6 +160,7 @@ fn client_auth(
 pub(crate) struct Reloadable {
     current: RwLock<Arc<Certificates>>,
     default: Option<TlsOptions>,
+    pkcs12: Option<Pkcs12Certificate>,
     sni: Vec<SniCertificate>,
     provider: Arc<CryptoProvider>,
 }
@@ -155,7 +169,12 @@ impl Reloadable {
     /// Load the files again; on success new handshakes use them, on failure the old
     /// certificates stay and the error says why.
     pub fn reload(&self) -> Result<(), String> {
-        let fresh = load_certificates(self.default.as_ref(), &self.sni, &self.provider)?;
+        let fresh = load_certificates(
+            self.default.as_ref(),
+            self.pkcs12.as_ref(),
+            &self.sni,
+            &self.provider,
+        )?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
         Ok(())
     }
@@ -166,6 +185,7 @@ impl Reloadable {
             .iter()
             .chain(self.sni.iter().map(|s| &s.files))
             .flat_map(|f| [f.cert.clone(), f.key.clone()])
+            .chain(self.pkcs12.iter().map(|p| p.file.clone()))
             .collect()
     }
 }
@@ -227,6 +247,41 @@ fn certified(files: &TlsOptions, provider: &CryptoProvider) -> Result<Arc<Certif
                 files.key.display()
             ),
         })
+}
+
+/// Load the chain and key of a PKCS#12 file (p12-keystore: PBES2/AES as OpenSSL 3 writes
+/// them, and the legacy 3DES/RC4 schemes).
+fn certified_pkcs12(
+    p12: &Pkcs12Certificate,
+    provider: &CryptoProvider,
+) -> Result<Arc<CertifiedKey>, String> {
+    let bytes = read(&p12.file, "PKCS#12")?;
+    let store = p12_keystore::KeyStore::from_pkcs12(
+        &bytes,
+        &p12.password,
+        p12_keystore::Pkcs12ImportPolicy::Strict,
+    )
+    .map_err(|e| {
+        format!(
+            "cannot open the PKCS#12 file '{}' (wrong password, or not PKCS#12): {e}",
+            p12.file.display()
+        )
+    })?;
+    let Some((_, chain)) = store.private_key_chain() else {
+        return Err(format!(
+            "the PKCS#12 file '{}' holds no private key with its certificate",
+            p12.file.display()
+        ));
+    };
+    let certs: Vec<CertificateDer<'static>> = chain
+        .certs()
+        .iter()
+        .map(|c| CertificateDer::from(c.as_der().to_vec()))
+        .collect();
+    let key = PrivateKeyDer::Pkcs8(chain.key().as_der().to_vec().into());
+    CertifiedKey::from_der(certs, key, provider)
+        .map(Arc::new)
+        .map_err(|e| format!("the PKCS#12 file '{}': {e}", p12.file.display()))
 }
 
 fn load_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {

@@ -535,9 +535,13 @@ fn reloaded_certificates_serve_new_handshakes_and_open_connections_go_on() {
         cert: cert.clone(),
         key: key.clone(),
     };
-    let (config, certificates) =
-        super::config::server_config_reloadable(Some(&files), &[], super::config::ClientAuth::NONE)
-            .expect("loads");
+    let (config, certificates) = super::config::server_config_reloadable(
+        Some(&files),
+        None,
+        &[],
+        super::config::ClientAuth::NONE,
+    )
+    .expect("loads");
     run(async {
         let bench = Bench::new(app, |_| {});
         let mut open = TlsClient::connect(bench.connect_tls(config.clone())).await;
@@ -581,4 +585,41 @@ fn reloaded_certificates_serve_new_handshakes_and_open_connections_go_on() {
         open.until(b"hello", 1).await;
     });
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn pkcs12_config(file: &str, password: &str) -> Result<Arc<ServerConfig>, String> {
+    super::config::server_config_reloadable(
+        None,
+        Some(&crate::options::Pkcs12Certificate {
+            file: file.into(),
+            password: password.into(),
+        }),
+        &[],
+        super::config::ClientAuth::NONE,
+    )
+    .map(|(config, _)| config)
+}
+
+#[test]
+fn a_pkcs12_certificate_serves_handshakes() {
+    const PFX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/cert.pfx");
+    let config = pkcs12_config(PFX, "peregrine").expect("the PKCS#12 file loads");
+    run(async {
+        let bench = Bench::new(app, |_| {});
+        let mut c = TlsClient::connect(bench.connect_tls(config)).await;
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        c.until(b"hello", 1).await;
+    });
+    let e = pkcs12_config(PFX, "wrong").expect_err("a wrong password");
+    assert!(e.contains("wrong password"), "{e}");
+    let e = pkcs12_config(CERT, "peregrine").expect_err("PEM is not PKCS#12");
+    assert!(e.contains("not PKCS#12"), "{e}");
+}
+
+#[test]
+fn a_legacy_pkcs12_file_loads() {
+    // `openssl pkcs12 -legacy` (RC2-40 certificates, 3DES key): what older Windows and
+    // .NET tooling exports.
+    const LEGACY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/legacy.pfx");
+    pkcs12_config(LEGACY, "peregrine").expect("the legacy PKCS#12 file loads");
 }
