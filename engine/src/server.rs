@@ -51,6 +51,12 @@ impl Server {
     /// Resolve the backend and bind every address in `options`. Fails, with nothing left
     /// bound, if any address cannot be bound.
     pub fn bind(options: Options) -> Result<Server, Error> {
+        if let Some((http, https)) = scheme_clash(&options.urls) {
+            return Err(Error::Config(format!(
+                "'{http}' and '{https}' ask for the same port: one port serves one scheme \
+                 (plain HTTP sent to an https port is answered 400)"
+            )));
+        }
         let https = options.urls.iter().find(|a| a.scheme == Scheme::Https);
         let tls = match (
             https,
@@ -334,6 +340,45 @@ fn join_all(handles: Vec<RuntimeThread<()>>) {
     }
 }
 
+/// An `http` and an `https` prefix that would listen on the same address and port.
+fn scheme_clash(urls: &[crate::url::BindAddress]) -> Option<(&str, &str)> {
+    use crate::url::ListenTarget as T;
+    let overlaps = |a: &T, b: &T| match (a, b) {
+        (T::Unix(x), T::Unix(y)) => x == y,
+        (T::Unix(_), _) | (_, T::Unix(_)) => false,
+        _ => {
+            let port = |t: &T| match t {
+                T::Ip(sa) => sa.port(),
+                T::Localhost(p) => *p,
+                T::Any { port, .. } => *port,
+                T::Unix(_) => 0,
+            };
+            let specific = |t: &T| match t {
+                T::Ip(sa) if !sa.ip().is_unspecified() => Some(sa.ip()),
+                _ => None,
+            };
+            let loopback = |t: &T| matches!(t, T::Localhost(_));
+            port(a) != 0
+                && port(a) == port(b)
+                && match (specific(a), specific(b)) {
+                    (Some(x), Some(y)) => x == y,
+                    (Some(x), None) if loopback(b) => x.is_loopback(),
+                    (None, Some(y)) if loopback(a) => y.is_loopback(),
+                    _ => true,
+                }
+        }
+    };
+    urls.iter()
+        .filter(|a| a.scheme == Scheme::Http)
+        .flat_map(|a| {
+            urls.iter()
+                .filter(|b| b.scheme == Scheme::Https)
+                .map(move |b| (a, b))
+        })
+        .find(|(a, b)| overlaps(&a.target, &b.target))
+        .map(|(a, b)| (a.original.as_str(), b.original.as_str()))
+}
+
 /// Wait for SIGINT and SIGTERM on a dedicated thread (signal-hook: a handler that writes
 /// to a self-pipe): the first starts a graceful shutdown, a second one exits at once.
 fn install_signal_thread(trigger: Trigger, tls: Option<ReloadHandle>) -> Result<(), String> {
@@ -517,6 +562,32 @@ mod tests {
         let e = bind_error(o);
         assert_eq!(e.kind(), ErrorKind::InvalidUrl);
         assert_eq!(e.to_string(), "No URL prefix was given to listen on.");
+    }
+
+    #[test]
+    fn the_same_port_for_http_and_https_is_refused() {
+        let clash = |urls: &str| {
+            let o = Options::default().urls(urls).expect("valid URLs");
+            scheme_clash(&o.urls).map(|(a, b)| (a.to_string(), b.to_string()))
+        };
+        let pair = |a: &str, b: &str| Some((a.to_string(), b.to_string()));
+        assert_eq!(
+            clash("http://127.0.0.1:8080;https://127.0.0.1:8080"),
+            pair("http://127.0.0.1:8080", "https://127.0.0.1:8080")
+        );
+        assert_eq!(
+            clash("http://*:8080;https://127.0.0.1:8080"),
+            pair("http://*:8080", "https://127.0.0.1:8080")
+        );
+        assert!(clash("http://localhost:8080;https://127.0.0.1:8080").is_some());
+        assert!(clash("http://unix:/tmp/a.sock;https://unix:/tmp/a.sock").is_some());
+        assert_eq!(clash("http://127.0.0.1:8080;https://127.0.0.1:8443"), None);
+        assert_eq!(clash("http://10.0.0.1:8080;https://10.0.0.2:8080"), None);
+        assert_eq!(clash("http://127.0.0.1:0;https://127.0.0.1:0"), None);
+        assert_eq!(clash("http://localhost:8080;https://10.0.0.2:8080"), None);
+        let e = bind_error(options("http://127.0.0.1:8080;https://127.0.0.1:8080"));
+        assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+        assert!(e.to_string().contains("ask for the same port"), "{e}");
     }
 
     #[test]
