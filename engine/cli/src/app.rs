@@ -5,8 +5,9 @@
 //! - `GET /json` → `{"message":"Hello, World!"}`, serialized per request
 //! - `POST /echo` → the request body streamed back, same Content-Type
 //! - `GET|POST /request` → the request as the handler sees it, as JSON: `scheme` is
-//!   `https` on TLS connections, and `tls` is `{"alpn", "sni", "version", "cipher"}`
-//!   there (`null` on cleartext)
+//!   `https` on TLS connections, and `tls` is `{"alpn", "sni", "version", "cipher",
+//!   "client_cert_subject"}` there (`null` on cleartext; the subject, e.g.
+//!   `CN=test client, O=Peregrine`, is `null` when the client sent no certificate)
 //! - `GET /stream?chunks=N&size=B` → a chunked response of N chunks of B bytes
 //! - `GET /upgrade/echo` with `Connection: Upgrade` and `Upgrade: echo` → `101 Switching
 //!   Protocols`, then every byte the client sends is echoed back until it closes its
@@ -101,6 +102,8 @@ struct DescribedTls<'a> {
     sni: Option<&'a str>,
     version: &'static str,
     cipher: &'static str,
+    /// The verified client certificate's subject; `null` when none was sent.
+    client_cert_subject: Option<&'a str>,
 }
 
 async fn describe(mut req: Request) -> Response {
@@ -135,6 +138,7 @@ async fn describe(mut req: Request) -> Response {
             sni: t.sni.as_deref(),
             version: t.version,
             cipher: t.cipher,
+            client_cert_subject: t.client_subject.as_deref(),
         }),
     };
     let body = serde_json::to_vec(&d).unwrap_or_default();

@@ -2,11 +2,13 @@
 //! (`PEREGRINE_<NAME>`) and a TOML file (`--config`). The command line wins over the
 //! environment, the environment over the file, the file over the defaults.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
-use peregrine::{BackendChoice, Options, TlsOptions};
+use peregrine::{
+    BackendChoice, ClientCertificateMode, Options, Pkcs12Certificate, SniCertificate, TlsOptions,
+};
 use serde::Deserialize;
 
 /// Peregrine: a thread-per-core HTTP server (serves the sample application).
@@ -120,13 +122,35 @@ pub struct Args {
     #[arg(long, env = "PEREGRINE_MAX_CONCURRENT_UPGRADED_CONNECTIONS")]
     pub max_concurrent_upgraded_connections: Option<String>,
 
-    /// The certificate chain (PEM, leaf first) served on https:// prefixes; needs --key
+    /// The default certificate served on https:// prefixes: a PEM chain (leaf first),
+    /// which needs --key, or a PKCS#12 file (.pfx / .p12, key inside; see --cert-password)
     #[arg(long, env = "PEREGRINE_CERT")]
     pub cert: Option<PathBuf>,
 
-    /// The certificate's private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC); needs --cert
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC); needs a PEM
+    /// --cert
     #[arg(long, env = "PEREGRINE_KEY")]
     pub key: Option<PathBuf>,
+
+    /// The password of a PKCS#12 --cert (.pfx / .p12) [default: empty]
+    #[arg(long, env = "PEREGRINE_CERT_PASSWORD", hide_env_values = true)]
+    pub cert_password: Option<String>,
+
+    /// A certificate for clients asking for HOST by SNI: HOST=CERT,KEY (PEM files; HOST
+    /// may be a wildcard *.example.com). Repeatable, or ';'-separated; other names get
+    /// --cert
+    #[arg(long, env = "PEREGRINE_SNI", value_delimiter = ';')]
+    pub sni: Vec<String>,
+
+    /// Whether TLS clients are asked for a certificate: none, allow (a client may send
+    /// none; one it sends must verify) or require; needs --client-ca unless none
+    /// [default: none]
+    #[arg(long, env = "PEREGRINE_CLIENT_CERTIFICATE_MODE")]
+    pub client_certificate_mode: Option<String>,
+
+    /// The CA certificates (PEM) client certificates must chain to
+    #[arg(long, env = "PEREGRINE_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
 
     /// A TLS handshake must finish within this long, else the connection is closed
     /// (checked once a second): 10, 10s, 1m [default: 10s]
@@ -178,6 +202,10 @@ pub struct FileConfig {
     max_concurrent_upgraded_connections: Option<toml::Value>,
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
+    cert_password: Option<String>,
+    sni: Option<Vec<String>>,
+    client_certificate_mode: Option<String>,
+    client_ca: Option<PathBuf>,
     tls_handshake_timeout: Option<toml::Value>,
     metrics_urls: Option<String>,
     log_level: Option<String>,
@@ -334,9 +362,23 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
     {
         o.limits.max_header_count = positive("max-request-header-count", n)?;
     }
-    o.tls = tls_layer(
+    (o.tls, o.pkcs12) = certificate_layer(
         args.cert.clone().or(file.cert),
         args.key.clone().or(file.key),
+        args.cert_password.clone().or(file.cert_password),
+    )?;
+    // The whole list from the highest layer that gives one, like every other option.
+    let sni = if args.sni.is_empty() {
+        file.sni.unwrap_or_default()
+    } else {
+        args.sni.clone()
+    };
+    o.sni = sni.iter().map(|v| parse_sni(v)).collect::<Result<_, _>>()?;
+    (o.client_certificate_mode, o.client_ca) = client_certificate_layer(
+        args.client_certificate_mode
+            .clone()
+            .or(file.client_certificate_mode),
+        args.client_ca.clone().or(file.client_ca),
     )?;
     if let Some(t) = duration_layer(
         "tls-handshake-timeout",
@@ -357,8 +399,51 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
     Ok(o)
 }
 
-/// The certificate and its key, each from whichever layer gives it: both or neither.
-fn tls_layer(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<TlsOptions>, String> {
+/// Whether `path` names a PKCS#12 file: `.pfx` or `.p12`, in any case.
+fn is_pkcs12(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("pfx") || e.eq_ignore_ascii_case("p12"))
+}
+
+/// The default certificate, each part from whichever layer gives it: a PEM chain with
+/// its key, or a PKCS#12 file with its password (empty when none is given).
+fn certificate_layer(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    password: Option<String>,
+) -> Result<(Option<TlsOptions>, Option<Pkcs12Certificate>), String> {
+    match (cert, key, password) {
+        (Some(file), None, password) if is_pkcs12(&file) => Ok((
+            None,
+            Some(Pkcs12Certificate {
+                file,
+                password: password.unwrap_or_default(),
+            }),
+        )),
+        (Some(file), Some(key), _) if is_pkcs12(&file) => Err(format!(
+            "--key ('{}') is given with the PKCS#12 certificate '{}': a .pfx / .p12 file \
+             holds its own key; drop --key (or PEREGRINE_KEY, or `key` in the config file)",
+            key.display(),
+            file.display()
+        )),
+        (Some(file), _, Some(_)) => Err(format!(
+            "--cert-password is given with the PEM certificate '{}': the password is for a \
+             PKCS#12 file (.pfx / .p12); drop --cert-password (or PEREGRINE_CERT_PASSWORD, \
+             or `cert-password` in the config file)",
+            file.display()
+        )),
+        (None, None, Some(_)) => Err(
+            "--cert-password is given without --cert (or PEREGRINE_CERT, or `cert` in the \
+             config file): it is the password of a PKCS#12 certificate (.pfx / .p12)"
+                .into(),
+        ),
+        (cert, key, _) => Ok((pem_layer(cert, key)?, None)),
+    }
+}
+
+/// A PEM certificate and its key: both or neither.
+fn pem_layer(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<TlsOptions>, String> {
     match (cert, key) {
         (Some(cert), Some(key)) => Ok(Some(TlsOptions { cert, key })),
         (None, None) => Ok(None),
@@ -372,6 +457,59 @@ fn tls_layer(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<TlsOp
              both are needed to serve https://"
                 .into(),
         ),
+    }
+}
+
+/// How an `--sni` value is written.
+const SNI_FORM: &str = "HOST=CERT,KEY (e.g. api.example.com=/etc/tls/api.pem,/etc/tls/api.key)";
+
+/// `HOST=CERT,KEY`: a host name (or `*.suffix`) and its PEM chain and key files. The
+/// engine checks the host name itself when it loads the certificates.
+fn parse_sni(value: &str) -> Result<SniCertificate, String> {
+    let bad = || format!("--sni '{value}': expected {SNI_FORM}");
+    let (host, files) = value.split_once('=').ok_or_else(bad)?;
+    let (cert, key) = files.split_once(',').ok_or_else(bad)?;
+    let (host, cert, key) = (host.trim(), cert.trim(), key.trim());
+    if host.is_empty() || cert.is_empty() || key.is_empty() || key.contains(',') {
+        return Err(bad());
+    }
+    Ok(SniCertificate {
+        host: host.to_string(),
+        files: TlsOptions {
+            cert: cert.into(),
+            key: key.into(),
+        },
+    })
+}
+
+/// The client certificate mode and the CA it verifies against, each from whichever
+/// layer gives it. A mode other than none needs a CA; a CA with mode none would check
+/// nothing, so it is refused rather than silently ignored.
+fn client_certificate_layer(
+    mode: Option<String>,
+    ca: Option<PathBuf>,
+) -> Result<(ClientCertificateMode, Option<PathBuf>), String> {
+    let mode = match mode {
+        Some(m) => m
+            .trim()
+            .parse::<ClientCertificateMode>()
+            .map_err(|e| format!("--client-certificate-mode: {e}"))?,
+        None => ClientCertificateMode::NoCertificate,
+    };
+    match (mode, &ca) {
+        (ClientCertificateMode::NoCertificate, Some(ca)) => Err(format!(
+            "--client-ca ('{}') is given but --client-certificate-mode is none, so client \
+             certificates are not asked for: add --client-certificate-mode allow or require",
+            ca.display()
+        )),
+        (ClientCertificateMode::NoCertificate, None) => Ok((mode, None)),
+        (_, None) => Err(
+            "--client-certificate-mode allow / require needs --client-ca (or \
+             PEREGRINE_CLIENT_CA, or `client-ca` in the config file): the CA certificates \
+             (PEM) client certificates must chain to"
+                .into(),
+        ),
+        (_, Some(_)) => Ok((mode, ca)),
     }
 }
 
@@ -598,6 +736,155 @@ mod tests {
         let args = Args::parse_from(["peregrine", "--tls-handshake-timeout", "0"]);
         let e = options(&args, FileConfig::default()).unwrap_err();
         assert_eq!(e, "--tls-handshake-timeout must be greater than 0");
+    }
+
+    #[test]
+    fn pkcs12_certificates_take_a_password_and_no_key() {
+        let none = Args::parse_from(["peregrine"]);
+        for name in ["a.pfx", "a.p12", "A.PFX", "dir.pem/a.P12"] {
+            let args = Args::parse_from(["peregrine", "--cert", name, "--cert-password", "pw"]);
+            let o = options(&args, FileConfig::default()).unwrap();
+            assert_eq!(o.tls, None, "{name}");
+            assert_eq!(
+                o.pkcs12,
+                Some(Pkcs12Certificate {
+                    file: name.into(),
+                    password: "pw".into()
+                }),
+                "{name}"
+            );
+        }
+        // No password: an empty one.
+        let args = Args::parse_from(["peregrine", "--cert", "a.pfx"]);
+        let o = options(&args, FileConfig::default()).unwrap();
+        assert_eq!(o.pkcs12.map(|p| p.password), Some(String::new()));
+        // The password from the file, the certificate from the command line.
+        let file: FileConfig = toml::from_str("cert-password = \"f\"").unwrap();
+        let o = options(&args, file).unwrap();
+        assert_eq!(o.pkcs12.map(|p| p.password), Some("f".to_string()));
+
+        let args = Args::parse_from(["peregrine", "--cert", "a.pfx", "--key", "a.key"]);
+        let e = options(&args, FileConfig::default()).unwrap_err();
+        assert!(
+            e.starts_with("--key ('a.key') is given with the PKCS#12"),
+            "{e}"
+        );
+        let args = Args::parse_from(["peregrine", "--cert", "a.pem", "--cert-password", "x"]);
+        let e = options(&args, FileConfig::default()).unwrap_err();
+        assert!(
+            e.starts_with("--cert-password is given with the PEM certificate 'a.pem'"),
+            "{e}"
+        );
+        let file: FileConfig = toml::from_str("cert-password = \"x\"").unwrap();
+        let e = options(&none, file).unwrap_err();
+        assert!(
+            e.starts_with("--cert-password is given without --cert"),
+            "{e}"
+        );
+        // A name that only contains .pfx is PEM.
+        let args = Args::parse_from(["peregrine", "--cert", "a.pfx.pem"]);
+        let e = options(&args, FileConfig::default()).unwrap_err();
+        assert!(e.starts_with("--cert is given without --key"), "{e}");
+    }
+
+    #[test]
+    fn sni_values_are_host_cert_key() {
+        let sni = |host: &str, cert: &str, key: &str| SniCertificate {
+            host: host.into(),
+            files: TlsOptions {
+                cert: cert.into(),
+                key: key.into(),
+            },
+        };
+        let args = Args::parse_from([
+            "peregrine",
+            "--sni",
+            "api.test=a.pem,a.key",
+            "--sni",
+            "*.wild.test=w.pem,w.key;b.test = b.pem , b.key",
+        ]);
+        let o = options(&args, FileConfig::default()).unwrap();
+        assert_eq!(
+            o.sni,
+            vec![
+                sni("api.test", "a.pem", "a.key"),
+                sni("*.wild.test", "w.pem", "w.key"),
+                sni("b.test", "b.pem", "b.key"),
+            ]
+        );
+        // The command line's list replaces the file's.
+        let file: FileConfig = toml::from_str("sni = [\"f.test=f.pem,f.key\"]").unwrap();
+        assert_eq!(
+            options(&args, file).unwrap().sni.len(),
+            3,
+            "the file's list was merged in"
+        );
+        let none = Args::parse_from(["peregrine"]);
+        let file: FileConfig = toml::from_str("sni = [\"f.test=f.pem,f.key\"]").unwrap();
+        assert_eq!(
+            options(&none, file).unwrap().sni,
+            vec![sni("f.test", "f.pem", "f.key")]
+        );
+        for bad in [
+            "api.test",
+            "api.test=a.pem",
+            "=a.pem,a.key",
+            "api.test=,a.key",
+            "api.test=a.pem,",
+            "api.test=a.pem,a.key,b.key",
+        ] {
+            let args = Args::parse_from(["peregrine", "--sni", bad]);
+            let e = options(&args, FileConfig::default()).unwrap_err();
+            assert_eq!(e, format!("--sni '{bad}': expected {SNI_FORM}"));
+        }
+    }
+
+    #[test]
+    fn client_certificate_mode_needs_a_ca() {
+        let none = Args::parse_from(["peregrine"]);
+        let o = options(&none, FileConfig::default()).unwrap();
+        assert_eq!(
+            o.client_certificate_mode,
+            ClientCertificateMode::NoCertificate
+        );
+        assert_eq!(o.client_ca, None);
+        for (text, mode) in [
+            ("allow", ClientCertificateMode::AllowCertificate),
+            ("Require", ClientCertificateMode::RequireCertificate),
+        ] {
+            let args = Args::parse_from([
+                "peregrine",
+                "--client-certificate-mode",
+                text,
+                "--client-ca",
+                "ca.pem",
+            ]);
+            let o = options(&args, FileConfig::default()).unwrap();
+            assert_eq!(o.client_certificate_mode, mode);
+            assert_eq!(o.client_ca, Some("ca.pem".into()));
+        }
+        let args = Args::parse_from(["peregrine", "--client-certificate-mode", "none"]);
+        assert!(options(&args, FileConfig::default()).is_ok());
+        // The mode from the command line, the CA from the file.
+        let args = Args::parse_from(["peregrine", "--client-certificate-mode", "require"]);
+        let file: FileConfig = toml::from_str("client-ca = \"f.pem\"").unwrap();
+        assert_eq!(
+            options(&args, file).unwrap().client_ca,
+            Some("f.pem".into())
+        );
+
+        let e = options(&args, FileConfig::default()).unwrap_err();
+        assert!(e.contains("needs --client-ca"), "{e}");
+        let args = Args::parse_from(["peregrine", "--client-ca", "ca.pem"]);
+        let e = options(&args, FileConfig::default()).unwrap_err();
+        assert!(e.starts_with("--client-ca ('ca.pem') is given but"), "{e}");
+        let args = Args::parse_from(["peregrine", "--client-certificate-mode", "maybe"]);
+        let e = options(&args, FileConfig::default()).unwrap_err();
+        assert_eq!(
+            e,
+            "--client-certificate-mode: unknown client certificate mode 'maybe': expected \
+             none, allow or require"
+        );
     }
 
     #[test]

@@ -4,8 +4,11 @@
 //! file; unknown keys, unreadable files and bad values are clear errors; `--help` lists
 //! every option. `--cert` and `--key` go together (one without the other is an error)
 //! and follow the same layers, key by key (those cases need the engine's TLS and
-//! `openssl`). The serving cases run on both backends; `--help` and `--version` do not
-//! start a server and run once.
+//! `openssl`). A `.pfx` / `.p12` `--cert` takes `--cert-password` and no `--key`;
+//! `--sni HOST=CERT,KEY` (an array in the file) and `--client-certificate-mode` with
+//! `--client-ca` are checked and follow the layers too (the served certificate and who
+//! is let in tell). The serving cases run on both backends; `--help` and `--version` do
+//! not start a server and run once.
 
 #[macro_use]
 mod common;
@@ -15,7 +18,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::tls::{Certs, KeyType, Leaf, NO_OPENSSL};
+use common::tls::{self, Certs, KeyType, Leaf, NO_OPENSSL, TLS12};
 use common::*;
 
 /// Three unix socket URLs (file, env, command line) in one temp dir, and the config file.
@@ -154,6 +157,8 @@ max-request-header-count = 50
 max-concurrent-connections = 100
 max-concurrent-upgraded-connections = 10
 tls-handshake-timeout = 5
+sni = []
+client-certificate-mode = "none"
 log-level = "info"
 "#,
             sock.display(),
@@ -489,6 +494,275 @@ fn certificate_layers(backend: Backend) {
     served(cmd, &cli, "certificate and key from two layers").stop();
 }
 both_backends!(certificate_follows_the_layers, certificate_layers);
+
+/// The PKCS#12 rules, checked before anything is read or bound (the files need not
+/// exist): `--key` with a `.pfx` / `.p12` certificate, `--cert-password` with a PEM one,
+/// and `--cert-password` without `--cert` are one-line errors, from any layer.
+fn pkcs12_rules(backend: Backend) {
+    let url = "http://127.0.0.1:0";
+    let dir = TempDir::new("pfxrules");
+    let toml = |name: &str, text: &str| {
+        let f = dir.join(name);
+        std::fs::write(&f, format!("urls = \"{url}\"\n{text}")).unwrap();
+        f.display().to_string()
+    };
+    let with_key = "--key ('/nowhere/k.pem') is given with the PKCS#12 certificate";
+    let with_pem = "--cert-password is given with the PEM certificate '/nowhere/c.pem'";
+    let alone = "--cert-password is given without --cert";
+
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = vec!["--urls", url];
+        all.extend_from_slice(args);
+        let mut cmd = command(Some(backend), &all);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run_cmd_to_exit(cmd, EXIT_TIMEOUT)
+    };
+    for pfx in ["/nowhere/c.pfx", "/nowhere/C.P12"] {
+        run(&["--cert", pfx, "--key", "/nowhere/k.pem"], &[]).assert_error(with_key);
+        run(&["--cert", pfx], &[("PEREGRINE_KEY", "/nowhere/k.pem")]).assert_error(with_key);
+    }
+    let f = toml(
+        "key.toml",
+        "cert = \"/nowhere/c.pfx\"\nkey = \"/nowhere/k.pem\"\n",
+    );
+    run(&["--config", &f], &[]).assert_error(with_key);
+
+    run(&["--cert", "/nowhere/c.pem", "--cert-password", "pw"], &[]).assert_error(with_pem);
+    run(
+        &["--cert", "/nowhere/c.pem", "--key", "/nowhere/k.pem"],
+        &[("PEREGRINE_CERT_PASSWORD", "pw")],
+    )
+    .assert_error(with_pem);
+    let f = toml("pw.toml", "cert-password = \"pw\"\n");
+    run(
+        &[
+            "--config",
+            &f,
+            "--cert",
+            "/nowhere/c.pem",
+            "--key",
+            "/nowhere/k.pem",
+        ],
+        &[],
+    )
+    .assert_error(with_pem);
+    run(&["--config", &f], &[]).assert_error(alone);
+    run(&["--cert-password", "pw"], &[]).assert_error(alone);
+    // The password is not repeated in the error.
+    let out = run(
+        &["--cert", "/nowhere/c.pem", "--cert-password", "hunter2"],
+        &[],
+    );
+    assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+}
+both_backends!(pkcs12_certificate_rules, pkcs12_rules);
+
+/// A malformed `--sni` is a one-line error naming the expected form, from any layer; in
+/// the file `sni` is an array of strings.
+fn sni_values(backend: Backend) {
+    let url = "http://127.0.0.1:0";
+    let form = "expected HOST=CERT,KEY (e.g. api.example.com=/etc/tls/api.pem,/etc/tls/api.key)";
+    for bad in [
+        "api.test",
+        "api.test=a.pem",
+        "=a.pem,a.key",
+        "a.test=a.pem,a.key,b.key",
+    ] {
+        let line = run_to_exit(Some(backend), &["--urls", url, "--sni", bad]).assert_error(form);
+        assert!(line.contains(&format!("--sni '{bad}'")), "{line}");
+    }
+    let mut cmd = command(Some(backend), &["--urls", url]);
+    cmd.env("PEREGRINE_SNI", "a.test=a.pem,a.key;b.test");
+    run_cmd_to_exit(cmd, EXIT_TIMEOUT).assert_error("--sni 'b.test': expected HOST=CERT,KEY");
+    let dir = TempDir::new("snivalues");
+    let file = dir.join("sni.toml");
+    std::fs::write(
+        &file,
+        format!("urls = \"{url}\"\nsni = [\"a.test:a.pem,a.key\"]\n"),
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    run_to_exit(Some(backend), &["--config", &file])
+        .assert_error("--sni 'a.test:a.pem,a.key': expected HOST=CERT,KEY");
+    // A string where the array should be: the file's own one-line error.
+    let out = bad_file(backend, "sni = \"a.test=a.pem,a.key\"\n");
+    assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
+    // The engine checks the host name once the files are loaded (https only).
+    let line = run_to_exit(
+        Some(backend),
+        &[
+            "--urls",
+            "https://127.0.0.1:0",
+            "--sni",
+            "a b=/nowhere/a.pem,/nowhere/a.key",
+        ],
+    )
+    .assert_error("/nowhere/a.pem");
+    assert!(line.contains("cannot read the certificate file"), "{line}");
+}
+both_backends!(malformed_sni_values_are_errors, sni_values);
+
+/// `--client-certificate-mode` is none, allow or require in every layer; allow and
+/// require need `--client-ca`, and a CA with mode none is refused (it would check
+/// nothing). One-line errors.
+fn client_certificate_values(backend: Backend) {
+    let url = "http://127.0.0.1:0";
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = vec!["--urls", url];
+        all.extend_from_slice(args);
+        let mut cmd = command(Some(backend), &all);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run_cmd_to_exit(cmd, EXIT_TIMEOUT)
+    };
+    let unknown = "--client-certificate-mode: unknown client certificate mode 'maybe': \
+                   expected none, allow or require";
+    run(&["--client-certificate-mode", "maybe"], &[]).assert_error(unknown);
+    run(&[], &[("PEREGRINE_CLIENT_CERTIFICATE_MODE", "maybe")]).assert_error(unknown);
+    let dir = TempDir::new("clientmode");
+    let file = dir.join("m.toml");
+    std::fs::write(&file, "client-certificate-mode = \"maybe\"\n").unwrap();
+    let file = file.display().to_string();
+    run(&["--config", &file], &[]).assert_error(unknown);
+
+    for mode in ["allow", "require"] {
+        run(&["--client-certificate-mode", mode], &[]).assert_error("needs --client-ca");
+    }
+    run(&[], &[("PEREGRINE_CLIENT_CERTIFICATE_MODE", "require")]).assert_error("needs --client-ca");
+    run(&["--client-ca", "/nowhere/ca.pem"], &[]).assert_error(
+        "--client-ca ('/nowhere/ca.pem') is given but --client-certificate-mode is none",
+    );
+    run(
+        &["--client-certificate-mode", "none"],
+        &[("PEREGRINE_CLIENT_CA", "/nowhere/ca.pem")],
+    )
+    .assert_error("--client-certificate-mode is none");
+    // The command line over a bad value in the environment (never read); none serves.
+    let s = Server::spawn(command(
+        Some(backend),
+        &["--urls", url, "--client-certificate-mode", "None"],
+    ))
+    .unwrap_or_else(|f| panic!("did not start: {}", f.stderr));
+    assert_eq!(s.connect(0).get("/plaintext").status, 200);
+    s.stop();
+}
+both_backends!(client_certificate_mode_values, client_certificate_values);
+
+/// The TLS options of this round follow the layers too, each on its own: one file sets
+/// them all (a PKCS#12 default certificate with a wrong password, an SNI certificate,
+/// client certificates required); the environment corrects the password, replaces the
+/// SNI list and relaxes the mode; the command line replaces both again. The served
+/// certificates and who is let in tell which layer won.
+fn tls_option_layers(backend: Backend) {
+    let Some(c) = Certs::generate("tlslayers") else {
+        return skip(NO_OPENSSL);
+    };
+    let pfx = c.pkcs12(&c.server, "server.pfx", "right");
+    let [file_api, env_api, cli_api] =
+        ["fileapi", "envapi", "cliapi"].map(|n| c.issue_for(n, &["api.test"]));
+    let client = c.issue_client("client", "test client");
+    let p = |path: &Path| path.display().to_string();
+    let sni = |leaf: &Leaf| format!("api.test={},{}", p(&leaf.cert), p(&leaf.key));
+    let toml = c.dir().join("tls.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "urls = \"https://127.0.0.1:0\"\ncert = \"{}\"\ncert-password = \"wrong\"\n\
+             sni = [\"{}\"]\nclient-certificate-mode = \"require\"\nclient-ca = \"{}\"\n",
+            p(&pfx),
+            sni(&file_api),
+            c.ca_arg()
+        ),
+    )
+    .unwrap();
+    let toml = p(&toml);
+    let no_cert = c.client(TLS12, &["http/1.1"]);
+    let with_cert = tls::client_config_with_cert(&c.ca, TLS12, &client);
+    // Whether a TLS 1.2 client without a certificate gets through the handshake (on 1.2
+    // a required certificate is refused within it).
+    let lets_in_without_cert =
+        |s: &Server| Client::try_tls_tcp(s.tcp_addr(0), no_cert.clone(), "localhost").is_ok();
+
+    // The file alone: its password is wrong.
+    run_to_exit(Some(backend), &["--config", &toml]).assert_error("wrong password");
+
+    // The environment's password: the .pfx serves localhost, the file's SNI certificate
+    // api.test, and a client certificate is required.
+    let mut cmd = command(Some(backend), &["--config", &toml]);
+    cmd.env("PEREGRINE_CERT_PASSWORD", "right");
+    let s = Server::spawn(cmd).unwrap_or_else(|f| panic!("did not start: {}", f.stderr));
+    let mut t = s.connect_tls_with(0, with_cert.clone(), "localhost");
+    assert!(
+        t.tls_peer_leaf() == c.server.der,
+        "not the .pfx certificate"
+    );
+    let j = t.get("/request").json();
+    assert_eq!(
+        j["tls"]["client_cert_subject"], "CN=test client, O=Peregrine",
+        "{j}"
+    );
+    let api = s.connect_tls_with(0, with_cert.clone(), "api.test");
+    assert!(
+        api.tls_peer_leaf() == file_api.der,
+        "not the file's SNI certificate"
+    );
+    assert!(
+        !lets_in_without_cert(&s),
+        "no client certificate, yet served"
+    );
+    s.stop();
+
+    // The environment's SNI list and mode.
+    let mut cmd = command(Some(backend), &["--config", &toml]);
+    cmd.env("PEREGRINE_CERT_PASSWORD", "right")
+        .env("PEREGRINE_SNI", sni(&env_api))
+        .env("PEREGRINE_CLIENT_CERTIFICATE_MODE", "allow");
+    let s = Server::spawn(cmd).unwrap_or_else(|f| panic!("did not start: {}", f.stderr));
+    let api = s.connect_tls_with(0, no_cert.clone(), "api.test");
+    assert!(
+        api.tls_peer_leaf() == env_api.der,
+        "not the environment's SNI certificate"
+    );
+    assert!(
+        lets_in_without_cert(&s),
+        "mode allow from the environment did not apply"
+    );
+    s.stop();
+
+    // The command line over both.
+    let cli_sni = sni(&cli_api);
+    let mut cmd = command(
+        Some(backend),
+        &[
+            "--config",
+            &toml,
+            "--cert-password",
+            "right",
+            "--sni",
+            &cli_sni,
+            "--client-certificate-mode",
+            "require",
+        ],
+    );
+    cmd.env("PEREGRINE_CERT_PASSWORD", "wrong")
+        .env("PEREGRINE_SNI", sni(&env_api))
+        .env("PEREGRINE_CLIENT_CERTIFICATE_MODE", "allow");
+    let s = Server::spawn(cmd).unwrap_or_else(|f| panic!("did not start: {}", f.stderr));
+    let api = s.connect_tls_with(0, with_cert, "api.test");
+    assert!(
+        api.tls_peer_leaf() == cli_api.der,
+        "not the command line's SNI certificate"
+    );
+    assert!(
+        !lets_in_without_cert(&s),
+        "mode require from the command line did not apply"
+    );
+    s.stop();
+}
+both_backends!(tls_options_follow_the_layers, tls_option_layers);
 
 /// Serialises the tests that use the fixed default port 5000.
 static PORT_5000: Mutex<()> = Mutex::new(());

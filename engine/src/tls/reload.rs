@@ -58,10 +58,13 @@ pub(crate) fn start(certificates: Arc<Reloadable>, stop: Trigger) -> std::io::Re
     };
     let requested = handle.requested.clone();
     let files = certificates.files();
+    // Looked at before the thread starts, not in it: the server reports that it has
+    // started once this returns, and a file replaced after that but before the new
+    // thread first ran would otherwise be taken as the starting state and never loaded.
+    let mut seen = stamps(&files);
     std::thread::Builder::new()
         .name("peregrine-tls-reload".into())
         .spawn(move || {
-            let mut seen = stamps(&files);
             while !stop.wait_blocking(Some(POLL)) {
                 let now = stamps(&files);
                 let asked = requested.swap(false, Ordering::Relaxed);

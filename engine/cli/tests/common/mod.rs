@@ -205,15 +205,26 @@ impl Lines {
     /// Wait until some line contains `needle` (true) or the deadline passes / the pipe
     /// closes without it (false).
     fn wait_for(&self, needle: &str, timeout: Duration) -> bool {
+        self.wait_for_from(0, needle, timeout).is_some()
+    }
+
+    /// How many lines have arrived.
+    fn count(&self) -> usize {
+        self.state.lock().unwrap().0.len()
+    }
+
+    /// Wait until a line from index `from` on contains `needle`: its index, or `None` if
+    /// the deadline passes / the pipe closes without it.
+    fn wait_for_from(&self, from: usize, needle: &str, timeout: Duration) -> Option<usize> {
         let deadline = Instant::now() + timeout;
         let mut st = self.state.lock().unwrap();
         loop {
-            if st.0.iter().any(|l| l.contains(needle)) {
-                return true;
+            if let Some(i) = st.0.iter().skip(from).position(|l| l.contains(needle)) {
+                return Some(from + i);
             }
             let now = Instant::now();
             if st.1 || now >= deadline {
-                return false;
+                return None;
             }
             st = self.changed.wait_timeout(st, deadline - now).unwrap().0;
         }
@@ -334,6 +345,17 @@ impl Server {
     /// Wait (bounded) until a stderr line contains `needle`.
     pub fn wait_stderr(&self, needle: &str, timeout: Duration) -> bool {
         self.stderr.wait_for(needle, timeout)
+    }
+
+    /// How many stderr lines have arrived (a mark for [`Server::wait_stderr_from`]).
+    pub fn stderr_lines(&self) -> usize {
+        self.stderr.count()
+    }
+
+    /// Wait (bounded) until a stderr line from index `from` on contains `needle`: its
+    /// index, or `None` after `timeout` (or when stderr closed without it).
+    pub fn wait_stderr_from(&self, from: usize, needle: &str, timeout: Duration) -> Option<usize> {
+        self.stderr.wait_for_from(from, needle, timeout)
     }
 
     /// The `i`th printed address as an IP socket address (`http://127.0.0.1:43567` or

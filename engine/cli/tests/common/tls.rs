@@ -4,12 +4,15 @@
 //!   a temp dir removed afterwards: a CA (ECDSA P-256), a server certificate for
 //!   `localhost` and `127.0.0.1` signed by it (ECDSA P-256, key in PKCS#8), the same key
 //!   in SEC1, a key that is not the certificate's, a malformed PEM file; more
-//!   certificates on demand ([`Certs::issue`], RSA ones with their key in PKCS#1 too).
+//!   certificates on demand ([`Certs::issue`], RSA ones with their key in PKCS#1 too;
+//!   [`Certs::issue_for`] other host names, [`Certs::issue_client`] client
+//!   certificates, [`Certs::pkcs12`] a `.pfx` of a certificate).
 //!   Without `openssl` the tests that need it skip, saying so.
 //! - a rustls client ([`client_config`], [`Client::tls`], [`Server::connect_tls`]): the
 //!   harness's [`Client`] over TLS, so every request and response helper works the same;
 //!   reads stay bounded by the socket timeouts, and a `close_notify` is told apart from a
-//!   bare close ([`Client::read_to_close_notify`]).
+//!   bare close ([`Client::read_to_close_notify`]); [`client_config_with_cert`] presents a
+//!   client certificate.
 //! - [`s_client`]: `openssl s_client` run to its end with a request on its stdin.
 //! - [`client_hello`]: a ClientHello record built by hand (a chosen legacy version, no
 //!   TLS 1.3 extensions), to cut short, stall or refuse at the byte level.
@@ -23,7 +26,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, SupportedProtocolVersion};
 
 use super::{wait_exit, Client, Finished, Server, Sock, TempDir};
@@ -183,6 +186,72 @@ impl Certs {
     /// A new server certificate for `localhost` and `127.0.0.1` signed by the CA, with a
     /// key of its own (`name.pem` with the chain, `name.key` in PKCS#8).
     pub fn issue(&self, name: &str, key_type: KeyType) -> Leaf {
+        let subject = format!("/CN=localhost/O=Peregrine test {name}");
+        self.sign(name, key_type, &subject, &s(&self.config), "server")
+    }
+
+    /// A server certificate (ECDSA P-256) for the DNS names `names` (`*.example.test`
+    /// for a wildcard), subject `CN=<first name>, O=Peregrine test <name>`.
+    pub fn issue_for(&self, name: &str, names: &[&str]) -> Leaf {
+        let san: Vec<String> = names.iter().map(|n| format!("DNS:{n}")).collect();
+        let ext = self.dir.path().join(format!("{name}.ext"));
+        std::fs::write(
+            &ext,
+            format!(
+                "[ext]\nbasicConstraints = critical, CA:FALSE\n\
+                 keyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n\
+                 subjectAltName = {}\n",
+                san.join(", ")
+            ),
+        )
+        .unwrap();
+        let subject = format!("/CN={}/O=Peregrine test {name}", names[0]);
+        self.sign(name, KeyType::EcP256, &subject, &s(&ext), "ext")
+    }
+
+    /// A client certificate (ECDSA P-256, `clientAuth`) with the subject
+    /// `CN=<cn>, O=Peregrine`.
+    pub fn issue_client(&self, name: &str, cn: &str) -> Leaf {
+        let ext = self.dir.path().join(format!("{name}.ext"));
+        std::fs::write(
+            &ext,
+            "[ext]\nbasicConstraints = critical, CA:FALSE\n\
+             keyUsage = critical, digitalSignature\nextendedKeyUsage = clientAuth\n",
+        )
+        .unwrap();
+        let subject = format!("/CN={cn}/O=Peregrine");
+        self.sign(name, KeyType::EcP256, &subject, &s(&ext), "ext")
+    }
+
+    /// `leaf`'s chain and key in a PKCS#12 file `name` (in the temp dir) protected by
+    /// `password`, as `openssl pkcs12 -export` writes it (OpenSSL 3: PBES2 / AES-256).
+    pub fn pkcs12(&self, leaf: &Leaf, name: &str, password: &str) -> PathBuf {
+        let out = self.dir.path().join(name);
+        openssl(&[
+            "pkcs12",
+            "-export",
+            "-in",
+            &s(&leaf.cert),
+            "-inkey",
+            &s(&leaf.key),
+            "-passout",
+            &format!("pass:{password}"),
+            "-out",
+            &s(&out),
+        ]);
+        out
+    }
+
+    /// Sign a new key's certificate with the CA: `subject`, the extensions of section
+    /// `section` in the file `extfile`.
+    fn sign(
+        &self,
+        name: &str,
+        key_type: KeyType,
+        subject: &str,
+        extfile: &str,
+        section: &str,
+    ) -> Leaf {
         let key = self.dir.path().join(format!("{name}.key"));
         let csr = self.dir.path().join(format!("{name}.csr"));
         let leaf = self.dir.path().join(format!("{name}-leaf.pem"));
@@ -196,7 +265,7 @@ impl Certs {
             "-key",
             &s(&key),
             "-subj",
-            &format!("/CN=localhost/O=Peregrine test {name}"),
+            subject,
             "-out",
             &s(&csr),
         ]);
@@ -215,9 +284,9 @@ impl Certs {
             "-days",
             "2",
             "-extfile",
-            &s(&self.config),
+            extfile,
             "-extensions",
-            "server",
+            section,
             "-out",
             &s(&leaf),
         ]);
@@ -343,6 +412,35 @@ pub fn client_config(
     Arc::new(config)
 }
 
+/// [`client_config`] that also presents `leaf` (its chain and key) as the client's
+/// certificate when the server asks for one.
+pub fn client_config_with_cert(
+    ca: &Path,
+    versions: &[&'static SupportedProtocolVersion],
+    leaf: &Leaf,
+) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).expect("read the CA file") {
+        roots
+            .add(cert.expect("a CA certificate"))
+            .expect("add the CA to the roots");
+    }
+    let chain = CertificateDer::pem_file_iter(&leaf.cert)
+        .expect("read the client chain")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("the client chain");
+    let key = PrivateKeyDer::from_pem_file(&leaf.key).expect("the client key");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .expect("the client certificate and key");
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
 impl Client {
     /// Handshake over a connected `transport` (TCP or unix, with its timeouts set) as
     /// `server_name` (a host name is sent as SNI and checked against the certificate; an
@@ -366,6 +464,16 @@ impl Client {
         Ok(Client::new(Sock::Tls(Box::new(rustls::StreamOwned::new(
             conn, transport,
         )))))
+    }
+
+    /// Connect over TCP (panics if that fails) and handshake as `server_name`: the
+    /// handshake's error if it fails.
+    pub fn try_tls_tcp(
+        addr: SocketAddr,
+        config: Arc<ClientConfig>,
+        server_name: &str,
+    ) -> io::Result<Client> {
+        Client::tls(Client::tcp(addr).sock, config, server_name)
     }
 
     /// Connect over TCP and handshake as `server_name`; panics if either fails.
