@@ -60,9 +60,12 @@ pub(crate) fn server_config_reloadable(
         );
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let files = watched_files(default, pkcs12, sni);
+    let stamps = super::reload::stamps(&files);
     let certificates = load_certificates(default, pkcs12, sni, &provider)?;
     let reloadable = Arc::new(Reloadable {
         current: RwLock::new(Arc::new(certificates)),
+        stamps: std::sync::Mutex::new(stamps),
         pkcs12: pkcs12.cloned(),
         default: default.cloned(),
         sni: sni.to_vec(),
@@ -159,6 +162,8 @@ fn client_auth(
 #[derive(Debug)]
 pub(crate) struct Reloadable {
     current: RwLock<Arc<Certificates>>,
+    /// The files' stamps taken just before they were last read.
+    stamps: std::sync::Mutex<Vec<super::reload::Stamp>>,
     default: Option<TlsOptions>,
     pkcs12: Option<Pkcs12Certificate>,
     sni: Vec<SniCertificate>,
@@ -169,6 +174,7 @@ impl Reloadable {
     /// Load the files again; on success new handshakes use them, on failure the old
     /// certificates stay and the error says why.
     pub fn reload(&self) -> Result<(), String> {
+        let stamps = super::reload::stamps(&self.files());
         let fresh = load_certificates(
             self.default.as_ref(),
             self.pkcs12.as_ref(),
@@ -176,18 +182,36 @@ impl Reloadable {
             &self.provider,
         )?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+        *self.stamps.lock().unwrap_or_else(|p| p.into_inner()) = stamps;
         Ok(())
+    }
+
+    /// The files' stamps taken just before they were last loaded.
+    pub fn loaded_stamps(&self) -> Vec<super::reload::Stamp> {
+        self.stamps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Every certificate and key file, to watch for changes.
     pub fn files(&self) -> Vec<std::path::PathBuf> {
-        self.default
-            .iter()
-            .chain(self.sni.iter().map(|s| &s.files))
-            .flat_map(|f| [f.cert.clone(), f.key.clone()])
-            .chain(self.pkcs12.iter().map(|p| p.file.clone()))
-            .collect()
+        watched_files(self.default.as_ref(), self.pkcs12.as_ref(), &self.sni)
     }
+}
+
+/// Every file the certificates are read from.
+fn watched_files(
+    default: Option<&TlsOptions>,
+    pkcs12: Option<&Pkcs12Certificate>,
+    sni: &[SniCertificate],
+) -> Vec<std::path::PathBuf> {
+    default
+        .into_iter()
+        .chain(sni.iter().map(|s| &s.files))
+        .flat_map(|f| [f.cert.clone(), f.key.clone()])
+        .chain(pkcs12.iter().map(|p| p.file.clone()))
+        .collect()
 }
 
 impl ResolvesServerCert for Reloadable {

@@ -37,9 +37,10 @@ impl ReloadHandle {
 }
 
 /// What a file looked like: modified time and length (`None`: could not be read).
-type Stamp = Option<(SystemTime, u64)>;
+pub(crate) type Stamp = Option<(SystemTime, u64)>;
 
-fn stamps(files: &[PathBuf]) -> Vec<Stamp> {
+/// The stamps of `files`, in order.
+pub(crate) fn stamps(files: &[PathBuf]) -> Vec<Stamp> {
     files
         .iter()
         .map(|f| {
@@ -58,10 +59,9 @@ pub(crate) fn start(certificates: Arc<Reloadable>, stop: Trigger) -> std::io::Re
     };
     let requested = handle.requested.clone();
     let files = certificates.files();
-    // Looked at before the thread starts, not in it: the server reports that it has
-    // started once this returns, and a file replaced after that but before the new
-    // thread first ran would otherwise be taken as the starting state and never loaded.
-    let mut seen = stamps(&files);
+    // The files as they were when they were loaded (not when this thread first looks):
+    // a file replaced after loading but before the watcher started is seen as changed.
+    let mut seen = certificates.loaded_stamps();
     std::thread::Builder::new()
         .name("peregrine-tls-reload".into())
         .spawn(move || {
