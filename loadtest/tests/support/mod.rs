@@ -32,6 +32,9 @@ pub enum Behavior {
     /// Cycle through different framings and statuses (per connection):
     /// 200 with a body, 404 chunked, 204, 200 chunked with trailers, 301 empty.
     Mixed,
+    /// 200 `Hello, World!`, keep-alive, each response written in two parts split inside
+    /// its head, a moment apart: the client reads the head in two pieces.
+    SplitHead,
 }
 
 /// Counters a server keeps.
@@ -190,6 +193,16 @@ fn serve<S: Conn>(mut s: S, behavior: Behavior, c: &Counters) {
                 Behavior::Garbage => out.extend_from_slice(b"this is not http at all\r\n\r\n"),
                 Behavior::CloseWithoutAnswer => return,
                 Behavior::Mixed => out.extend_from_slice(mixed(nth)),
+                Behavior::SplitHead => {
+                    // Not a wait for anything: a gap between the two writes, so that they
+                    // arrive as two reads (a read taking both is fine too).
+                    let (a, b) = HELLO.split_at(20);
+                    if s.write_all(a).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                    out.extend_from_slice(b);
+                }
             }
             nth += 1;
         }
