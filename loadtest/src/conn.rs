@@ -15,6 +15,10 @@
 //! not answered in full within `--timeout` fails its unanswered requests as timeouts.
 //! Latency and timeline second are computed once per read, for all the responses the
 //! read completes.
+//!
+//! Streams are [`Io`]: owned-buffer reads that append and writes of the shared batch,
+//! over TCP, a unix socket, or TLS over either ([`crate::tls`]); a TLS connection runs
+//! its handshake once, inside [`Connector::connect`], then the same loop.
 
 use crate::ctx::ThreadCtx;
 use crate::framing::{Malformed, ResponseReader};
@@ -62,6 +66,10 @@ pub trait Io: 'static {
     fn read(&mut self, buf: Vec<u8>) -> impl Future<Output = BufResult<usize, Vec<u8>>>;
     /// Write all of `buf`.
     fn write_all<B: WriteBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>>;
+    /// What the TLS handshake settled; `None` for cleartext.
+    fn tls_session(&self) -> Option<crate::tls::Session> {
+        None
+    }
 }
 
 /// A monoio read that appends: the read goes into `buf[len..capacity]`. (A plain
@@ -100,9 +108,12 @@ impl Io for monoio::net::UnixStream {
 pub enum ConnectError {
     /// The transport did not connect (refused, unreachable, not within the timeout).
     Connect,
+    /// The TLS handshake failed (why, for the report).
+    Tls(String),
 }
 
-/// Opens connections to the target: TCP or unix.
+/// Opens connections to the target: TCP, unix, and TLS over either
+/// ([`crate::tls::TlsConnector`]).
 pub trait Connector: 'static {
     /// The connected stream.
     type Stream: Io;
@@ -226,14 +237,21 @@ pub async fn run<C: Connector>(ctx: Rc<ThreadCtx>, connector: C, index: usize) {
                 Ok(s) => {
                     reader.reset();
                     buf.clear();
-                    ctx.stats.borrow_mut().connections_opened += 1;
+                    ctx.opened(&s);
                     stream = Some(s);
                     if fresh {
                         sent_at = Instant::now();
                     }
                 }
-                Err(ConnectError::Connect) => {
-                    ctx.fail(ErrorKind::Connect, k, measured);
+                Err(e) => {
+                    let kind = match e {
+                        ConnectError::Connect => ErrorKind::Connect,
+                        ConnectError::Tls(why) => {
+                            ctx.tls_failed(why);
+                            ErrorKind::Tls
+                        }
+                    };
+                    ctx.fail(kind, k, measured);
                     monoio::time::sleep(CONNECT_BACKOFF).await;
                     continue;
                 }

@@ -316,10 +316,7 @@ fn unreachable_target_is_a_clear_error() {
 fn bad_input_is_rejected() {
     for (args, message) in [
         (&["-n", "1", "localhost:8080"][..], "invalid URL"),
-        (
-            &["-n", "1", "https://localhost/"],
-            "https is not supported yet",
-        ),
+        (&["-n", "1", "ftp://localhost/"], "unsupported scheme"),
         (&["-n", "1", "http://h:99999/"], "invalid port"),
         (&["-c", "0", "http://h/"], "--connections"),
         (
