@@ -616,6 +616,46 @@ mod tests {
     }
 
     #[test]
+    fn tls_facts_and_failures() {
+        let mut st = setup();
+        st.scheme = "https";
+        st.tls_verify = Some(Verify::NoRoots);
+        let mut s = Stats::new();
+        s.record_errors(ErrorKind::Tls, 3, 0);
+        s.tls_failure = Some("invalid peer certificate: UnknownIssuer".into());
+        let r = Report::new(st.clone(), &s, 1.0, None);
+        assert_eq!(r.errors.tls, 3);
+        assert_eq!(r.errors.failed_requests, 3);
+        let problem = r.tls_problem().unwrap();
+        assert!(problem.contains("UnknownIssuer") && problem.contains("--cacert"));
+        let t = r.table();
+        assert!(t.contains("tls 3"), "{t}");
+        assert!(t.contains("no handshake succeeded"), "{t}");
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["tls"]["verify"], "none");
+        assert_eq!(v["setup"]["scheme"], "https");
+
+        st.tls_verify = Some(Verify::CaFile);
+        let mut s = Stats::new();
+        s.record_response(200, 1000, 0);
+        s.tls_session = Some(crate::tls::Session {
+            version: "TLSv1.3",
+            cipher: "TLS13_AES_128_GCM_SHA256",
+            alpn: Some("http/1.1".into()),
+        });
+        let r = Report::new(st, &s, 1.0, None);
+        assert!(r.tls_problem().is_none());
+        let t = r.table();
+        assert!(
+            t.contains("TLSv1.3, TLS13_AES_128_GCM_SHA256, ALPN http/1.1"),
+            "{t}"
+        );
+        let http = Report::new(setup(), &s, 1.0, None);
+        assert!(http.tls.is_none());
+        assert!(!http.table().contains("TLS"));
+    }
+
+    #[test]
     fn empty_run_warns() {
         let r = Report::new(setup(), &Stats::new(), 1.0, None);
         assert_eq!(r.latency.p99_us, 0.0);
