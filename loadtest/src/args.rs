@@ -23,7 +23,7 @@ pub enum Backend {
 #[derive(Debug, Clone, Parser)]
 #[command(name = "peregrine-load", version, about, long_about = None)]
 pub struct Args {
-    /// Target: http://host:port/path or http://unix:/path/to.sock:/path
+    /// Target: http[s]://host:port/path or http[s]://unix:/path/to.sock:/path
     pub url: String,
 
     /// Connections to keep open (split across threads).
@@ -74,6 +74,16 @@ pub struct Args {
     /// also bounds connecting).
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     pub timeout: Duration,
+
+    /// https: trust the CA certificates in FILE (PEM) to verify the server's
+    /// certificate.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// https: accept any server certificate (the handshake signatures are still
+    /// checked).
+    #[arg(short = 'k', long, conflicts_with = "cacert")]
+    pub insecure: bool,
 
     /// I/O backend.
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
@@ -212,6 +222,10 @@ mod tests {
         let n = Args::try_parse_from(["p", "-n", "5", "http://h/"]).unwrap();
         assert_eq!(n.run_duration(), None);
         assert!(Args::try_parse_from(["p", "-n", "5", "-d", "1s", "http://h/"]).is_err());
+        assert!(
+            Args::try_parse_from(["p", "-k", "--cacert", "ca.pem", "https://h/"]).is_err(),
+            "--insecure and --cacert conflict"
+        );
         for bad in [
             &["p", "-c", "0", "http://h/"][..],
             &["p", "--pipeline", "0", "http://h/"],

@@ -15,14 +15,18 @@
 //! not answered in full within `--timeout` fails its unanswered requests as timeouts.
 //! Latency and timeline second are computed once per read, for all the responses the
 //! read completes.
+//!
+//! Streams are [`Io`]: owned-buffer reads that append and writes of the shared batch,
+//! over TCP, a unix socket, or TLS over either ([`crate::tls`]); a TLS connection runs
+//! its handshake once, inside [`Connector::connect`], then the same loop.
 
 use crate::ctx::ThreadCtx;
 use crate::framing::{Malformed, ResponseReader};
 use crate::stats::ErrorKind;
-use monoio::buf::IoBuf;
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::buf::{IoBuf, Slice, SliceMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::BufResult;
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -31,16 +35,93 @@ use std::time::{Duration, Instant};
 /// Initial capacity of a connection's read buffer.
 const READ_BUF: usize = 16 * 1024;
 /// Least free space offered to a read.
-const MIN_SPARE: usize = 4 * 1024;
+pub(crate) const MIN_SPARE: usize = 4 * 1024;
 /// Pause after a failed connect before trying again.
 const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
 
-/// Opens connections to the target. TLS will be another implementation.
+/// Bytes a connection writes: the thread's shared request batch, or records a TLS
+/// connection encrypted.
+pub trait WriteBuf: IoBuf {
+    /// The bytes to write.
+    fn bytes(&self) -> &[u8];
+}
+
+impl WriteBuf for Vec<u8> {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+}
+
+impl WriteBuf for Slice<Rc<Vec<u8>>> {
+    fn bytes(&self) -> &[u8] {
+        &self.get_ref()[self.begin()..self.end()]
+    }
+}
+
+/// A connected stream as the request loop uses it, with owned buffers (as io_uring
+/// needs).
+pub trait Io: 'static {
+    /// Read into the spare capacity of `buf`, after the bytes it holds (reserving some
+    /// when it has none). `Ok(0)` is the end of the stream.
+    fn read(&mut self, buf: Vec<u8>) -> impl Future<Output = BufResult<usize, Vec<u8>>>;
+    /// Write all of `buf`.
+    fn write_all<B: WriteBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>>;
+    /// What the TLS handshake settled; `None` for cleartext.
+    fn tls_session(&self) -> Option<crate::tls::Session> {
+        None
+    }
+}
+
+/// A monoio read that appends: the read goes into `buf[len..capacity]`. (A plain
+/// `read(vec)` writes from the start of the vector and drops what it held.)
+async fn read_append<S: AsyncReadRent>(s: &mut S, mut buf: Vec<u8>) -> BufResult<usize, Vec<u8>> {
+    if buf.capacity() == buf.len() {
+        buf.reserve(MIN_SPARE);
+    }
+    let (start, end) = (buf.len(), buf.capacity());
+    let (res, slice) = s.read(SliceMut::new(buf, start, end)).await;
+    (res, slice.into_inner())
+}
+
+impl Io for monoio::net::TcpStream {
+    fn read(&mut self, buf: Vec<u8>) -> impl Future<Output = BufResult<usize, Vec<u8>>> {
+        read_append(self, buf)
+    }
+
+    fn write_all<B: WriteBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
+        AsyncWriteRentExt::write_all(self, buf)
+    }
+}
+
+impl Io for monoio::net::UnixStream {
+    fn read(&mut self, buf: Vec<u8>) -> impl Future<Output = BufResult<usize, Vec<u8>>> {
+        read_append(self, buf)
+    }
+
+    fn write_all<B: WriteBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
+        AsyncWriteRentExt::write_all(self, buf)
+    }
+}
+
+/// Why a connection could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectError {
+    /// The transport did not connect (refused, unreachable, not within the timeout).
+    Connect,
+    /// The TLS handshake failed (why, for the report).
+    Tls(String),
+}
+
+/// Opens connections to the target: TCP, unix, and TLS over either
+/// ([`crate::tls::TlsConnector`]).
 pub trait Connector: 'static {
     /// The connected stream.
-    type Stream: AsyncReadRent + AsyncWriteRent + 'static;
-    /// Open one connection.
-    fn connect(&self) -> impl Future<Output = io::Result<Self::Stream>>;
+    type Stream: Io;
+    /// Open one connection, handshake included, within `timeout`.
+    fn connect(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Self::Stream, ConnectError>>;
 }
 
 /// TCP to one resolved address, with `TCP_NODELAY`.
@@ -50,9 +131,15 @@ pub struct TcpConnector(pub SocketAddr);
 impl Connector for TcpConnector {
     type Stream = monoio::net::TcpStream;
 
-    async fn connect(&self) -> io::Result<Self::Stream> {
-        let stream = monoio::net::TcpStream::connect_addr(self.0).await?;
-        stream.set_nodelay(true)?;
+    async fn connect(&self, timeout: Duration) -> Result<Self::Stream, ConnectError> {
+        let connect = monoio::net::TcpStream::connect_addr(self.0);
+        let stream = match monoio::time::timeout(timeout, connect).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(_)) | Err(_) => return Err(ConnectError::Connect),
+        };
+        stream
+            .set_nodelay(true)
+            .map_err(|_| ConnectError::Connect)?;
         Ok(stream)
     }
 }
@@ -64,8 +151,12 @@ pub struct UnixConnector(pub PathBuf);
 impl Connector for UnixConnector {
     type Stream = monoio::net::UnixStream;
 
-    async fn connect(&self) -> io::Result<Self::Stream> {
-        monoio::net::UnixStream::connect(&self.0).await
+    async fn connect(&self, timeout: Duration) -> Result<Self::Stream, ConnectError> {
+        let connect = monoio::net::UnixStream::connect(&self.0);
+        match monoio::time::timeout(timeout, connect).await {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(_)) | Err(_) => Err(ConnectError::Connect),
+        }
     }
 }
 
@@ -142,18 +233,25 @@ pub async fn run<C: Connector>(ctx: Rc<ThreadCtx>, connector: C, index: usize) {
         };
 
         if stream.is_none() {
-            match monoio::time::timeout(plan.timeout, connector.connect()).await {
-                Ok(Ok(s)) => {
+            match connector.connect(plan.timeout).await {
+                Ok(s) => {
                     reader.reset();
                     buf.clear();
-                    ctx.stats.borrow_mut().connections_opened += 1;
+                    ctx.opened(&s);
                     stream = Some(s);
                     if fresh {
                         sent_at = Instant::now();
                     }
                 }
-                Ok(Err(_)) | Err(_) => {
-                    ctx.fail(ErrorKind::Connect, k, measured);
+                Err(e) => {
+                    let kind = match e {
+                        ConnectError::Connect => ErrorKind::Connect,
+                        ConnectError::Tls(why) => {
+                            ctx.tls_failed(why);
+                            ErrorKind::Tls
+                        }
+                    };
+                    ctx.fail(kind, k, measured);
                     monoio::time::sleep(CONNECT_BACKOFF).await;
                     continue;
                 }
@@ -201,7 +299,7 @@ pub async fn run<C: Connector>(ctx: Rc<ThreadCtx>, connector: C, index: usize) {
 /// fails). `pending` counts the requests not answered yet, also when this future is
 /// dropped by the timeout.
 #[allow(clippy::too_many_arguments)]
-async fn exchange<S: AsyncReadRent + AsyncWriteRent>(
+async fn exchange<S: Io>(
     ctx: &ThreadCtx,
     s: &mut S,
     buf: &mut Vec<u8>,

@@ -3,7 +3,9 @@
 //! response, read and failure into the thread's own figures (no atomics on the request
 //! path).
 
+use crate::conn::Io;
 use crate::stats::{ErrorKind, Stats};
+use crate::tls::TlsPlan;
 use peregrine_runtime::Backend;
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -26,6 +28,8 @@ pub enum Dial {
 pub struct Plan {
     /// Where to connect.
     pub dial: Dial,
+    /// TLS over the connection (`https`), or cleartext.
+    pub tls: Option<TlsPlan>,
     /// One request, rendered.
     pub request: Vec<u8>,
     /// Length of one request in bytes.
@@ -121,6 +125,23 @@ impl ThreadCtx {
             return;
         }
         self.stats.borrow_mut().record_read(n as u64, at.second);
+    }
+
+    /// Count a connection opened (and note its TLS session, the first time).
+    pub fn opened<S: Io>(&self, stream: &S) {
+        let mut stats = self.stats.borrow_mut();
+        stats.connections_opened += 1;
+        if stats.tls_session.is_none() {
+            stats.tls_session = stream.tls_session();
+        }
+    }
+
+    /// Note why a TLS handshake failed (the first reason is kept for the report).
+    pub fn tls_failed(&self, why: String) {
+        let mut stats = self.stats.borrow_mut();
+        if stats.tls_failure.is_none() {
+            stats.tls_failure = Some(why);
+        }
     }
 
     /// Count `n` failed requests, if they were measured.

@@ -1,13 +1,15 @@
 //! peregrine-load: a thread-per-core HTTP load generator on monoio (io_uring, or epoll).
 //!
 //! - [`args`]: command-line options.
-//! - [`url`]: target URLs, TCP or unix socket.
+//! - [`url`]: target URLs, TCP or unix socket, `http` or `https`.
 //! - [`request`]: the request, rendered once.
 //! - [`framing`]: splitting a connection's bytes into responses (sans-IO, on
 //!   `peregrine-protocol`'s response parser and chunked decoder).
 //! - [`ctx`]: what a thread's connections share: the plan, the clock, the thread's
 //!   figures.
-//! - [`conn`]: one connection's loop, closed or open (rate) loop.
+//! - [`conn`]: one connection's loop, closed or open (rate) loop, over any [`conn::Io`].
+//! - [`tls`]: `https`: the client configuration and a TLS stream driving rustls by hand
+//!   with owned buffers.
 //! - [`worker`]: pinned worker threads, one runtime each (`peregrine-runtime`).
 //! - [`stats`]: per-thread histograms and counters, merged at the end.
 //! - [`report`]: the human table and the JSON; [`plot`]: the SVG.
@@ -23,6 +25,7 @@ pub mod plot;
 pub mod report;
 pub mod request;
 pub mod stats;
+pub mod tls;
 pub mod url;
 pub mod worker;
 
@@ -35,7 +38,8 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
-use url::{Endpoint, Target};
+use tls::TlsPlan;
+use url::{Endpoint, Scheme, Target};
 use worker::Progress;
 
 /// Why a run could not take place (the process exits non-zero with this message).
@@ -94,6 +98,19 @@ fn dial(target: &Target, timeout: Duration) -> Result<Dial, RunError> {
 pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
     args.validate()?;
     let target = Target::parse(&args.url).map_err(|e| RunError(e.to_string()))?;
+    let tls = match target.scheme {
+        Scheme::Https => Some(TlsPlan::new(
+            &target,
+            args.cacert.as_deref(),
+            args.insecure,
+        )?),
+        Scheme::Http if args.cacert.is_some() || args.insecure => {
+            return Err(RunError(format!(
+                "--cacert and --insecure apply to https:// URLs only, not {target}"
+            )));
+        }
+        Scheme::Http => None,
+    };
     let body = match &args.body {
         Some(path) => std::fs::read(path)
             .map_err(|e| RunError(format!("cannot read --body {}: {e}", path.display())))?,
@@ -122,8 +139,10 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
 
     let threads = args.thread_count();
     let duration = args.run_duration();
+    let tls_verify = tls.as_ref().map(|t| t.verify);
     let plan = Arc::new(Plan {
         dial,
+        tls,
         request_len: request.len(),
         request,
         pipeline: args.pipeline,
@@ -227,6 +246,8 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
     };
     let setup = Setup {
         target: target.to_string(),
+        scheme: target.scheme.name(),
+        tls_verify,
         method: args.method.clone(),
         backend: backend.name(),
         threads,

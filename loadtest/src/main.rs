@@ -47,6 +47,9 @@ fn main() -> ExitCode {
             "error: no response was received from {} ({} requests failed)",
             report.setup.target, report.errors.failed_requests
         );
+        if let Some(problem) = report.tls_problem() {
+            eprintln!("error: {problem}");
+        }
         return ExitCode::from(1);
     }
     if ok {

@@ -143,6 +143,8 @@ mod tests {
         }
         let setup = Setup {
             target: "http://h/<&>".into(),
+            scheme: "http",
+            tls_verify: None,
             method: "GET".into(),
             backend: "epoll",
             threads: 1,

@@ -2,6 +2,7 @@
 //! table or written as JSON (every figure, the latency distribution and the timeline).
 
 use crate::stats::{ErrorKind, Stats};
+use crate::tls::Verify;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -10,6 +11,10 @@ use std::fmt::Write as _;
 pub struct Setup {
     /// The target URL.
     pub target: String,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// How the server's certificate is checked (`https` only).
+    pub tls_verify: Option<Verify>,
     /// The request method.
     pub method: String,
     /// `io-uring` or `epoll`.
@@ -105,11 +110,14 @@ pub struct ErrorCounts {
     pub timeout: u64,
     /// Not a valid HTTP/1.x response.
     pub malformed: u64,
+    /// The TLS handshake failed.
+    pub tls: u64,
     /// Answered with 4xx.
     pub status_4xx: u64,
     /// Answered with 5xx.
     pub status_5xx: u64,
-    /// Requests that got no response (connect + read + write + timeout + malformed).
+    /// Requests that got no response (connect + tls + read + write + timeout +
+    /// malformed).
     pub failed_requests: u64,
 }
 
@@ -126,6 +134,21 @@ pub struct TimelinePoint {
     pub bytes_read: u64,
     /// Mean latency of its responses, microseconds.
     pub mean_latency_us: f64,
+}
+
+/// What TLS did, for an `https` run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsReport {
+    /// How the server's certificate was checked: `cacert`, `insecure`, or `none`.
+    pub verify: Verify,
+    /// The protocol version of the first successful handshake, e.g. `TLSv1.3`.
+    pub version: Option<&'static str>,
+    /// Its cipher suite, e.g. `TLS13_AES_256_GCM_SHA384`.
+    pub cipher: Option<&'static str>,
+    /// The protocol the server chose by ALPN.
+    pub alpn: Option<String>,
+    /// Why the first failed handshake failed.
+    pub handshake_failure: Option<String>,
 }
 
 /// The open-loop outcome.
@@ -160,8 +183,10 @@ pub struct Report {
     pub bytes_written: u64,
     /// Bytes read per second.
     pub bytes_read_per_s: f64,
-    /// Connections opened, including reconnects.
+    /// Connections opened, including reconnects (for https, handshakes that succeeded).
     pub connections_opened: u64,
+    /// TLS version, cipher and failures (`https` only).
+    pub tls: Option<TlsReport>,
     /// Latency figures (from the intended send time in rate mode).
     pub latency: Latency,
     /// Latency by percentile.
@@ -228,6 +253,7 @@ impl Report {
             write: e(ErrorKind::Write),
             timeout: e(ErrorKind::Timeout),
             malformed: e(ErrorKind::Malformed),
+            tls: e(ErrorKind::Tls),
             status_4xx: stats.status[4],
             status_5xx: stats.status[5],
             failed_requests: stats.error_total(),
@@ -273,6 +299,16 @@ impl Report {
                 reached,
             }
         });
+        let tls = setup.tls_verify.map(|verify| TlsReport {
+            verify,
+            version: stats.tls_session.as_ref().map(|s| s.version),
+            cipher: stats.tls_session.as_ref().map(|s| s.cipher),
+            alpn: stats.tls_session.as_ref().and_then(|s| s.alpn.clone()),
+            handshake_failure: stats.tls_failure.clone(),
+        });
+        if let Some(problem) = tls.as_ref().and_then(TlsReport::problem) {
+            warnings.push(problem);
+        }
         if stats.responses == 0 {
             warnings.push("no response was received: nothing could be measured".into());
         }
@@ -286,6 +322,7 @@ impl Report {
             bytes_written: stats.bytes_written,
             bytes_read_per_s: per_s(stats.bytes_read),
             connections_opened: stats.connections_opened,
+            tls,
             latency,
             latency_distribution,
             status: StatusCounts {
@@ -306,6 +343,11 @@ impl Report {
             warnings,
             setup,
         }
+    }
+
+    /// Why TLS handshakes failed, with what to do about it, if any failed.
+    pub fn tls_problem(&self) -> Option<String> {
+        self.tls.as_ref().and_then(TlsReport::problem)
     }
 
     /// The report as pretty-printed JSON.
@@ -337,6 +379,18 @@ impl Report {
             "  {} threads ({}), {} connections, pipeline {}{mode}{warm}",
             s.threads, s.backend, s.connections, s.pipeline
         );
+        if let Some(tls) = &self.tls {
+            let how = tls.verify.describe();
+            match (tls.version, tls.cipher) {
+                (Some(version), Some(cipher)) => {
+                    let alpn = tls.alpn.as_deref().unwrap_or("none");
+                    let _ = writeln!(o, "  {version}, {cipher}, ALPN {alpn} ({how})");
+                }
+                _ => {
+                    let _ = writeln!(o, "  TLS: no handshake succeeded ({how})");
+                }
+            }
+        }
         let _ = writeln!(o);
         let l = &self.latency;
         let _ = writeln!(
@@ -398,6 +452,7 @@ impl Report {
         let mut parts = Vec::new();
         for (name, n) in [
             ("connect", e.connect),
+            ("tls", e.tls),
             ("read", e.read),
             ("write", e.write),
             ("timeout", e.timeout),
@@ -445,6 +500,17 @@ impl Report {
             let _ = writeln!(o, "\nwarning: {w}");
         }
         o
+    }
+}
+
+impl TlsReport {
+    /// The first handshake failure, with the likely fix when no CA was trusted.
+    fn problem(&self) -> Option<String> {
+        let why = self.handshake_failure.as_ref()?;
+        Some(match self.verify.hint() {
+            Some(hint) => format!("TLS handshake failed: {why}; {hint}"),
+            None => format!("TLS handshake failed: {why}"),
+        })
     }
 }
 
@@ -503,6 +569,8 @@ mod tests {
     fn setup() -> Setup {
         Setup {
             target: "http://h/".into(),
+            scheme: "http",
+            tls_verify: None,
             method: "GET".into(),
             backend: "epoll",
             threads: 1,
@@ -545,6 +613,46 @@ mod tests {
         let t = r.table();
         assert!(t.contains("timeout 2"), "{t}");
         assert!(t.contains("status 5xx 1"), "{t}");
+    }
+
+    #[test]
+    fn tls_facts_and_failures() {
+        let mut st = setup();
+        st.scheme = "https";
+        st.tls_verify = Some(Verify::NoRoots);
+        let mut s = Stats::new();
+        s.record_errors(ErrorKind::Tls, 3, 0);
+        s.tls_failure = Some("invalid peer certificate: UnknownIssuer".into());
+        let r = Report::new(st.clone(), &s, 1.0, None);
+        assert_eq!(r.errors.tls, 3);
+        assert_eq!(r.errors.failed_requests, 3);
+        let problem = r.tls_problem().unwrap();
+        assert!(problem.contains("UnknownIssuer") && problem.contains("--cacert"));
+        let t = r.table();
+        assert!(t.contains("tls 3"), "{t}");
+        assert!(t.contains("no handshake succeeded"), "{t}");
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["tls"]["verify"], "none");
+        assert_eq!(v["setup"]["scheme"], "https");
+
+        st.tls_verify = Some(Verify::CaFile);
+        let mut s = Stats::new();
+        s.record_response(200, 1000, 0);
+        s.tls_session = Some(crate::tls::Session {
+            version: "TLSv1.3",
+            cipher: "TLS13_AES_128_GCM_SHA256",
+            alpn: Some("http/1.1".into()),
+        });
+        let r = Report::new(st, &s, 1.0, None);
+        assert!(r.tls_problem().is_none());
+        let t = r.table();
+        assert!(
+            t.contains("TLSv1.3, TLS13_AES_128_GCM_SHA256, ALPN http/1.1"),
+            "{t}"
+        );
+        let http = Report::new(setup(), &s, 1.0, None);
+        assert!(http.tls.is_none());
+        assert!(!http.table().contains("TLS"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! bytes, and a per-second timeline. Each worker thread owns one [`Stats`] (no shared
 //! atomics on the request path); the main thread merges them at the end.
 
+use crate::tls::Session;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -23,12 +24,15 @@ pub enum ErrorKind {
     Timeout = 3,
     /// The server answered something that is not a valid HTTP/1.x response.
     Malformed = 4,
+    /// The TLS handshake failed (certificate not trusted, no common version, …).
+    Tls = 5,
 }
 
 impl ErrorKind {
     /// All kinds, in report order.
-    pub const ALL: [ErrorKind; 5] = [
+    pub const ALL: [ErrorKind; 6] = [
         ErrorKind::Connect,
+        ErrorKind::Tls,
         ErrorKind::Read,
         ErrorKind::Write,
         ErrorKind::Timeout,
@@ -43,6 +47,7 @@ impl ErrorKind {
             ErrorKind::Write => "write",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Malformed => "malformed",
+            ErrorKind::Tls => "tls",
         }
     }
 }
@@ -70,7 +75,7 @@ pub struct Stats {
     /// Responses by status class: index 1 = 1xx … 5 = 5xx, 0 = anything else.
     pub status: [u64; 6],
     /// Failed requests by [`ErrorKind`].
-    pub errors: [u64; 5],
+    pub errors: [u64; 6],
     /// Bytes read from the sockets while measuring.
     pub bytes_read: u64,
     /// Bytes written to the sockets while measuring.
@@ -79,6 +84,10 @@ pub struct Stats {
     pub connections_opened: u64,
     /// Per-second timeline.
     pub timeline: Vec<Second>,
+    /// What the first TLS handshake settled.
+    pub tls_session: Option<Session>,
+    /// Why the first failed TLS handshake failed.
+    pub tls_failure: Option<String>,
 }
 
 impl Default for Stats {
@@ -96,11 +105,13 @@ impl Stats {
                 .expect("static histogram bounds are valid"),
             responses: 0,
             status: [0; 6],
-            errors: [0; 5],
+            errors: [0; 6],
             bytes_read: 0,
             bytes_written: 0,
             connections_opened: 0,
             timeline: Vec::new(),
+            tls_session: None,
+            tls_failure: None,
         }
     }
 
@@ -166,6 +177,12 @@ impl Stats {
         self.bytes_read += other.bytes_read;
         self.bytes_written += other.bytes_written;
         self.connections_opened += other.connections_opened;
+        if self.tls_session.is_none() {
+            self.tls_session.clone_from(&other.tls_session);
+        }
+        if self.tls_failure.is_none() {
+            self.tls_failure.clone_from(&other.tls_failure);
+        }
         if other.timeline.len() > self.timeline.len() {
             self.timeline
                 .resize(other.timeline.len(), Second::default());
@@ -198,7 +215,7 @@ mod tests {
         a.merge(&b);
         assert_eq!(a.responses, 4);
         assert_eq!(a.status, [1, 0, 1, 0, 1, 1]);
-        assert_eq!(a.errors, [0, 0, 0, 4, 0]);
+        assert_eq!(a.errors, [0, 0, 0, 4, 0, 0]);
         assert_eq!(a.error_total(), 4);
         assert_eq!(a.status_errors(), 2);
         assert_eq!(a.latency.len(), 4);

@@ -1,7 +1,7 @@
-//! Target URL parsing: `http://host[:port]/path` and `http://unix:/path.sock:/path`.
+//! Target URL parsing: `http[s]://host[:port]/path` and `http[s]://unix:/path.sock:/path`.
 //!
-//! The scheme is kept as a [`Scheme`] so that `https` (and HTTP/2 over it) can slot in
-//! with the TLS work; today only `http` is accepted and anything else is a clear error.
+//! The scheme is kept as a [`Scheme`]: `http` is cleartext, `https` TLS over the same
+//! endpoint (port 443 by default); anything else is a clear error.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -11,6 +11,26 @@ use std::path::PathBuf;
 pub enum Scheme {
     /// Cleartext HTTP/1.1.
     Http,
+    /// HTTP/1.1 over TLS.
+    Https,
+}
+
+impl Scheme {
+    /// `http` or `https`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    /// The port used when the URL names none.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
 }
 
 /// Where to connect.
@@ -62,16 +82,12 @@ impl Target {
         let (scheme, rest) = url.split_once("://").ok_or_else(|| {
             err(
                 url,
-                "expected http://host:port/path or http://unix:/socket:/path",
+                "expected http[s]://host:port/path or http[s]://unix:/socket:/path",
             )
         })?;
         let scheme = match scheme.to_ascii_lowercase().as_str() {
             "http" => Scheme::Http,
-            "https" => {
-                return Err(UrlError(format!(
-                    "unsupported URL `{url}`: https is not supported yet (it arrives with TLS)"
-                )))
-            }
+            "https" => Scheme::Https,
             other => return Err(err(url, &format!("unsupported scheme `{other}`"))),
         };
         if rest.bytes().any(|b| b.is_ascii_control() || b == b' ') {
@@ -133,7 +149,7 @@ impl Target {
             return Err(err(url, "invalid character in host"));
         }
         let port = match port {
-            None => 80,
+            None => scheme.default_port(),
             Some(p) => p
                 .parse::<u16>()
                 .ok()
@@ -167,9 +183,10 @@ fn normalize_path(url: &str, path: &str) -> Result<String, UrlError> {
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = self.scheme.name();
         match &self.endpoint {
-            Endpoint::Tcp { .. } => write!(f, "http://{}{}", self.authority, self.path),
-            Endpoint::Unix(p) => write!(f, "http://unix:{}:{}", p.display(), self.path),
+            Endpoint::Tcp { .. } => write!(f, "{scheme}://{}{}", self.authority, self.path),
+            Endpoint::Unix(p) => write!(f, "{scheme}://unix:{}:{}", p.display(), self.path),
         }
     }
 }
@@ -222,6 +239,29 @@ mod tests {
     }
 
     #[test]
+    fn https_forms() {
+        let t = Target::parse("https://example.com/x").unwrap();
+        assert_eq!(t.scheme, Scheme::Https);
+        assert_eq!(
+            t.endpoint,
+            Endpoint::Tcp {
+                host: "example.com".into(),
+                port: 443
+            }
+        );
+        assert_eq!(t.authority, "example.com");
+        assert_eq!(t.to_string(), "https://example.com/x");
+        let t = Target::parse("HTTPS://127.0.0.1:8443").unwrap();
+        assert_eq!(t.scheme, Scheme::Https);
+        assert_eq!(t.to_string(), "https://127.0.0.1:8443/");
+        assert_eq!(tcp("http://h/").1, 80);
+        let t = Target::parse("https://unix:/tmp/s.sock:/json").unwrap();
+        assert_eq!(t.scheme, Scheme::Https);
+        assert_eq!(t.endpoint, Endpoint::Unix("/tmp/s.sock".into()));
+        assert_eq!(t.to_string(), "https://unix:/tmp/s.sock:/json");
+    }
+
+    #[test]
     fn rejects() {
         for bad in [
             "127.0.0.1:8080",
@@ -236,10 +276,10 @@ mod tests {
             "http://[::1/",
             "http://unix::/x",
             "http://unix:/s:x",
+            "https://",
+            "https://h:0/",
         ] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
-        let e = Target::parse("https://h/").unwrap_err();
-        assert!(e.0.contains("https is not supported yet"), "{e}");
     }
 }

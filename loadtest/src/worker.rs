@@ -128,9 +128,15 @@ async fn worker(
     let mut handles = Vec::with_capacity(share.connections.len());
     for i in share.connections.clone() {
         let ctx = ctx.clone();
-        let h = match &plan.dial {
-            Dial::Tcp(addr) => monoio::spawn(bounded(ctx, TcpConnector(*addr), i)),
-            Dial::Unix(path) => monoio::spawn(bounded(ctx, UnixConnector(path.clone()), i)),
+        let h = match (&plan.dial, &plan.tls) {
+            (Dial::Tcp(addr), None) => monoio::spawn(bounded(ctx, TcpConnector(*addr), i)),
+            (Dial::Unix(path), None) => monoio::spawn(bounded(ctx, UnixConnector(path.clone()), i)),
+            (Dial::Tcp(addr), Some(tls)) => {
+                monoio::spawn(bounded(ctx, tls.connector(TcpConnector(*addr)), i))
+            }
+            (Dial::Unix(path), Some(tls)) => {
+                monoio::spawn(bounded(ctx, tls.connector(UnixConnector(path.clone())), i))
+            }
         };
         handles.push(h);
     }

@@ -1,5 +1,6 @@
-//! Purpose-built test servers (std threads, one per connection) and a runner for the
-//! `peregrine-load` binary with a bounded wait.
+//! Purpose-built test servers (std threads, one per connection), a runner for the
+//! `peregrine-load` binary with a bounded wait, the `peregrine` server binary when it has
+//! been built, and certificates made with the `openssl` command line for the https tests.
 
 #![allow(dead_code)]
 
@@ -32,6 +33,9 @@ pub enum Behavior {
     /// Cycle through different framings and statuses (per connection):
     /// 200 with a body, 404 chunked, 204, 200 chunked with trailers, 301 empty.
     Mixed,
+    /// 200 `Hello, World!`, keep-alive, each response written in two parts split inside
+    /// its head, a moment apart: the client reads the head in two pieces.
+    SplitHead,
 }
 
 /// Counters a server keeps.
@@ -190,6 +194,16 @@ fn serve<S: Conn>(mut s: S, behavior: Behavior, c: &Counters) {
                 Behavior::Garbage => out.extend_from_slice(b"this is not http at all\r\n\r\n"),
                 Behavior::CloseWithoutAnswer => return,
                 Behavior::Mixed => out.extend_from_slice(mixed(nth)),
+                Behavior::SplitHead => {
+                    // Not a wait for anything: a gap between the two writes, so that they
+                    // arrive as two reads (a read taking both is fine too).
+                    let (a, b) = HELLO.split_at(20);
+                    if s.write_all(a).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                    out.extend_from_slice(b);
+                }
             }
             nth += 1;
         }
@@ -265,6 +279,27 @@ impl Run {
     }
 }
 
+/// Wait for `child`; a watchdog kills it (by its pid) if it outlives `limit`. `None`
+/// when it had to be killed.
+pub fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let pid = child.id().to_string();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+            return true;
+        }
+        false
+    });
+    let status = child.wait().expect("wait");
+    drop(tx);
+    let killed = watchdog.join().unwrap_or(false);
+    (!killed).then_some(status)
+}
+
 /// Run `peregrine-load` with `args` (plus `--json`), killing it after `limit`.
 pub fn load(args: &[&str], limit: Duration) -> Run {
     let dir = TempDir::new();
@@ -280,20 +315,7 @@ pub fn load(args: &[&str], limit: Duration) -> Run {
         .stderr(std::fs::File::create(&err).unwrap())
         .spawn()
         .expect("spawn peregrine-load");
-    // Wait for the child; a watchdog kills it (by its pid) if it outlives `limit`.
-    let pid = child.id().to_string();
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-            let _ = Command::new("kill").args(["-9", &pid]).status();
-            return true;
-        }
-        false
-    });
-    let status = child.wait().expect("wait");
-    drop(tx);
-    let killed = watchdog.join().unwrap_or(false);
-    let status = (!killed).then_some(status);
+    let status = wait_bounded(&mut child, limit);
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     let run = Run {
         code: status.and_then(|s| s.code()),
@@ -335,19 +357,25 @@ fn io_uring_available() -> bool {
     !String::from_utf8_lossy(&st.stderr).contains("io_uring is not available")
 }
 
-/// The `peregrine` server binary, if it has been built in this target directory.
+/// The `peregrine` server binary, if it has been built in this target directory: the
+/// most recently built of the release and debug ones (an older one may lack options).
 pub fn peregrine_binary() -> Option<PathBuf> {
     let own = Path::new(env!("CARGO_BIN_EXE_peregrine-load"));
     let target = own.parent()?.parent()?;
     ["release", "debug"]
         .iter()
         .map(|profile| target.join(profile).join("peregrine"))
-        .find(|p| p.is_file())
+        .filter_map(|p| {
+            let built = std::fs::metadata(&p).ok()?.modified().ok()?;
+            p.is_file().then_some((built, p))
+        })
+        .max_by_key(|(built, _)| *built)
+        .map(|(_, p)| p)
 }
 
 /// A running `peregrine` server, killed on drop.
 pub struct Peregrine {
-    /// `http://127.0.0.1:port`.
+    /// `http://127.0.0.1:port` (what the server says it listens on).
     pub base: String,
     child: std::process::Child,
 }
@@ -356,9 +384,15 @@ impl Peregrine {
     /// Start `bin` on a free loopback port; `None` if it does not say where it listens
     /// within ten seconds.
     pub fn start(bin: &Path) -> Option<Peregrine> {
+        Peregrine::start_with(bin, &["--urls", "http://127.0.0.1:0"])
+    }
+
+    /// Start `bin` with `args` (which say where to listen: one address); `None` if it does
+    /// not say where it listens within ten seconds.
+    pub fn start_with(bin: &Path, args: &[&str]) -> Option<Peregrine> {
         use std::io::BufRead;
         let mut child = Command::new(bin)
-            .args(["--urls", "http://127.0.0.1:0"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -389,5 +423,160 @@ impl Drop for Peregrine {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Whether the `openssl` command line runs.
+pub fn openssl_available() -> bool {
+    Command::new("openssl")
+        .arg("version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `openssl` configuration: a CA, and a server certificate rustls's verifier (webpki)
+/// accepts: v3, the names in subjectAltName, serverAuth.
+const OPENSSL_CONFIG: &str = "\
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = unused
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+";
+
+/// Certificates for one test, in a temp dir removed on drop: a CA, a server certificate
+/// for `localhost` and `127.0.0.1` signed by it (ECDSA P-256), and a second CA that signed
+/// nothing the server has.
+pub struct Certs {
+    /// The CA that issued the server's certificate (PEM).
+    pub ca: PathBuf,
+    /// The server's certificate chain: its certificate, then the CA (PEM).
+    pub cert: PathBuf,
+    /// The server's key (PKCS#8 PEM).
+    pub key: PathBuf,
+    /// A CA that did not issue the server's certificate (PEM).
+    pub other_ca: PathBuf,
+    _dir: TempDir,
+}
+
+/// Run `openssl` with `args`, bounded; panics with its stderr if it fails.
+fn openssl(args: &[&str]) {
+    let dir = TempDir::new();
+    let err = dir.file("stderr");
+    let mut child = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .expect("spawn openssl");
+    let status = wait_bounded(&mut child, Duration::from_secs(30));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "openssl {args:?} failed: {}",
+        std::fs::read_to_string(&err).unwrap_or_default()
+    );
+}
+
+impl Certs {
+    /// Make the certificates; `None` when `openssl` is not installed (the caller skips).
+    pub fn generate() -> Option<Certs> {
+        if !openssl_available() {
+            return None;
+        }
+        let dir = TempDir::new();
+        let p = |name: &str| dir.file(name);
+        let s = |path: &Path| path.to_str().expect("UTF-8 temp path").to_string();
+        let config = p("openssl.cnf");
+        std::fs::write(&config, OPENSSL_CONFIG).unwrap();
+        let ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
+        let ca_key = p("ca.key");
+        let ca = p("ca.pem");
+        let other_key = p("other-ca.key");
+        let other_ca = p("other-ca.pem");
+        for (key, cert, cn) in [
+            (&ca_key, &ca, "test CA"),
+            (&other_key, &other_ca, "other CA"),
+        ] {
+            openssl(&[&["genpkey"][..], &ec, &["-out", &s(key)]].concat());
+            openssl(&[
+                "req",
+                "-config",
+                &s(&config),
+                "-x509",
+                "-new",
+                "-key",
+                &s(key),
+                "-subj",
+                &format!("/CN=peregrine-load {cn}"),
+                "-days",
+                "2",
+                "-extensions",
+                "ca",
+                "-out",
+                &s(cert),
+            ]);
+        }
+        let key = p("server.key");
+        let csr = p("server.csr");
+        let leaf = p("server-leaf.pem");
+        openssl(&[&["genpkey"][..], &ec, &["-out", &s(&key)]].concat());
+        openssl(&[
+            "req",
+            "-config",
+            &s(&config),
+            "-new",
+            "-key",
+            &s(&key),
+            "-subj",
+            "/CN=localhost",
+            "-out",
+            &s(&csr),
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &s(&csr),
+            "-CA",
+            &s(&ca),
+            "-CAkey",
+            &s(&ca_key),
+            "-set_serial",
+            "2",
+            "-days",
+            "2",
+            "-extfile",
+            &s(&config),
+            "-extensions",
+            "server",
+            "-out",
+            &s(&leaf),
+        ]);
+        let cert = p("server.pem");
+        let mut chain = std::fs::read(&leaf).unwrap();
+        chain.extend(std::fs::read(&ca).unwrap());
+        std::fs::write(&cert, chain).unwrap();
+        Some(Certs {
+            ca,
+            cert,
+            key,
+            other_ca,
+            _dir: dir,
+        })
     }
 }
