@@ -59,7 +59,7 @@ pub(crate) fn server_config_reloadable(
                 .into(),
         );
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(crate::tls::provider());
     let files = watched_files(default, pkcs12, sni);
     let stamps = super::reload::stamps(&files);
     let certificates = load_certificates(default, pkcs12, sni, &provider)?;
@@ -366,7 +366,7 @@ mod tests {
 
     #[test]
     fn selection_follows_kestrels_order() {
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let provider = crate::tls::provider();
         let key = |_: &str| certified(&files(), &provider).expect("loads");
         let (exact, short, long, default) = (key("a"), key("b"), key("c"), key("d"));
         let mut c = Certificates {

@@ -45,7 +45,7 @@ fn client_config_with(identity: Option<(&str, &str)>) -> Arc<ClientConfig> {
     for cert in CertificateDer::pem_file_iter(CA).expect("the test certificate") {
         roots.add(cert.expect("a certificate")).expect("a root");
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(crate::tls::provider());
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("versions")
