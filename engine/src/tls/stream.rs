@@ -26,6 +26,8 @@ use crate::transport::{ConnInfo, Interrupt, TlsInfo, Transport, WriteBuf};
 /// Spare room ensured before reading ciphertext: the pool's buffer size, so a pooled
 /// read buffer is used as it is (records larger than this arrive over several reads).
 const CIPHER_READ: usize = 4096;
+/// Most ciphertext kept aside while rustls cannot take it (four full records).
+const MAX_PENDING: usize = 4 * (16 * 1024 + 2048);
 /// Outgoing record buffer capacity kept between writes; more is released.
 const KEEP_OUTGOING: usize = 16 * 1024;
 
@@ -176,7 +178,7 @@ impl State {
             let mut pending = std::mem::take(&mut self.pending);
             let res = self.feed_slice(&mut pending);
             self.pending = pending;
-            return res;
+            return res.and_then(|()| self.bounded());
         }
         while !data.is_empty() && self.conn.wants_read() {
             match self.conn.read_tls(&mut data) {
@@ -188,6 +190,17 @@ impl State {
         }
         if !data.is_empty() {
             self.pending.extend_from_slice(data);
+        }
+        self.bounded()
+    }
+
+    /// Ciphertext kept aside never grows past a few records: input rustls keeps refusing
+    /// while the peer keeps sending ends the connection rather than the worker's memory.
+    fn bounded(&self) -> Result<(), rustls::Error> {
+        if self.pending.len() > MAX_PENDING {
+            return Err(rustls::Error::General(
+                "the peer sent more than the TLS layer can take".into(),
+            ));
         }
         Ok(())
     }

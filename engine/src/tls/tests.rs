@@ -623,3 +623,25 @@ fn a_legacy_pkcs12_file_loads() {
     const LEGACY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tls/testdata/legacy.pfx");
     pkcs12_config(LEGACY, "peregrine").expect("the legacy PKCS#12 file loads");
 }
+
+#[test]
+fn garbage_after_the_handshake_ends_that_connection_only() {
+    run(async {
+        let bench = Bench::new(app, |_| {});
+        let mut c = TlsClient::connect(bench.connect_tls(server())).await;
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        c.until(b"hello", 1).await;
+        // Not a TLS record: an application-data header with a bogus length, then noise.
+        let (res, _) = c
+            .stream
+            .write_all(b"\x17\x03\x03\x00\x10not-a-real-record!".to_vec())
+            .await;
+        res.expect("send");
+        // The server answers with an alert and closes.
+        while let Ok(true) = c.try_pump().await {}
+        bench.drained().await;
+        let mut other = TlsClient::connect(bench.connect_tls(server())).await;
+        other.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        other.until(b"hello", 1).await;
+    });
+}
