@@ -225,7 +225,7 @@ impl Lease {
             return None;
         }
         core.enter();
-        bump_upgrades(core);
+        crate::metrics::bump(&core.counters.upgrades, 1);
         let mut upgraded = core.upgraded.borrow_mut();
         let slot = match core.upgraded_free.borrow_mut().pop() {
             Some(i) => i,
@@ -248,10 +248,6 @@ impl Lease {
             *s = Some(interrupt);
         }
     }
-}
-
-fn bump_upgrades(core: &ShardCore) {
-    crate::metrics::bump(&core.counters.upgrades, 1);
 }
 
 impl UpgradeLease for Lease {

@@ -171,27 +171,40 @@ fn looks_like_plain_http(first: &[u8]) -> bool {
 }
 
 impl State {
-    /// Give rustls ciphertext; what it cannot take now is kept in `pending`.
-    fn feed(&mut self, mut data: &[u8]) -> Result<(), rustls::Error> {
-        if !self.pending.is_empty() {
-            self.pending.extend_from_slice(data);
+    /// Give rustls ciphertext; what it cannot take now is kept in `pending` (behind what
+    /// was kept before).
+    fn feed(&mut self, data: &[u8]) -> Result<(), rustls::Error> {
+        if self.pending.is_empty() {
+            let mut rest = data;
+            self.take(&mut rest)?;
+            self.pending.extend_from_slice(rest);
+        } else {
             let mut pending = std::mem::take(&mut self.pending);
-            let res = self.feed_slice(&mut pending);
-            self.pending = pending;
-            return res.and_then(|()| self.bounded());
+            pending.extend_from_slice(data);
+            let mut rest: &[u8] = &pending;
+            let taken = self.take(&mut rest);
+            let used = pending.len() - rest.len();
+            pending.advance(used);
+            self.pending = if pending.is_empty() {
+                BytesMut::new()
+            } else {
+                pending
+            };
+            taken?;
         }
+        self.bounded()
+    }
+
+    /// Hand rustls as much of `data` as it takes now, processing as it goes.
+    fn take(&mut self, data: &mut &[u8]) -> Result<(), rustls::Error> {
         while !data.is_empty() && self.conn.wants_read() {
-            match self.conn.read_tls(&mut data) {
-                Ok(0) => break,
+            match self.conn.read_tls(data) {
+                Ok(0) | Err(_) => break, // rustls's buffer is full: the rest waits
                 Ok(_) => {}
-                Err(_) => break, // rustls's buffer is full: keep the rest for later
             }
             self.processed()?;
         }
-        if !data.is_empty() {
-            self.pending.extend_from_slice(data);
-        }
-        self.bounded()
+        Ok(())
     }
 
     /// Ciphertext kept aside never grows past a few records: input rustls keeps refusing
@@ -201,25 +214,6 @@ impl State {
             return Err(rustls::Error::General(
                 "the peer sent more than the TLS layer can take".into(),
             ));
-        }
-        Ok(())
-    }
-
-    /// Feed from `pending` itself, keeping what rustls does not take.
-    fn feed_slice(&mut self, pending: &mut BytesMut) -> Result<(), rustls::Error> {
-        while !pending.is_empty() && self.conn.wants_read() {
-            let mut slice: &[u8] = pending;
-            let before = slice.len();
-            match self.conn.read_tls(&mut slice) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            let used = before - slice.len();
-            pending.advance(used);
-            self.processed()?;
-        }
-        if pending.is_empty() {
-            *pending = BytesMut::new();
         }
         Ok(())
     }
@@ -285,8 +279,8 @@ impl<T: Transport> Tls<T> {
                 Err(e) => return (Err(e), buf),
             }
             if !self.state.pending.is_empty() {
-                let pending = std::mem::take(&mut self.state.pending);
-                if let Err(e) = self.state.feed(&pending) {
+                // Ciphertext kept from before: offer it again.
+                if let Err(e) = self.state.feed(&[]) {
                     let _ = self.state.flush(&mut self.inner).await;
                     return (Err(io::Error::new(io::ErrorKind::InvalidData, e)), buf);
                 }
