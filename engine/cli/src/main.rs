@@ -3,6 +3,7 @@
 
 mod app;
 mod cli;
+mod tls_flags;
 
 use std::io::Write;
 use std::process::ExitCode;
