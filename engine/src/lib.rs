@@ -44,13 +44,13 @@ mod url;
 mod worker;
 
 pub use backend::{Backend, BackendChoice};
-pub use body::{Body, BoxStream};
+pub use body::{Body, BoxStream, TrailersFuture};
 pub use error::{Error, ErrorKind};
 pub use handler::Handler;
 pub use listen::BindError;
 pub use options::{
-    default_threads, ClientCertificateMode, Options, Pkcs12Certificate, SniCertificate, TlsOptions,
-    DEFAULT_URLS,
+    default_threads, ClientCertificateMode, Http2Limits, Options, Pkcs12Certificate, Protocols,
+    SniCertificate, TlsOptions, DEFAULT_URLS,
 };
 pub use request::{BodyLimitError, Request, RequestBody, UpgradeError, Upgraded};
 pub use response::Response;

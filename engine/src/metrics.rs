@@ -63,6 +63,7 @@ pub(crate) struct Counters {
     pub waits: Cell<u64>,
     pub panics: Cell<u64>,
     pub upgrades: Cell<u64>,
+    pub http2_connections: Cell<u64>,
 }
 
 #[inline]

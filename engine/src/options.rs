@@ -9,6 +9,9 @@ use crate::error::Error;
 use crate::listen::parse_mode;
 use crate::url::{parse_urls, BindAddress, UrlError};
 
+mod http2;
+pub use http2::{Http2Limits, Protocols};
+
 /// The certificate `https://` prefixes are served with: a PEM chain (leaf first) and its
 /// PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +153,10 @@ pub struct Options {
     pub tls_handshake_timeout: Duration,
     /// Admin listeners serving `GET /metrics` (Prometheus text); none by default.
     pub metrics_urls: Vec<BindAddress>,
+    /// Which HTTP versions the listeners speak (default both; see [`Protocols`]).
+    pub protocols: Protocols,
+    /// Kestrel's `Http2Limits`.
+    pub http2: Http2Limits,
 }
 
 impl Default for Options {
@@ -182,6 +189,8 @@ impl Default for Options {
             client_ca: None,
             tls_handshake_timeout: Duration::from_secs(10),
             metrics_urls: Vec::new(),
+            protocols: Protocols::default(),
+            http2: Http2Limits::default(),
         }
     }
 }
@@ -284,7 +293,7 @@ impl Options {
         if self.max_concurrent_connections == Some(0) {
             return Err("Maximum concurrent connections must be greater than 0.".into());
         }
-        Ok(())
+        self.http2.validate()
     }
 
     /// Choose the backend.

@@ -26,6 +26,9 @@ pub(crate) enum Phase {
     Handshake,
     /// Upgraded to an opaque stream: no HTTP timeouts or data rates apply.
     Upgraded,
+    /// HTTP/2: the connection times itself (streams come and go); only shutdown's abort
+    /// reaches it through the table.
+    Multiplexed,
 }
 
 /// Why the worker woke a connection.

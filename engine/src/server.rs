@@ -85,6 +85,7 @@ impl Server {
                         options.pkcs12.as_ref(),
                         &options.sni,
                         client,
+                        options.protocols,
                     )
                     .map_err(Error::Config)?,
                 )

@@ -16,7 +16,7 @@ use peregrine_protocol::h1::parse::Limits;
 use crate::backend::Backend;
 use crate::date::DateCache;
 use crate::metrics::{Board, Counters};
-use crate::options::Options;
+use crate::options::{Http2Limits, Options, Protocols};
 use crate::pool::BufPool;
 use crate::registry::{Registry, Timeouts};
 use crate::request::{LocalFuture, UpgradeLease};
@@ -39,6 +39,12 @@ pub(crate) struct HttpSettings {
     pub timeouts: Timeouts,
     pub max_concurrent_connections: Option<u64>,
     pub max_concurrent_upgraded_connections: Option<u64>,
+    /// Which HTTP versions are served.
+    pub protocols: Protocols,
+    /// Kestrel's `Http2Limits`.
+    pub http2: Http2Limits,
+    /// The keep-alive timeout as given (HTTP/2 connections time themselves).
+    pub keep_alive_timeout: Duration,
     /// Wait for back-to-back requests with a pending read (io_uring: one operation
     /// instead of two; on epoll the readiness wait is the cheaper way).
     pub hot_reads: bool,
@@ -68,6 +74,9 @@ impl HttpSettings {
             },
             max_concurrent_connections: o.max_concurrent_connections,
             max_concurrent_upgraded_connections: o.max_concurrent_upgraded_connections,
+            protocols: o.protocols,
+            http2: o.http2,
+            keep_alive_timeout: o.keep_alive_timeout,
             hot_reads: backend == Backend::IoUring,
             open_connections: AtomicU64::new(0),
             upgraded_connections: AtomicU64::new(0),

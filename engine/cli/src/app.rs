@@ -8,7 +8,11 @@
 //!   `https` on TLS connections, and `tls` is `{"alpn", "sni", "version", "cipher",
 //!   "client_cert_subject"}` there (`null` on cleartext; the subject, e.g.
 //!   `CN=test client, O=Peregrine`, is `null` when the client sent no certificate)
+//!   `protocol` is `HTTP/1.0`, `HTTP/1.1` or `HTTP/2`; `trailers` lists the request's
+//!   trailer fields (HTTP/2)
 //! - `GET /stream?chunks=N&size=B` → a chunked response of N chunks of B bytes
+//! - `GET /trailers` → `hello` followed by the trailer fields `x-body-length: 5` and
+//!   `x-trailer: done` (HTTP/2; HTTP/1.1 sends the body alone)
 //! - `GET /upgrade/echo` with `Connection: Upgrade` and `Upgrade: echo` → `101 Switching
 //!   Protocols`, then every byte the client sends is echoed back until it closes its
 //!   side (then the server closes too); a graceful shutdown ends the echo at once (the
@@ -47,6 +51,7 @@ pub async fn handle(req: Request) -> Response {
         // (past the allocator's fast bins: measured +230 instructions per request).
         "/request" if get || req.method() == Method::POST => Box::pin(describe(req)).await,
         "/stream" if get => stream(&req),
+        "/trailers" if get => trailers(),
         "/upgrade/echo" if req.method() == Method::GET => Box::pin(upgrade_echo(req)).await,
         _ => status(StatusCode::NOT_FOUND),
     }
@@ -92,6 +97,8 @@ struct Described<'a> {
     local_addr: String,
     headers: Vec<[String; 2]>,
     body_length: u64,
+    /// Request trailers (HTTP/2), as `[name, value]` pairs.
+    trailers: Vec<[String; 2]>,
     /// What the TLS handshake settled; `null` on cleartext connections.
     tls: Option<DescribedTls<'a>>,
 }
@@ -114,15 +121,19 @@ async fn describe(mut req: Request) -> Response {
             Err(_) => return status(StatusCode::BAD_REQUEST),
         }
     }
+    let trailers = match req.body_mut().trailers().await {
+        Ok(t) => t.unwrap_or_default(),
+        Err(_) => return status(StatusCode::BAD_REQUEST),
+    };
     let info = req.conn_info();
     let d = Described {
         method: req.method().as_str(),
         path: req.path(),
         query: req.query(),
-        protocol: if req.version() == peregrine::http::Version::HTTP_10 {
-            "HTTP/1.0"
-        } else {
-            "HTTP/1.1"
+        protocol: match req.version() {
+            peregrine::http::Version::HTTP_10 => "HTTP/1.0",
+            peregrine::http::Version::HTTP_2 => "HTTP/2",
+            _ => "HTTP/1.1",
         },
         scheme: info.scheme,
         host: req.host(),
@@ -133,6 +144,15 @@ async fn describe(mut req: Request) -> Response {
             .map(|(n, v)| [n.to_string(), String::from_utf8_lossy(v).into_owned()])
             .collect(),
         body_length,
+        trailers: trailers
+            .iter()
+            .map(|(n, v)| {
+                [
+                    n.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                ]
+            })
+            .collect(),
         tls: info.tls.as_ref().map(|t| DescribedTls {
             alpn: t.alpn.as_deref(),
             sni: t.sni.as_deref(),
@@ -143,6 +163,16 @@ async fn describe(mut req: Request) -> Response {
     };
     let body = serde_json::to_vec(&d).unwrap_or_default();
     Response::new(body).header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+}
+
+fn trailers() -> Response {
+    let body = Body::from("hello").with_trailers(async {
+        let mut t = peregrine::http::HeaderMap::new();
+        t.insert("x-body-length", HeaderValue::from_static("5"));
+        t.insert("x-trailer", HeaderValue::from_static("done"));
+        t
+    });
+    Response::new(body).header(CONTENT_TYPE, HeaderValue::from_static("text/plain"))
 }
 
 fn stream(req: &Request) -> Response {

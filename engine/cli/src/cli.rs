@@ -157,6 +157,46 @@ pub struct Args {
     #[arg(long, env = "PEREGRINE_TLS_HANDSHAKE_TIMEOUT")]
     pub tls_handshake_timeout: Option<String>,
 
+    /// Which HTTP versions to serve: http1, http2 or http1AndHttp2 (TLS: by ALPN;
+    /// cleartext: HTTP/2 with prior knowledge, told from HTTP/1 by its preface)
+    /// [default: http1AndHttp2]
+    #[arg(long, env = "PEREGRINE_PROTOCOLS")]
+    pub protocols: Option<String>,
+
+    /// HTTP/2: most concurrent streams per connection [default: 100]
+    #[arg(long, env = "PEREGRINE_HTTP2_MAX_STREAMS_PER_CONNECTION")]
+    pub http2_max_streams_per_connection: Option<String>,
+
+    /// HTTP/2: HPACK dynamic table size for requests, in bytes [default: 4096]
+    #[arg(long, env = "PEREGRINE_HTTP2_HEADER_TABLE_SIZE")]
+    pub http2_header_table_size: Option<String>,
+
+    /// HTTP/2: largest frame payload accepted, 16384..=16777215 [default: 16384]
+    #[arg(long, env = "PEREGRINE_HTTP2_MAX_FRAME_SIZE")]
+    pub http2_max_frame_size: Option<String>,
+
+    /// HTTP/2: largest request header field (name + value); larger gets 431
+    /// [default: 32768]
+    #[arg(long, env = "PEREGRINE_HTTP2_MAX_REQUEST_HEADER_FIELD_SIZE")]
+    pub http2_max_request_header_field_size: Option<String>,
+
+    /// HTTP/2: connection receive window in bytes [default: 1048576]
+    #[arg(long, env = "PEREGRINE_HTTP2_INITIAL_CONNECTION_WINDOW_SIZE")]
+    pub http2_initial_connection_window_size: Option<String>,
+
+    /// HTTP/2: stream receive window in bytes [default: 786432]
+    #[arg(long, env = "PEREGRINE_HTTP2_INITIAL_STREAM_WINDOW_SIZE")]
+    pub http2_initial_stream_window_size: Option<String>,
+
+    /// HTTP/2: send a PING after this long without traffic, or "off" [default: off]
+    #[arg(long, env = "PEREGRINE_HTTP2_KEEP_ALIVE_PING_DELAY")]
+    pub http2_keep_alive_ping_delay: Option<String>,
+
+    /// HTTP/2: close the connection when a keep-alive PING gets no answer within this
+    /// long [default: 20s]
+    #[arg(long, env = "PEREGRINE_HTTP2_KEEP_ALIVE_PING_TIMEOUT")]
+    pub http2_keep_alive_ping_timeout: Option<String>,
+
     /// Admin listeners serving GET /metrics in Prometheus text format, ';'-separated
     /// (e.g. http://127.0.0.1:9100) [default: none]
     #[arg(long, env = "PEREGRINE_METRICS_URLS")]
@@ -209,6 +249,15 @@ pub struct FileConfig {
     tls_handshake_timeout: Option<toml::Value>,
     metrics_urls: Option<String>,
     log_level: Option<String>,
+    protocols: Option<String>,
+    http2_max_streams_per_connection: Option<toml::Value>,
+    http2_header_table_size: Option<toml::Value>,
+    http2_max_frame_size: Option<toml::Value>,
+    http2_max_request_header_field_size: Option<toml::Value>,
+    http2_initial_connection_window_size: Option<toml::Value>,
+    http2_initial_stream_window_size: Option<toml::Value>,
+    http2_keep_alive_ping_delay: Option<toml::Value>,
+    http2_keep_alive_ping_timeout: Option<toml::Value>,
 }
 
 /// Read the file named by `--config`, if any.
@@ -395,6 +444,41 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
             .metrics_urls(&m)
             .map_err(|e| format!("--metrics-urls: {e}"))?;
     }
+    crate::http2_flags::apply(
+        &mut o,
+        crate::http2_flags::Http2Text {
+            protocols: args.protocols.clone().or(file.protocols),
+            max_streams: text_layer(
+                &args.http2_max_streams_per_connection,
+                file.http2_max_streams_per_connection,
+            ),
+            header_table_size: text_layer(
+                &args.http2_header_table_size,
+                file.http2_header_table_size,
+            ),
+            max_frame_size: text_layer(&args.http2_max_frame_size, file.http2_max_frame_size),
+            max_field_size: text_layer(
+                &args.http2_max_request_header_field_size,
+                file.http2_max_request_header_field_size,
+            ),
+            connection_window: text_layer(
+                &args.http2_initial_connection_window_size,
+                file.http2_initial_connection_window_size,
+            ),
+            stream_window: text_layer(
+                &args.http2_initial_stream_window_size,
+                file.http2_initial_stream_window_size,
+            ),
+            ping_delay: text_layer(
+                &args.http2_keep_alive_ping_delay,
+                file.http2_keep_alive_ping_delay,
+            ),
+            ping_timeout: text_layer(
+                &args.http2_keep_alive_ping_timeout,
+                file.http2_keep_alive_ping_timeout,
+            ),
+        },
+    )?;
     o.validate()?;
     Ok(o)
 }

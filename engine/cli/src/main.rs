@@ -3,6 +3,7 @@
 
 mod app;
 mod cli;
+mod http2_flags;
 mod tls_flags;
 
 use std::io::Write;

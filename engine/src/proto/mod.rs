@@ -1,11 +1,19 @@
 //! Protocols, and the choice of one for each new connection.
 //!
 //! A connection first settles its transport (a TLS handshake on `https` listeners), then
-//! picks its protocol ([`serve`]): today always HTTP/1.1 ([`h1`]). This is the one place
-//! that grows when more arrive: ALPN `h2` and the cleartext h2c preface (the HTTP/2
-//! issue), a PROXY protocol header before either (the deployment issue).
+//! picks its protocol ([`serve`]):
+//! - TLS: ALPN decides; `h2` goes to [`h2`], anything else to [`h1`].
+//! - Cleartext with HTTP/1 on: [`h1`] reads the first request; if it is the HTTP/2
+//!   preface (prior-knowledge h2c), HTTP/1 hands the connection and the bytes it read to
+//!   [`h2`] (no cost to HTTP/1 requests: the check runs only on a head the parser
+//!   refused).
+//! - Cleartext, HTTP/2 only: [`preface`] reads until the preface is certain.
+//!
+//! A PROXY protocol header before either (the deployment issue) goes here too.
 
 pub(crate) mod h1;
+pub(crate) mod h2;
+mod preface;
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -22,19 +30,6 @@ use crate::transport::Transport;
 pub(crate) use h1::CatchUnwind;
 pub(crate) use h1::Served;
 
-/// The protocol a connection speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Protocol {
-    /// HTTP/1.0 and HTTP/1.1.
-    Http1,
-}
-
-/// Decide the protocol of a new connection. Bytes read while deciding are handed to the
-/// protocol in `rbuf` (none today: HTTP/1 is the only choice).
-async fn detect<T: Transport>(_stream: &mut T, _rbuf: &mut BytesMut) -> Protocol {
-    Protocol::Http1
-}
-
 /// Serve one connection on a TLS listener: the handshake, then [`serve`] over TLS.
 pub(crate) async fn serve_tls<H: Handler, T: Transport>(
     shard: Rc<Shard<H>>,
@@ -46,6 +41,21 @@ pub(crate) async fn serve_tls<H: Handler, T: Transport>(
     match accept(stream, config).await {
         Ok(stream) => {
             shard.registry.set_phase(id, Phase::Head);
+            let alpn_h2 = stream
+                .info()
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.alpn.as_deref() == Some("h2"));
+            if alpn_h2 {
+                return h2::serve_transport(shard, stream, BytesMut::new(), id).await;
+            }
+            if !shard.http.protocols.http1() {
+                // ALPN offers only `h2` here; a client that chose nothing cannot speak
+                // HTTP/2 over TLS (RFC 9113 §3.2). Kestrel logs and closes the same way.
+                tracing::debug!("HTTP/2 over TLS was not negotiated on an HTTP/2-only endpoint");
+                shard.counters.closed(CloseReason::Rejected);
+                return Served::Closed;
+            }
             serve(shard, stream, id).await
         }
         Err(e) => {
@@ -68,8 +78,14 @@ pub(crate) async fn serve<H: Handler, T: Transport>(
     mut stream: T,
     id: ConnId,
 ) -> Served {
-    let mut rbuf = BytesMut::new();
-    match detect(&mut stream, &mut rbuf).await {
-        Protocol::Http1 => h1::serve(shard, stream, rbuf, id).await,
+    if !shard.http.protocols.http1() {
+        return match preface::expect(&shard, &mut stream, id).await {
+            Some(read) => h2::serve_transport(shard, stream, read, id).await,
+            None => Served::Closed,
+        };
+    }
+    match h1::serve(shard.clone(), stream, BytesMut::new(), id).await {
+        h1::Exit::Served(served) => served,
+        h1::Exit::Http2 { stream, read } => h2::serve_transport(shard, stream, read, id).await,
     }
 }

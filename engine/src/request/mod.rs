@@ -244,6 +244,17 @@ impl RequestBody {
         }
     }
 
+    /// The trailer fields sent after the body (HTTP/2 trailers; Kestrel's
+    /// `IHttpRequestTrailersFeature`), available once [`RequestBody::chunk`] returned
+    /// `None`; before that, an error. `None` when there were none (HTTP/1.1 chunked
+    /// trailers are read and discarded today).
+    pub async fn trailers(&mut self) -> io::Result<Option<HeaderMap>> {
+        match &self.io {
+            Some(io) => io.trailers().await,
+            None => Ok(None),
+        }
+    }
+
     /// Read the whole body into memory, failing if it exceeds `limit` bytes.
     pub async fn to_bytes(&mut self, limit: usize) -> io::Result<Bytes> {
         let mut all = BytesMut::new();

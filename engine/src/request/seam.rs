@@ -9,7 +9,7 @@ use std::io;
 use std::pin::Pin;
 
 use bytes::Bytes;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 
 use super::{BodyLimitError, UpgradeError, Upgraded};
 
@@ -26,4 +26,9 @@ pub(crate) trait RequestIo {
 
     /// Send `101 Switching Protocols` and hand over the stream.
     fn upgrade(&self, protocol: HeaderValue) -> LocalFuture<'_, Result<Upgraded, UpgradeError>>;
+
+    /// The trailers that followed the body (HTTP/2), once the body was read to its end.
+    fn trailers(&self) -> LocalFuture<'_, io::Result<Option<HeaderMap>>> {
+        Box::pin(async { Ok(None) })
+    }
 }

@@ -1,7 +1,7 @@
 //! The server's TLS configuration from `Options`: PEM certificate chains and their private
 //! keys (PKCS#8, PKCS#1 RSA or SEC1 EC), chosen per connection by SNI in Kestrel's order
 //! (exact host, longest `*.suffix` wildcard, default); TLS 1.2 and 1.3 only; the aws-lc-rs
-//! provider; ALPN `http/1.1`. Every failure is one line naming the file and what is wrong.
+//! provider; ALPN `h2` and `http/1.1` as `--protocols` says. Every failure is one line naming the file and what is wrong.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,7 +14,9 @@ use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{version, RootCertStore, ServerConfig};
 
-use crate::options::{ClientCertificateMode, Pkcs12Certificate, SniCertificate, TlsOptions};
+use crate::options::{
+    ClientCertificateMode, Pkcs12Certificate, Protocols, SniCertificate, TlsOptions,
+};
 
 /// Who may connect: whether a client certificate is asked for, and what it must chain to.
 #[derive(Debug, Clone, Copy)]
@@ -32,8 +34,18 @@ impl ClientAuth<'_> {
     };
 }
 
-/// ALPN protocols offered, most preferred first (`h2` joins with HTTP/2).
-const ALPN: &[&[u8]] = &[b"http/1.1"];
+/// ALPN protocols offered, most preferred first (Kestrel's order: `h2`, then
+/// `http/1.1`).
+fn alpn(protocols: Protocols) -> Vec<Vec<u8>> {
+    let mut list = Vec::new();
+    if protocols.http2() {
+        list.push(b"h2".to_vec());
+    }
+    if protocols.http1() {
+        list.push(b"http/1.1".to_vec());
+    }
+    list
+}
 
 /// Build the server's TLS configuration, or say in one line why it cannot be built.
 #[cfg(test)]
@@ -42,7 +54,8 @@ pub(crate) fn server_config(
     sni: &[SniCertificate],
     client: ClientAuth<'_>,
 ) -> Result<Arc<ServerConfig>, String> {
-    server_config_reloadable(default, None, sni, client).map(|(config, _)| config)
+    server_config_reloadable(default, None, sni, client, Protocols::default())
+        .map(|(config, _)| config)
 }
 
 /// [`server_config`], with the handle that replaces its certificates while it runs.
@@ -51,6 +64,7 @@ pub(crate) fn server_config_reloadable(
     pkcs12: Option<&Pkcs12Certificate>,
     sni: &[SniCertificate],
     client: ClientAuth<'_>,
+    protocols: Protocols,
 ) -> Result<(Arc<ServerConfig>, Arc<Reloadable>), String> {
     if default.is_some() && pkcs12.is_some() {
         return Err(
@@ -76,7 +90,7 @@ pub(crate) fn server_config_reloadable(
         .map_err(|e| format!("TLS configuration: {e}"))?;
     let builder = client_auth(builder, client, provider)?;
     let mut config = builder.with_cert_resolver(reloadable.clone());
-    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    config.alpn_protocols = alpn(protocols);
     Ok((Arc::new(config), reloadable))
 }
 

@@ -15,6 +15,7 @@ pub(crate) fn provider() -> rustls::crypto::CryptoProvider {
     #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
     return rustls::crypto::ring::default_provider();
 }
+pub(crate) mod poll;
 pub(crate) mod reload;
 pub(crate) mod stream;
 

@@ -21,6 +21,7 @@ use bytes::{Buf, BytesMut};
 use monoio::BufResult;
 use rustls::{ServerConfig, ServerConnection};
 
+use super::poll::TlsPoll;
 use crate::transport::{ConnInfo, Interrupt, TlsInfo, Transport, WriteBuf};
 
 /// Spare room ensured before reading ciphertext: the pool's buffer size, so a pooled
@@ -39,19 +40,19 @@ pub(crate) struct Tls<T> {
     info: Rc<ConnInfo>,
 }
 
-struct State {
-    conn: ServerConnection,
+pub(super) struct State {
+    pub(super) conn: ServerConnection,
     /// Ciphertext read but not yet taken by rustls.
-    pending: BytesMut,
+    pub(super) pending: BytesMut,
     /// Records waiting to be written.
-    outgoing: Vec<u8>,
+    pub(super) outgoing: Vec<u8>,
     /// The socket reached end-of-stream.
-    eof: bool,
+    pub(super) eof: bool,
     /// Plaintext rustls holds for us (as of the last packets processed, less what was
     /// taken since).
-    buffered: usize,
+    pub(super) buffered: usize,
     /// The peer sent close_notify.
-    peer_closed: bool,
+    pub(super) peer_closed: bool,
 }
 
 /// Why a handshake ended without a connection.
@@ -173,7 +174,7 @@ fn looks_like_plain_http(first: &[u8]) -> bool {
 impl State {
     /// Give rustls ciphertext; what it cannot take now is kept in `pending` (behind what
     /// was kept before).
-    fn feed(&mut self, data: &[u8]) -> Result<(), rustls::Error> {
+    pub(super) fn feed(&mut self, data: &[u8]) -> Result<(), rustls::Error> {
         if self.pending.is_empty() {
             let mut rest = data;
             self.take(&mut rest)?;
@@ -372,5 +373,11 @@ impl<T: Transport> Transport for Tls<T> {
 
     fn info(&self) -> &Rc<ConnInfo> {
         &self.info
+    }
+
+    type Poll = TlsPoll<T::Poll>;
+
+    fn into_poll(self) -> io::Result<Self::Poll> {
+        Ok(TlsPoll::new(self.inner.into_poll()?, self.state))
     }
 }

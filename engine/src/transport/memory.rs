@@ -7,12 +7,14 @@
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io;
+use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, BytesMut};
 use monoio::BufResult;
 
+use super::poll::{AsyncRead, AsyncWrite, ReadBuf};
 use super::{Addr, ConnInfo, Interrupt, Interruptible, Stop, Transport, WriteBuf};
 
 /// One direction of the pipe.
@@ -219,6 +221,70 @@ impl Transport for MemoryStream {
 
     fn info(&self) -> &Rc<ConnInfo> {
         &self.info
+    }
+
+    type Poll = MemoryStream;
+
+    fn into_poll(self) -> io::Result<MemoryStream> {
+        Ok(self)
+    }
+}
+
+impl AsyncRead for MemoryStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut ch = self.inbound.borrow_mut();
+        if ch.read_stopped {
+            return Poll::Ready(Ok(()));
+        }
+        if !ch.data.is_empty() {
+            let n = ch.data.len().min(buf.remaining());
+            buf.put_slice(&ch.data[..n]);
+            ch.data.advance(n);
+            ch.wake_writer();
+            return Poll::Ready(Ok(()));
+        }
+        if ch.write_closed {
+            return Poll::Ready(Ok(()));
+        }
+        ch.reader = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl AsyncWrite for MemoryStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut ch = self.outbound.borrow_mut();
+        if ch.write_stopped || ch.read_closed {
+            return Poll::Ready(Err(io::Error::from(io::ErrorKind::BrokenPipe)));
+        }
+        let room = ch.capacity.saturating_sub(ch.data.len());
+        if room == 0 {
+            ch.writer = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = room.min(bytes.len());
+        ch.data.extend_from_slice(&bytes[..n]);
+        ch.wake_reader();
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut ch = self.outbound.borrow_mut();
+        ch.write_closed = true;
+        ch.wake_reader();
+        Poll::Ready(Ok(()))
     }
 }
 

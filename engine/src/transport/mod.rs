@@ -7,6 +7,7 @@
 
 #[cfg(test)]
 pub(crate) mod memory;
+pub(crate) mod poll;
 pub(crate) mod socket;
 
 use std::future::Future;
@@ -73,6 +74,12 @@ pub trait Transport: 'static {
     /// Addresses and scheme of the connection (shared: the transport moves between
     /// owners on every request, so it stays small).
     fn info(&self) -> &Rc<ConnInfo>;
+
+    /// The poll-style twin this transport becomes for HTTP/2 (see [`poll`]).
+    type Poll: poll::PollIo;
+
+    /// Become [`Transport::Poll`]; the [`Interrupt`] stays valid.
+    fn into_poll(self) -> io::Result<Self::Poll>;
 }
 
 /// What an interrupt stops.

@@ -12,10 +12,12 @@ use bytes::BytesMut;
 use monoio::buf::SliceMut;
 use monoio::io::{
     AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelHandle, CancelableAsyncReadRent,
+    IntoPollIo,
 };
 use monoio::net::{TcpStream, UnixStream};
 use monoio::BufResult;
 
+use super::poll::PollIo;
 use super::{ConnInfo, Interrupt, Transport, WriteBuf};
 
 /// What the kernel socket types monoio provides have in common.
@@ -24,17 +26,35 @@ pub(crate) trait SocketStream:
 {
     /// Readiness (monoio's inherent `readable`).
     fn ready(&self, relaxed: bool) -> impl std::future::Future<Output = io::Result<()>>;
+
+    /// monoio's poll-io twin of the socket.
+    type Poll: PollIo;
+
+    /// Become the poll-io twin.
+    fn into_poll(self) -> io::Result<Self::Poll>;
 }
 
 impl SocketStream for TcpStream {
     fn ready(&self, relaxed: bool) -> impl std::future::Future<Output = io::Result<()>> {
         self.readable(relaxed)
     }
+
+    type Poll = monoio::net::tcp::stream_poll::TcpStreamPoll;
+
+    fn into_poll(self) -> io::Result<Self::Poll> {
+        self.into_poll_io()
+    }
 }
 
 impl SocketStream for UnixStream {
     fn ready(&self, relaxed: bool) -> impl std::future::Future<Output = io::Result<()>> {
         self.readable(relaxed)
+    }
+
+    type Poll = monoio::net::unix::stream_poll::UnixStreamPoll;
+
+    fn into_poll(self) -> io::Result<Self::Poll> {
+        self.into_poll_io()
     }
 }
 
@@ -135,5 +155,11 @@ impl<S: SocketStream> Transport for Socket<S> {
 
     fn info(&self) -> &Rc<ConnInfo> {
         &self.info
+    }
+
+    type Poll = S::Poll;
+
+    fn into_poll(self) -> io::Result<S::Poll> {
+        self.stream.into_poll()
     }
 }

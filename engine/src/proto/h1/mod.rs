@@ -65,6 +65,23 @@ pub(crate) enum Served {
     Upgraded,
 }
 
+/// How HTTP/1 handed a connection back.
+pub(crate) enum Exit<T> {
+    /// Served to its end (or upgraded).
+    Served(Served),
+    /// The first bytes were the HTTP/2 preface (prior-knowledge h2c) and HTTP/2 is on:
+    /// the transport and the bytes read so far go to HTTP/2.
+    Http2 { stream: T, read: BytesMut },
+}
+
+/// The start of the HTTP/2 connection preface (RFC 9113 §3.4): an HTTP/1 parser sees a
+/// request line it refuses.
+pub(crate) const PREFACE_LINE: &[u8] = b"PRI * HTTP/2.0\r\n";
+
+/// GOAWAY(HTTP_1_1_REQUIRED) on stream 0, last stream 0: the answer to an HTTP/2
+/// preface where only HTTP/1 is served (Kestrel sends exactly these 17 bytes).
+const GOAWAY_HTTP_1_1_REQUIRED: &[u8] = &[0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0d];
+
 /// Serve one connection until it closes or is upgraded. `rbuf` holds bytes already read
 /// from `stream` (by protocol detection), the start of the first request.
 pub(crate) async fn serve<H: Handler, T: Transport>(
@@ -72,7 +89,7 @@ pub(crate) async fn serve<H: Handler, T: Transport>(
     stream: T,
     rbuf: BytesMut,
     id: ConnId,
-) -> Served {
+) -> Exit<T> {
     let limits = shard.http.limits;
     let exchange = Rc::new(Exchange::new(shard.core.clone(), id));
     let info = stream.info().clone();
@@ -87,8 +104,18 @@ pub(crate) async fn serve<H: Handler, T: Transport>(
         info,
         persist: Persist::KeepAlive,
         served: 0,
+        fresh: true,
     };
     let end = conn.run().await;
+    if end == End::Http2 {
+        if let Some(io) = conn.io.take() {
+            conn.release_buffers();
+            return Exit::Http2 {
+                stream: io.stream,
+                read: io.rbuf,
+            };
+        }
+    }
     let reason = match (end, conn.shard.registry.kicked(id)) {
         (End::Upgraded, _) => CloseReason::Upgraded,
         (_, Some(Kick::Shutdown)) => CloseReason::Shutdown,
@@ -96,17 +123,17 @@ pub(crate) async fn serve<H: Handler, T: Transport>(
         (_, Some(Kick::HeadersTimeout)) => CloseReason::HeadersTimeout,
         (_, Some(Kick::HandshakeTimeout)) => CloseReason::TlsHandshakeTimeout,
         (_, Some(Kick::BodyRate | Kick::ResponseRate)) => CloseReason::DataRate,
-        (End::Close, None) => CloseReason::Normal,
+        (End::Close | End::Http2, None) => CloseReason::Normal,
         (End::Reject, None) => CloseReason::Rejected,
         (End::Abort, None) => CloseReason::Aborted,
     };
     conn.shard.counters.closed(reason);
     if end == End::Upgraded {
-        return Served::Upgraded;
+        return Exit::Served(Served::Upgraded);
     }
     // Boxed: closing (flush, lingering read) needs more state than the idle loop.
     Box::pin(conn.finish(end)).await;
-    Served::Closed
+    Exit::Served(Served::Closed)
 }
 
 /// How a connection ends.
@@ -120,6 +147,8 @@ enum End {
     Abort,
     /// The handler took the transport (opaque upgrade).
     Upgraded,
+    /// The connection opened with the HTTP/2 preface, and HTTP/2 is served.
+    Http2,
 }
 
 /// Whether another request may follow the one being answered.
@@ -146,6 +175,8 @@ struct Conn<H: Handler, T: Transport> {
     persist: Persist,
     /// Requests answered since the connection last went quiet (see `read_head`).
     served: u32,
+    /// No request has been read yet (only then may the HTTP/2 preface arrive).
+    fresh: bool,
 }
 
 impl<H: Handler, T: Transport> Conn<H, T> {
@@ -154,6 +185,15 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             let head_len = match self.read_head().await {
                 Ok(Some(n)) => n,
                 Ok(None) => return End::Close,
+                Err(HeadError::Parse(_)) if self.fresh && self.preface_arrived() => {
+                    if self.shard.http.protocols.http2() {
+                        return End::Http2;
+                    }
+                    // Only HTTP/1 here: say so in HTTP/2 (Kestrel does the same).
+                    tracing::debug!("HTTP/2 preface on an HTTP/1-only endpoint");
+                    self.buffer_raw(GOAWAY_HTTP_1_1_REQUIRED);
+                    return End::Close;
+                }
                 Err(HeadError::Parse(e)) => {
                     tracing::debug!(error = %e, "bad request");
                     self.reject(e.status(), e.allow());
@@ -302,6 +342,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
     /// `Some(end)` when the connection must end.
     async fn dispatch(&mut self, head_len: usize) -> Option<End> {
         self.shard.registry.set_phase(self.id, Phase::Busy);
+        self.fresh = false;
         bump(&self.shard.counters.requests, 1);
         self.served = self.served.saturating_add(1);
         let mut io = self.io.take()?;
@@ -444,6 +485,22 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         .await;
         self.io = self.exchange.reclaim();
         matches!(drained, Ok(true)) && self.io.is_some()
+    }
+
+    /// Whether the read buffer starts with the HTTP/2 preface's first line.
+    fn preface_arrived(&self) -> bool {
+        self.io
+            .as_ref()
+            .is_some_and(|io| io.rbuf.starts_with(PREFACE_LINE))
+    }
+
+    /// Buffer bytes to send as they are; the connection ends after them.
+    fn buffer_raw(&mut self, bytes: &[u8]) {
+        if self.wbuf.capacity() == 0 {
+            self.wbuf = self.shard.pool.borrow_mut().take();
+        }
+        self.wbuf.extend_from_slice(bytes);
+        self.persist = Persist::Close;
     }
 
     /// Buffer an error answer; the connection ends after it.

@@ -26,6 +26,11 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         meta: ReqMeta,
     ) -> Result<(), End> {
         let (status, headers, body) = response.into_parts();
+        let body = match body.kind {
+            // HTTP/1.1 sends no response trailers (as Kestrel).
+            BodyKind::Trailed(_) => body.split_trailers().0,
+            _ => body,
+        };
         let streaming = matches!(body.kind, BodyKind::Stream(_));
         if (self.exchange.continue_pending() && !streaming) || self.exchange.closed() {
             // The announced body was never asked for (and a finished handler will not
@@ -84,6 +89,8 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 // Boxed: streaming needs more state than a whole body.
                 Box::pin(self.write_stream(stream, framing)).await
             }
+            // Unwrapped above.
+            BodyKind::Trailed(_) => Ok(()),
         }
     }
 

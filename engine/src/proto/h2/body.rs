@@ -1,0 +1,181 @@
+//! An HTTP/2 request body as the handler reads it: DATA frames from `h2`'s `RecvStream`,
+//! with the flow-control window given back as each piece is handed over (the client may
+//! send more only as fast as the handler reads), the body size limit (`413`, Kestrel's
+//! `MaxRequestBodySize`, also checked against `content-length` up front), the minimum
+//! data rate per stream (`408`), and the trailers.
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::io;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use h2::RecvStream;
+use http::{HeaderMap, HeaderValue};
+
+use crate::request::{BodyLimitError, LocalFuture, RequestIo, UpgradeError, Upgraded};
+
+/// Why reading the body failed; the stream answers with the status instead of the
+/// handler's response when the response has not started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BodyFailure {
+    /// Over the body size limit: `413`.
+    TooLarge,
+    /// Slower than the minimum data rate: `408`.
+    TooSlow,
+}
+
+impl BodyFailure {
+    pub fn status(self) -> u16 {
+        match self {
+            BodyFailure::TooLarge => 413,
+            BodyFailure::TooSlow => 408,
+        }
+    }
+
+    fn error(self) -> io::Error {
+        match self {
+            BodyFailure::TooLarge => {
+                io::Error::new(io::ErrorKind::InvalidData, "request body too large")
+            }
+            BodyFailure::TooSlow => io::Error::new(
+                io::ErrorKind::TimedOut,
+                "request body arriving slower than the minimum data rate",
+            ),
+        }
+    }
+}
+
+/// One stream's request body.
+pub(super) struct H2Body {
+    recv: RefCell<RecvStream>,
+    limit: Cell<Option<u64>>,
+    /// `content-length`, if sent.
+    declared: Option<u64>,
+    received: Cell<u64>,
+    started: Cell<bool>,
+    /// The last DATA frame was read.
+    ended: Cell<bool>,
+    /// Time spent waiting for data so far (the rate is measured over it).
+    waited: Cell<Duration>,
+    /// Minimum rate (bytes/s) and grace period.
+    rate: Option<(u64, Duration)>,
+    failure: Cell<Option<BodyFailure>>,
+}
+
+impl H2Body {
+    pub fn new(
+        recv: RecvStream,
+        headers: &HeaderMap,
+        limit: Option<u64>,
+        rate: Option<(u64, Duration)>,
+    ) -> Self {
+        let declared = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        H2Body {
+            recv: RefCell::new(recv),
+            limit: Cell::new(limit),
+            declared,
+            received: Cell::new(0),
+            started: Cell::new(false),
+            ended: Cell::new(false),
+            waited: Cell::new(Duration::ZERO),
+            rate,
+            failure: Cell::new(None),
+        }
+    }
+
+    /// Why reading failed, if it did.
+    pub fn failure(&self) -> Option<BodyFailure> {
+        self.failure.get()
+    }
+
+    fn fail(&self, why: BodyFailure) -> Option<io::Result<Bytes>> {
+        self.failure.set(Some(why));
+        Some(Err(why.error()))
+    }
+
+    async fn next(&self) -> Option<io::Result<Bytes>> {
+        if let Some(f) = self.failure.get() {
+            return Some(Err(f.error()));
+        }
+        let limit = self.limit.get();
+        if !self.started.replace(true) {
+            if let (Some(max), Some(declared)) = (limit, self.declared) {
+                if declared > max {
+                    return self.fail(BodyFailure::TooLarge);
+                }
+            }
+        }
+        let data = poll_fn(|cx| self.recv.borrow_mut().poll_data(cx));
+        let got = match self.rate {
+            None => data.await,
+            Some((rate, grace)) => {
+                // Kestrel's rule, over the time spent waiting: after the grace period
+                // the body must have averaged at least `rate`.
+                let needed =
+                    Duration::from_secs_f64((self.received.get() + 1) as f64 / rate as f64);
+                let allowed = grace.max(needed).saturating_sub(self.waited.get());
+                let began = Instant::now();
+                let got = monoio::time::timeout(allowed, data).await;
+                self.waited.set(self.waited.get() + began.elapsed());
+                match got {
+                    Ok(got) => got,
+                    Err(_) => return self.fail(BodyFailure::TooSlow),
+                }
+            }
+        };
+        match got {
+            None => {
+                self.ended.set(true);
+                None
+            }
+            Some(Ok(chunk)) => {
+                let n = chunk.len();
+                // Handed over: the client may send this much more.
+                let _ = self.recv.borrow_mut().flow_control().release_capacity(n);
+                let received = self.received.get() + n as u64;
+                self.received.set(received);
+                if limit.is_some_and(|max| received > max) {
+                    return self.fail(BodyFailure::TooLarge);
+                }
+                Some(Ok(chunk))
+            }
+            Some(Err(e)) => Some(Err(io::Error::new(io::ErrorKind::ConnectionReset, e))),
+        }
+    }
+}
+
+impl RequestIo for H2Body {
+    fn next_chunk(&self) -> LocalFuture<'_, Option<io::Result<Bytes>>> {
+        Box::pin(self.next())
+    }
+
+    fn set_body_limit(&self, limit: Option<u64>) -> Result<(), BodyLimitError> {
+        if self.started.get() {
+            return Err(BodyLimitError);
+        }
+        self.limit.set(limit);
+        Ok(())
+    }
+
+    fn upgrade(&self, _protocol: HeaderValue) -> LocalFuture<'_, Result<Upgraded, UpgradeError>> {
+        Box::pin(async { Err(UpgradeError::NotUpgradable) })
+    }
+
+    fn trailers(&self) -> LocalFuture<'_, io::Result<Option<HeaderMap>>> {
+        Box::pin(async {
+            if !self.ended.get() {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "the request trailers are not available until the body has been read",
+                ));
+            }
+            poll_fn(|cx| self.recv.borrow_mut().poll_trailers(cx))
+                .await
+                .map_err(|e| io::Error::new(io::ErrorKind::ConnectionReset, e))
+        })
+    }
+}

@@ -1,0 +1,305 @@
+//! One HTTP/2 stream: the request head checked and handed to the handler (a client
+//! RST_STREAM cancels the handler), then the response — HEADERS, DATA as the client's
+//! flow-control window allows (never more buffered than the window grants), trailers.
+//!
+//! A response the client does not take at the minimum data rate (a window held shut,
+//! the zero-window stall) ends the connection with GOAWAY(ENHANCE_YOUR_CALM), as
+//! Kestrel's `MinResponseDataRate` aborts it.
+
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use h2::server::SendResponse;
+use h2::{Reason, RecvStream, SendStream};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, StatusCode};
+
+use super::body::H2Body;
+use super::head::{self, HeadLimits, Refused};
+use super::watch::Watch;
+use crate::body::{BodyKind, TrailersFuture};
+use crate::handler::Handler;
+use crate::proto::CatchUnwind;
+use crate::response::Response;
+use crate::shard::Shard;
+use crate::transport::ConnInfo;
+
+/// Serve one stream to its end.
+pub(super) async fn serve<H: Handler>(
+    shard: Rc<Shard<H>>,
+    info: Rc<ConnInfo>,
+    watch: Rc<Watch>,
+    req: http::Request<RecvStream>,
+    mut respond: SendResponse<Bytes>,
+) {
+    let (parts, recv) = req.into_parts();
+    let settings = &shard.http;
+    let has_body = !recv.is_end_stream();
+    let is_head = parts.method == Method::HEAD;
+    let rate =
+        |r: Option<(u64, u32)>| r.map(|(rate, grace)| (rate, Duration::from_secs(grace.into())));
+    let body = Rc::new(H2Body::new(
+        recv,
+        &parts.headers,
+        settings.max_request_body_size,
+        rate(settings.timeouts.min_body_rate),
+    ));
+    let limits = HeadLimits {
+        h1: settings.limits,
+        max_field: settings.http2.max_request_header_field_size as usize,
+    };
+    let request = match head::request(&parts, limits, info, body.clone(), has_body) {
+        Ok(r) => r,
+        Err(Refused::Status(code)) => {
+            tracing::debug!(status = code, "HTTP/2 request refused");
+            let _ = send(
+                &shard,
+                &mut respond,
+                status_response(code),
+                false,
+                None,
+                &watch,
+            )
+            .await;
+            return;
+        }
+        Err(Refused::Malformed) => {
+            respond.send_reset(Reason::PROTOCOL_ERROR);
+            return;
+        }
+    };
+    drop(parts);
+
+    let mut out = None;
+    let ran = {
+        let run = pin!(CatchUnwind::new(shard.handler.call(request), &mut out));
+        let mut run = run;
+        poll_fn(|cx| {
+            if let Poll::Ready(r) = run.as_mut().poll(cx) {
+                return Poll::Ready(Some(r));
+            }
+            // The client reset the stream: the handler's work is moot.
+            match respond.poll_reset(cx) {
+                Poll::Ready(_) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    };
+    let response = match (ran, out) {
+        (None, _) => return,
+        (Some(Ok(())), Some(response)) => response,
+        _ => {
+            bump_panic(&shard);
+            tracing::error!("handler panicked; answering 500");
+            status_response(500)
+        }
+    };
+    // A body that broke its limit or rate is answered for, whatever the handler said.
+    let response = match body.failure() {
+        Some(f) => status_response(f.status()),
+        None => response,
+    };
+    drop(body);
+    let _ = send(
+        &shard,
+        &mut respond,
+        response,
+        is_head,
+        rate(settings.timeouts.min_response_rate),
+        &watch,
+    )
+    .await;
+}
+
+fn bump_panic<H>(shard: &Shard<H>) {
+    crate::metrics::bump(&shard.counters.panics, 1);
+}
+
+/// An empty response the server itself answers with.
+fn status_response(code: u16) -> Response {
+    Response::with_status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+}
+
+/// Why sending stopped early.
+#[derive(Debug)]
+enum SendError {
+    /// The stream or connection is gone, or the body stream failed (reset sent).
+    Gone,
+    /// The client took the response slower than the minimum data rate.
+    TooSlow,
+}
+
+impl From<h2::Error> for SendError {
+    fn from(_: h2::Error) -> Self {
+        SendError::Gone
+    }
+}
+
+/// Send `response` on the stream.
+async fn send<H>(
+    shard: &Shard<H>,
+    respond: &mut SendResponse<Bytes>,
+    response: Response,
+    is_head: bool,
+    rate: Option<(u64, Duration)>,
+    watch: &Watch,
+) -> Result<(), SendError> {
+    let code = response.status().as_u16();
+    if code >= 400 {
+        shard.counters.error(code);
+    }
+    let (status, headers, body) = response.into_parts();
+    let (body, trailers) = body.split_trailers();
+    let no_body = is_head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+    let mut head = http::Response::new(());
+    *head.status_mut() = status;
+    let map = head.headers_mut();
+    map.reserve(headers.len() + 3);
+    for (name, value) in headers {
+        if !connection_specific(&name) {
+            map.append(name, value);
+        }
+    }
+    if !map.contains_key(header::DATE) {
+        if let Ok(v) = HeaderValue::from_bytes(&shard.date.get()) {
+            map.insert(header::DATE, v);
+        }
+    }
+    if let Some(server) = shard.http.server_header.as_deref() {
+        if !map.contains_key(header::SERVER) {
+            if let Ok(v) = HeaderValue::from_bytes(server) {
+                map.insert(header::SERVER, v);
+            }
+        }
+    }
+    if let (Some(len), false) = (body.len(), map.contains_key(header::CONTENT_LENGTH)) {
+        if status != StatusCode::NO_CONTENT && status != StatusCode::NOT_MODIFIED {
+            map.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        }
+    }
+    let trailers = if no_body { None } else { trailers };
+    let empty = no_body || body.is_empty();
+    let mut stream = respond.send_response(head, empty && trailers.is_none())?;
+    if no_body {
+        return Ok(());
+    }
+    let sent = send_body(&mut stream, body.kind, trailers, rate).await;
+    match sent {
+        Ok(()) => Ok(()),
+        Err(SendError::TooSlow) => {
+            tracing::debug!("HTTP/2 response slower than the minimum data rate");
+            watch.flood("responses not read (flow-control window held shut)");
+            Err(SendError::TooSlow)
+        }
+        Err(e) => {
+            stream.send_reset(Reason::INTERNAL_ERROR);
+            Err(e)
+        }
+    }
+}
+
+/// Send the body, then the trailers (or END_STREAM).
+async fn send_body(
+    stream: &mut SendStream<Bytes>,
+    body: BodyKind,
+    trailers: Option<TrailersFuture>,
+    rate: Option<(u64, Duration)>,
+) -> Result<(), SendError> {
+    let last = trailers.is_none();
+    match body {
+        BodyKind::Empty | BodyKind::Trailed(_) => {}
+        BodyKind::Full(bytes) => send_data(stream, bytes, last, rate).await?,
+        BodyKind::Stream(mut chunks) => {
+            while let Some(chunk) = chunks.next().await {
+                match chunk {
+                    Ok(c) if c.is_empty() => {}
+                    Ok(c) => send_data(stream, c, false, rate).await?,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "response body stream failed; resetting the stream");
+                        return Err(SendError::Gone);
+                    }
+                }
+            }
+            if last {
+                stream.send_data(Bytes::new(), true)?;
+            }
+        }
+    }
+    if let Some(trailers) = trailers {
+        let mut map: HeaderMap = trailers.await;
+        map.retain_names(|n| !connection_specific(n));
+        stream.send_trailers(map)?;
+    }
+    Ok(())
+}
+
+/// Send `data` as the window allows; `end` closes the stream with the last piece.
+async fn send_data(
+    stream: &mut SendStream<Bytes>,
+    mut data: Bytes,
+    end: bool,
+    rate: Option<(u64, Duration)>,
+) -> Result<(), SendError> {
+    while !data.is_empty() {
+        stream.reserve_capacity(data.len());
+        let wait = capacity(stream);
+        let granted = match rate {
+            None => wait.await?,
+            Some((rate, grace)) => {
+                // Kestrel's per-write allowance: the grace period, or the time the
+                // bytes take at the minimum rate.
+                let needed = Duration::from_secs_f64(data.len() as f64 / rate as f64);
+                monoio::time::timeout(grace.max(needed), wait)
+                    .await
+                    .map_err(|_| SendError::TooSlow)??
+            }
+        };
+        let piece = data.split_to(granted.min(data.len()));
+        stream.send_data(piece, end && data.is_empty())?;
+    }
+    Ok(())
+}
+
+/// Wait until the stream may send some bytes; how many.
+async fn capacity(stream: &mut SendStream<Bytes>) -> Result<usize, SendError> {
+    loop {
+        let now = stream.capacity();
+        if now > 0 {
+            return Ok(now);
+        }
+        match poll_fn(|cx| stream.poll_capacity(cx)).await {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.into()),
+            None => return Err(SendError::Gone),
+        }
+    }
+}
+
+/// Fields HTTP/2 forbids (RFC 9113 §8.2.2): HTTP/1 connection management.
+fn connection_specific(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::TRANSFER_ENCODING
+        || name == header::UPGRADE
+        || name == "keep-alive"
+        || name == "proxy-connection"
+}
+
+/// `HeaderMap::retain` for names.
+trait RetainNames {
+    fn retain_names(&mut self, keep: impl Fn(&HeaderName) -> bool);
+}
+
+impl RetainNames for HeaderMap {
+    fn retain_names(&mut self, keep: impl Fn(&HeaderName) -> bool) {
+        let drop: Vec<HeaderName> = self.keys().filter(|n| !keep(n)).cloned().collect();
+        for n in drop {
+            self.remove(n);
+        }
+    }
+}
