@@ -18,4 +18,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# HTTP/2 clients: nghttp and h2load (nghttp2-client), python3's h2 module.
+if ! command -v h2load >/dev/null 2>&1 || ! python3 -c 'import h2' >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "scripts/test.sh: installing nghttp2-client and python3-h2"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client python3-h2 >/dev/null
+    else
+        echo "scripts/test.sh: nghttp2-client or python3's h2 missing; the HTTP/2 tests that need them skip" >&2
+    fi
+fi
+
 cargo test --workspace "$@"

@@ -7,8 +7,8 @@
 //! - curl (`--cacert`, `--http1.1`, TLS 1.2 only and TLS 1.3 only): `/plaintext`, and
 //!   `/request` reporting `scheme: https` and `tls` {version, ALPN `http/1.1`, SNI
 //!   `localhost`, the cipher suite curl negotiated};
-//! - `openssl s_client`: ALPN settles on `http/1.1` (also when `h2` is offered first),
-//!   none without `-alpn`; TLS 1.1 is refused (and a hand-built TLS 1.1 ClientHello gets
+//! - `openssl s_client` with `--protocols http1`: ALPN settles on `http/1.1` (also when
+//!   `h2` is offered first), none without `-alpn` (ALPN `h2`: tests/http2.rs); TLS 1.1 is refused (and a hand-built TLS 1.1 ClientHello gets
 //!   an alert or a close, where the same hello as TLS 1.2 gets a ServerHello);
 //! - a rustls client: keep-alive on TLS 1.2 and 1.3, no ALPN and no SNI reported as null,
 //!   pipelining (three requests in one record, a response larger than a record),
@@ -224,7 +224,7 @@ both_backends!(curl_gets_responses_over_https, curl_over_https);
 
 fn s_client_alpn(backend: Backend) {
     let Some(c) = certs("sclient") else { return };
-    let s = https_server(backend, &c, &[]);
+    let s = https_server(backend, &c, &["--protocols", "http1"]);
     let connect = format!("127.0.0.1:{}", s.port(0));
     let ca = c.ca_arg();
     let request = b"GET /request HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";

@@ -522,6 +522,7 @@ fn reloaded_certificates_serve_new_handshakes_and_open_connections_go_on() {
         None,
         &[],
         super::config::ClientAuth::NONE,
+        crate::options::Protocols::default(),
     )
     .expect("loads");
     run(async {
@@ -578,6 +579,7 @@ fn pkcs12_config(file: &str, password: &str) -> Result<Arc<ServerConfig>, String
         }),
         &[],
         super::config::ClientAuth::NONE,
+        crate::options::Protocols::default(),
     )
     .map(|(config, _)| config)
 }

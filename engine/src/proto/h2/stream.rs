@@ -19,7 +19,7 @@ use h2::{Reason, RecvStream, SendStream};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
 
-use super::body::H2Body;
+use super::body::{BodyFailure, H2Body};
 use super::head::{self, HeadLimits, Refused};
 use super::watch::Watch;
 use crate::body::{BodyKind, TrailersFuture};
@@ -64,6 +64,7 @@ pub(super) async fn serve<H: Handler>(
                 false,
                 None,
                 &watch,
+                None,
             )
             .await;
             return;
@@ -105,7 +106,6 @@ pub(super) async fn serve<H: Handler>(
         Some(f) => status_response(f.status()),
         None => response,
     };
-    drop(body);
     let _ = send(
         &shard,
         &mut respond,
@@ -113,6 +113,7 @@ pub(super) async fn serve<H: Handler>(
         is_head,
         rate(settings.timeouts.min_response_rate),
         &watch,
+        Some(&body),
     )
     .await;
 }
@@ -149,7 +150,12 @@ async fn send<H>(
     is_head: bool,
     rate: Option<(u64, Duration)>,
     watch: &Watch,
+    request_body: Option<&H2Body>,
 ) -> Result<(), SendError> {
+    let response = match first_piece(response, request_body) {
+        Ok(r) => r,
+        Err(f) => status_response(f.status()),
+    };
     let code = response.status().as_u16();
     if code >= 400 {
         shard.counters.error(code);
@@ -189,7 +195,8 @@ async fn send<H>(
     if no_body {
         return Ok(());
     }
-    let sent = send_body(&mut stream, body.kind, trailers, rate).await;
+    let mut pace = rate.map(Pace::new);
+    let sent = send_body(&mut stream, body.kind, trailers, &mut pace).await;
     match sent {
         Ok(()) => Ok(()),
         Err(SendError::TooSlow) => {
@@ -198,10 +205,52 @@ async fn send<H>(
             Err(SendError::TooSlow)
         }
         Err(e) => {
-            stream.send_reset(Reason::INTERNAL_ERROR);
+            // A request body over its limit or rate, once the response has started,
+            // ends the stream (Kestrel: RST_STREAM); so does a failed body stream.
+            let failed = request_body.and_then(H2Body::failure).is_some();
+            stream.send_reset(if failed {
+                Reason::CANCEL
+            } else {
+                Reason::INTERNAL_ERROR
+            });
             Err(e)
         }
     }
+}
+
+/// For a streamed body, take its first piece if it is ready now, so that a request
+/// body that fails at once (a `content-length` over the limit, read by an echoing
+/// handler) is still answered with its status rather than a reset (as HTTP/1 sends the
+/// head with the first piece). Only what is ready is taken: a slow stream's head goes
+/// out at once.
+fn first_piece(response: Response, body: Option<&H2Body>) -> Result<Response, BodyFailure> {
+    use futures_util::FutureExt;
+    let (status, headers, b) = response.into_parts();
+    let (b, trailers) = b.split_trailers();
+    let b = match b.kind {
+        BodyKind::Stream(mut chunks) => match chunks.next().now_or_never() {
+            Some(Some(Err(e))) => match body.and_then(H2Body::failure) {
+                Some(f) => return Err(f),
+                None => crate::Body::from_stream(futures_util::stream::once(async { Err(e) })),
+            },
+            Some(Some(Ok(first))) => crate::Body::from_stream(
+                futures_util::stream::once(async { Ok(first) }).chain(chunks),
+            ),
+            Some(None) => crate::Body::empty(),
+            None => crate::Body::from_stream(chunks),
+        },
+        kind => crate::Body { kind },
+    };
+    let b = match trailers {
+        Some(t) => b.with_trailers(t),
+        None => b,
+    };
+    let mut r = Response::new(b);
+    r.set_status(status);
+    for (n, v) in headers {
+        r.append_header(n, v);
+    }
+    Ok(r)
 }
 
 /// Send the body, then the trailers (or END_STREAM).
@@ -209,17 +258,17 @@ async fn send_body(
     stream: &mut SendStream<Bytes>,
     body: BodyKind,
     trailers: Option<TrailersFuture>,
-    rate: Option<(u64, Duration)>,
+    pace: &mut Option<Pace>,
 ) -> Result<(), SendError> {
     let last = trailers.is_none();
     match body {
         BodyKind::Empty | BodyKind::Trailed(_) => {}
-        BodyKind::Full(bytes) => send_data(stream, bytes, last, rate).await?,
+        BodyKind::Full(bytes) => send_data(stream, bytes, last, pace).await?,
         BodyKind::Stream(mut chunks) => {
             while let Some(chunk) = chunks.next().await {
                 match chunk {
                     Ok(c) if c.is_empty() => {}
-                    Ok(c) => send_data(stream, c, false, rate).await?,
+                    Ok(c) => send_data(stream, c, false, pace).await?,
                     Err(e) => {
                         tracing::debug!(error = %e, "response body stream failed; resetting the stream");
                         return Err(SendError::Gone);
@@ -244,26 +293,58 @@ async fn send_data(
     stream: &mut SendStream<Bytes>,
     mut data: Bytes,
     end: bool,
-    rate: Option<(u64, Duration)>,
+    pace: &mut Option<Pace>,
 ) -> Result<(), SendError> {
     while !data.is_empty() {
         stream.reserve_capacity(data.len());
         let wait = capacity(stream);
-        let granted = match rate {
+        let granted = match pace {
             None => wait.await?,
-            Some((rate, grace)) => {
-                // Kestrel's per-write allowance: the grace period, or the time the
-                // bytes take at the minimum rate.
-                let needed = Duration::from_secs_f64(data.len() as f64 / rate as f64);
-                monoio::time::timeout(grace.max(needed), wait)
-                    .await
-                    .map_err(|_| SendError::TooSlow)??
-            }
+            Some(pace) => pace.timed(wait).await??,
         };
         let piece = data.split_to(granted.min(data.len()));
         stream.send_data(piece, end && data.is_empty())?;
     }
     Ok(())
+}
+
+/// The minimum response data rate of one stream, measured over the time spent waiting
+/// for the client to open its flow-control window: after the grace period, the window
+/// must have opened by at least `rate` bytes per second waited. A window held shut
+/// fails after the grace period; a slow reader above the rate never does.
+struct Pace {
+    rate: u64,
+    grace: Duration,
+    granted: u64,
+    waited: Duration,
+}
+
+impl Pace {
+    fn new((rate, grace): (u64, Duration)) -> Self {
+        Pace {
+            rate,
+            grace,
+            granted: 0,
+            waited: Duration::ZERO,
+        }
+    }
+
+    /// Wait for `capacity` within what the rate allows.
+    async fn timed(
+        &mut self,
+        capacity: impl Future<Output = Result<usize, SendError>>,
+    ) -> Result<Result<usize, SendError>, SendError> {
+        let needed = Duration::from_secs_f64((self.granted + 1) as f64 / self.rate as f64);
+        let allowed = self.grace.max(needed).saturating_sub(self.waited);
+        let began = std::time::Instant::now();
+        let got = monoio::time::timeout(allowed, capacity).await;
+        self.waited += began.elapsed();
+        let got = got.map_err(|_| SendError::TooSlow)?;
+        if let Ok(n) = &got {
+            self.granted += *n as u64;
+        }
+        Ok(got)
+    }
 }
 
 /// Wait until the stream may send some bytes; how many.
