@@ -19,8 +19,14 @@ pub struct Args {
 }
 
 /// Parses the options; prints usage and exits with status 2 when they are wrong.
+#[allow(dead_code)] // peer-hyper takes its own options out first and uses `args_from`
 pub fn args(name: &str) -> Args {
-    match parse(std::env::args().skip(1)) {
+    args_from(name, std::env::args().skip(1))
+}
+
+/// As [`args`], from `it` (what a peer's own options left).
+pub fn args_from(name: &str, it: impl Iterator<Item = String>) -> Args {
+    match parse(it) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{name}: {e}\nusage: {name} --listen 127.0.0.1:PORT [--threads N]");
@@ -37,7 +43,10 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         match arg.as_str() {
             "--listen" => {
                 let v = value()?;
-                let v = v.strip_prefix("http://").unwrap_or(&v).trim_end_matches('/');
+                let v = v
+                    .strip_prefix("http://")
+                    .unwrap_or(&v)
+                    .trim_end_matches('/');
                 listen = Some(v.parse().map_err(|e| format!("bad --listen `{v}`: {e}"))?);
             }
             "--threads" => {

@@ -15,11 +15,12 @@ pub enum Backend {
     Epoll,
 }
 
-/// peregrine-load: a thread-per-core HTTP load generator.
+/// peregrine-load: a thread-per-core HTTP/1.1 and HTTP/2 load generator.
 ///
 /// Closed loop by default (each connection sends its next request, or pipelined batch,
-/// as soon as the previous one is answered); open loop at a constant rate with
-/// `--rate`, latency then measured from each request's intended send time.
+/// as soon as the previous one is answered; with --h2, each of a connection's --streams
+/// does); open loop at a constant rate with `--rate`, latency then measured from each
+/// request's intended send time.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "peregrine-load", version, about, long_about = None)]
 pub struct Args {
@@ -46,8 +47,18 @@ pub struct Args {
     #[arg(short = 'p', long, default_value_t = 1)]
     pub pipeline: usize,
 
+    /// HTTP/2: h2c with prior knowledge for http:// URLs, ALPN h2 over TLS for https://
+    /// (the run fails its requests as `tls` errors if the server does not choose h2).
+    #[arg(long)]
+    pub h2: bool,
+
+    /// HTTP/2: concurrent streams per connection, each one request at a time (as
+    /// h2load's -m).
+    #[arg(short = 'm', long, value_name = "N", default_value_t = 1, value_parser = parse_streams)]
+    pub streams: usize,
+
     /// Request method.
-    #[arg(short = 'm', long, default_value = "GET")]
+    #[arg(short = 'X', long, default_value = "GET")]
     pub method: String,
 
     /// Extra request header `Name: value` (repeatable).
@@ -139,6 +150,27 @@ impl Args {
                 );
             }
         }
+        if self.streams == 0 {
+            return Err("--streams must be at least 1".into());
+        }
+        if self.h2 {
+            if self.pipeline > 1 {
+                return Err(
+                    "--pipeline is HTTP/1.1 pipelining; with --h2 use --streams (-m) \
+                            for requests in flight per connection"
+                        .into(),
+                );
+            }
+            if self.no_keepalive {
+                return Err("--no-keepalive applies to HTTP/1.1 only, not --h2".into());
+            }
+        } else if self.streams > 1 {
+            return Err(
+                "--streams (-m) needs --h2 (over HTTP/1.1, --pipeline puts several requests \
+                 in flight per connection)"
+                    .into(),
+            );
+        }
         if self.no_keepalive && self.pipeline > 1 {
             return Err("--no-keepalive and --pipeline cannot be combined".into());
         }
@@ -168,6 +200,17 @@ impl Args {
             (None, None) => Some(Duration::from_secs(10)),
         }
     }
+}
+
+/// Parse `-m` / `--streams`, telling those who expect `-m` to be the method (it was,
+/// before HTTP/2) where that went.
+fn parse_streams(s: &str) -> Result<usize, String> {
+    s.parse().map_err(|_| {
+        format!(
+            "`{s}` is not a number of streams: -m is --streams (concurrent HTTP/2 streams \
+             per connection, as h2load's -m); the request method is -X/--method"
+        )
+    })
 }
 
 /// Parse `10s`, `250ms`, `2m`, `1h`, `1.5s` or a bare number of seconds.
@@ -231,11 +274,20 @@ mod tests {
             &["p", "--pipeline", "0", "http://h/"],
             &["p", "--rate", "10", "--pipeline", "2", "http://h/"],
             &["p", "--rate", "0", "http://h/"],
-            &["p", "-m", "G T", "http://h/"],
+            &["p", "-X", "G T", "http://h/"],
+            &["p", "-m", "0", "--h2", "http://h/"],
+            &["p", "-m", "8", "http://h/"],
+            &["p", "--h2", "--pipeline", "2", "http://h/"],
+            &["p", "--h2", "--no-keepalive", "http://h/"],
         ] {
             let a = Args::try_parse_from(bad).unwrap();
             assert!(a.validate().is_err(), "{bad:?}");
         }
+        let h2 = Args::try_parse_from(["p", "--h2", "-m", "100", "-c", "16", "http://h/"]).unwrap();
+        assert!(h2.validate().is_ok());
+        assert_eq!((h2.streams, h2.connections), (100, 16));
+        let e = Args::try_parse_from(["p", "-m", "POST", "http://h/"]).unwrap_err();
+        assert!(e.to_string().contains("-X/--method"), "{e}");
         let t = Args::try_parse_from(["p", "-t", "8", "-c", "2", "http://h/"]).unwrap();
         assert_eq!(t.thread_count(), 2);
     }

@@ -22,6 +22,7 @@
 
 use crate::ctx::ThreadCtx;
 use crate::framing::{Malformed, ResponseReader};
+use crate::schedule;
 use crate::stats::ErrorKind;
 use monoio::buf::{IoBuf, Slice, SliceMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
@@ -174,7 +175,6 @@ enum Outcome {
 /// thread's request budget, or the thread's stop.
 pub async fn run<C: Connector>(ctx: Rc<ThreadCtx>, connector: C, index: usize) {
     let plan = &*ctx.plan;
-    let clock = ctx.clock;
     let mut stream: Option<C::Stream> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(READ_BUF);
     let mut reader = ResponseReader::new(plan.request_is_head);
@@ -188,47 +188,14 @@ pub async fn run<C: Connector>(ctx: Rc<ThreadCtx>, connector: C, index: usize) {
         let (k, mut sent_at, measured, fresh) = match carry.take() {
             Some((k, sent_at, measured)) => (k, sent_at, measured, false),
             None => {
-                let (sent_at, measured) = match plan.rate {
-                    Some(rate) => {
-                        let slot = index as f64 + seq as f64 * plan.connections as f64;
-                        seq += 1;
-                        let intended = clock.start + Duration::from_secs_f64(slot / rate);
-                        if clock.end.is_some_and(|end| intended >= end) {
-                            break;
-                        }
-                        // Latency counts from the intended time when the connection
-                        // was still busy then (coordinated omission). When it was idle
-                        // and waited, the timer's own lateness (its granularity is
-                        // 1 ms) is not the server's: count from the actual send.
-                        let sent_at = if intended > Instant::now() {
-                            monoio::time::sleep_until(monoio::time::Instant::from_std(intended))
-                                .await;
-                            Instant::now()
-                        } else {
-                            intended
-                        };
-                        (sent_at, intended >= clock.measure_start)
-                    }
-                    None => {
-                        let now = Instant::now();
-                        if clock.end.is_some_and(|end| now >= end) {
-                            break;
-                        }
-                        (now, now >= clock.measure_start)
-                    }
+                let Some(slot) = schedule::next(&ctx, index, plan.connections, &mut seq).await
+                else {
+                    break;
                 };
-                let k = if measured {
-                    let budget = ctx.budget.get();
-                    if budget == 0 {
-                        break;
-                    }
-                    let k = budget.min(plan.pipeline as u64);
-                    ctx.budget.set(budget - k);
-                    k as usize
-                } else {
-                    plan.pipeline
+                let Some(k) = ctx.take_budget(slot.measured, plan.pipeline) else {
+                    break;
                 };
-                (k, sent_at, measured, plan.rate.is_none())
+                (k, slot.sent_at, slot.measured, slot.fresh)
             }
         };
 

@@ -5,7 +5,7 @@
 
 use crate::conn::Io;
 use crate::stats::{ErrorKind, Stats};
-use crate::tls::TlsPlan;
+use crate::tls::{Session, TlsPlan};
 use peregrine_runtime::Backend;
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -34,8 +34,12 @@ pub struct Plan {
     pub request: Vec<u8>,
     /// Length of one request in bytes.
     pub request_len: usize,
-    /// Requests per batch.
+    /// Requests per batch (HTTP/1.1).
     pub pipeline: usize,
+    /// HTTP/2 (`--h2`): the request every stream sends; `None` for HTTP/1.1.
+    pub h2: Option<crate::h2::Template>,
+    /// Concurrent streams per HTTP/2 connection (1 for HTTP/1.1).
+    pub streams: usize,
     /// The method is HEAD (responses have no body).
     pub request_is_head: bool,
     /// Reuse connections.
@@ -129,10 +133,64 @@ impl ThreadCtx {
 
     /// Count a connection opened (and note its TLS session, the first time).
     pub fn opened<S: Io>(&self, stream: &S) {
+        self.opened_with(|| stream.tls_session());
+    }
+
+    /// Count a connection opened; `session` tells its TLS session (asked the first
+    /// time only).
+    pub fn opened_with(&self, session: impl FnOnce() -> Option<Session>) {
         let mut stats = self.stats.borrow_mut();
         stats.connections_opened += 1;
         if stats.tls_session.is_none() {
-            stats.tls_session = stream.tls_session();
+            stats.tls_session = session();
+        }
+    }
+
+    /// Take up to `want` requests from the budget when they are `measured` (warm-up
+    /// requests are free): how many may go, `None` when the budget is spent.
+    pub fn take_budget(&self, measured: bool, want: usize) -> Option<usize> {
+        if !measured {
+            return Some(want);
+        }
+        let budget = self.budget.get();
+        if budget == 0 {
+            return None;
+        }
+        let k = budget.min(want as u64);
+        self.budget.set(budget - k);
+        Some(k as usize)
+    }
+
+    /// Whether `now` falls in the measured part of the run.
+    #[inline]
+    fn measuring(&self, now: Instant) -> bool {
+        now >= self.clock.measure_start && self.clock.end.is_none_or(|end| now < end)
+    }
+
+    /// Count `n` bytes read now, if the run is measuring (HTTP/2, where reads are not
+    /// tied to one request).
+    #[inline]
+    pub fn read_now(&self, n: usize) {
+        let now = Instant::now();
+        if self.measuring(now) {
+            let sec = self.second(now);
+            self.stats.borrow_mut().record_read(n as u64, sec);
+        }
+    }
+
+    /// Count `n` bytes written now, if the run is measuring (HTTP/2).
+    #[inline]
+    pub fn written_now(&self, n: usize) {
+        if self.measuring(Instant::now()) {
+            self.stats.borrow_mut().bytes_written += n as u64;
+        }
+    }
+
+    /// Note why an HTTP/2 connection failed (the first reason is kept for the report).
+    pub fn h2_failed(&self, why: String) {
+        let mut stats = self.stats.borrow_mut();
+        if stats.h2_failure.is_none() {
+            stats.h2_failure = Some(why);
         }
     }
 

@@ -1,4 +1,5 @@
-//! peregrine-load: a thread-per-core HTTP load generator on monoio (io_uring, or epoll).
+//! peregrine-load: a thread-per-core HTTP/1.1 and HTTP/2 load generator on monoio
+//! (io_uring, or epoll).
 //!
 //! - [`args`]: command-line options.
 //! - [`url`]: target URLs, TCP or unix socket, `http` or `https`.
@@ -7,7 +8,10 @@
 //!   `peregrine-protocol`'s response parser and chunked decoder).
 //! - [`ctx`]: what a thread's connections share: the plan, the clock, the thread's
 //!   figures.
-//! - [`conn`]: one connection's loop, closed or open (rate) loop, over any [`conn::Io`].
+//! - [`schedule`]: when a lane (a connection, or an HTTP/2 stream slot) sends next.
+//! - [`conn`]: one HTTP/1.1 connection's loop, closed or open (rate) loop, over any
+//!   [`conn::Io`].
+//! - [`h2`]: HTTP/2 (`--h2`): h2c or ALPN `h2`, `--streams` lanes per connection.
 //! - [`tls`]: `https`: the client configuration and a TLS stream driving rustls by hand
 //!   with owned buffers.
 //! - [`worker`]: pinned worker threads, one runtime each (`peregrine-runtime`).
@@ -21,9 +25,11 @@ pub mod args;
 pub mod conn;
 pub mod ctx;
 pub mod framing;
+pub mod h2;
 pub mod plot;
 pub mod report;
 pub mod request;
+pub mod schedule;
 pub mod stats;
 pub mod tls;
 pub mod url;
@@ -103,6 +109,7 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
             &target,
             args.cacert.as_deref(),
             args.insecure,
+            args.h2,
         )?),
         Scheme::Http if args.cacert.is_some() || args.insecure => {
             return Err(RunError(format!(
@@ -117,6 +124,16 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
         None => Vec::new(),
     };
     let keep_alive = !args.no_keepalive;
+    let h2 = if args.h2 {
+        Some(h2::Template::new(
+            &target,
+            &args.method,
+            &args.headers,
+            body.clone(),
+        )?)
+    } else {
+        None
+    };
     let request = request::render(
         &args.method,
         &target.path,
@@ -146,6 +163,8 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
         request_len: request.len(),
         request,
         pipeline: args.pipeline,
+        h2,
+        streams: args.streams,
         request_is_head: args.method.eq_ignore_ascii_case("HEAD"),
         keep_alive,
         connections: args.connections,
@@ -247,12 +266,14 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
     let setup = Setup {
         target: target.to_string(),
         scheme: target.scheme.name(),
+        protocol: if args.h2 { "h2" } else { "http/1.1" },
         tls_verify,
         method: args.method.clone(),
         backend: backend.name(),
         threads,
         connections: args.connections,
         pipeline: args.pipeline,
+        streams: args.streams,
         mode: if args.rate.is_some() {
             "rate"
         } else {

@@ -50,6 +50,9 @@ fn main() -> ExitCode {
         if let Some(problem) = report.tls_problem() {
             eprintln!("error: {problem}");
         }
+        if let Some(why) = &report.h2_failure {
+            eprintln!("error: {why}");
+        }
         return ExitCode::from(1);
     }
     if ok {

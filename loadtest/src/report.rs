@@ -13,6 +13,8 @@ pub struct Setup {
     pub target: String,
     /// `http` or `https`.
     pub scheme: &'static str,
+    /// `http/1.1` or `h2`.
+    pub protocol: &'static str,
     /// How the server's certificate is checked (`https` only).
     pub tls_verify: Option<Verify>,
     /// The request method.
@@ -23,8 +25,10 @@ pub struct Setup {
     pub threads: usize,
     /// Connections.
     pub connections: usize,
-    /// Pipelining depth.
+    /// Pipelining depth (HTTP/1.1).
     pub pipeline: usize,
+    /// Concurrent streams per connection (HTTP/2; 1 for HTTP/1.1).
+    pub streams: usize,
     /// `closed` (closed loop) or `rate` (open loop).
     pub mode: &'static str,
     /// Requested duration in seconds (`-d`).
@@ -108,7 +112,7 @@ pub struct ErrorCounts {
     pub write: u64,
     /// Not answered within the timeout.
     pub timeout: u64,
-    /// Not a valid HTTP/1.x response.
+    /// Not a valid HTTP/1.x response, or an HTTP/2 protocol error.
     pub malformed: u64,
     /// The TLS handshake failed.
     pub tls: u64,
@@ -187,6 +191,8 @@ pub struct Report {
     pub connections_opened: u64,
     /// TLS version, cipher and failures (`https` only).
     pub tls: Option<TlsReport>,
+    /// Why the first failed HTTP/2 connection failed (`--h2` only).
+    pub h2_failure: Option<String>,
     /// Latency figures (from the intended send time in rate mode).
     pub latency: Latency,
     /// Latency by percentile.
@@ -309,6 +315,9 @@ impl Report {
         if let Some(problem) = tls.as_ref().and_then(TlsReport::problem) {
             warnings.push(problem);
         }
+        if let Some(why) = &stats.h2_failure {
+            warnings.push(why.clone());
+        }
         if stats.responses == 0 {
             warnings.push("no response was received: nothing could be measured".into());
         }
@@ -323,6 +332,7 @@ impl Report {
             bytes_read_per_s: per_s(stats.bytes_read),
             connections_opened: stats.connections_opened,
             tls,
+            h2_failure: stats.h2_failure.clone(),
             latency,
             latency_distribution,
             status: StatusCounts {
@@ -374,10 +384,15 @@ impl Report {
         } else {
             String::new()
         };
+        let depth = if s.protocol == "h2" {
+            format!("{} streams each (HTTP/2)", s.streams)
+        } else {
+            format!("pipeline {}", s.pipeline)
+        };
         let _ = writeln!(
             o,
-            "  {} threads ({}), {} connections, pipeline {}{mode}{warm}",
-            s.threads, s.backend, s.connections, s.pipeline
+            "  {} threads ({}), {} connections, {depth}{mode}{warm}",
+            s.threads, s.backend, s.connections
         );
         if let Some(tls) = &self.tls {
             let how = tls.verify.describe();
@@ -570,12 +585,14 @@ mod tests {
         Setup {
             target: "http://h/".into(),
             scheme: "http",
+            protocol: "http/1.1",
             tls_verify: None,
             method: "GET".into(),
             backend: "epoll",
             threads: 1,
             connections: 1,
             pipeline: 1,
+            streams: 1,
             mode: "closed",
             duration_s: Some(1.0),
             requests: None,

@@ -1,5 +1,23 @@
 //! Rendering the request once: method, target, headers and body as wire bytes, which
 //! every connection then reuses (repeated `pipeline` times for a pipelined batch).
+//! [`parse_header`] checks a `-H` header (HTTP/2 uses it too).
+
+/// Split and check a `Name: value` header: the name a token, the value free of control
+/// characters (surrounding blanks trimmed).
+pub fn parse_header(h: &str) -> Result<(&str, &str), String> {
+    let (name, value) = h
+        .split_once(':')
+        .ok_or_else(|| format!("invalid header `{h}`: expected `Name: value`"))?;
+    let value = value.trim_matches([' ', '\t']);
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(format!("invalid header name in `{h}`"));
+    }
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(format!("invalid header value in `{h}`"));
+    }
+    Ok((name, value))
+}
 
 /// Build the bytes of one request.
 ///
@@ -23,17 +41,7 @@ pub fn render(
     let mut has_length = false;
     let mut lines = Vec::with_capacity(headers.len());
     for h in headers {
-        let (name, value) = h
-            .split_once(':')
-            .ok_or_else(|| format!("invalid header `{h}`: expected `Name: value`"))?;
-        let value = value.trim_matches([' ', '\t']);
-        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-        if name.is_empty() || !name.bytes().all(token) {
-            return Err(format!("invalid header name in `{h}`"));
-        }
-        if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
-            return Err(format!("invalid header value in `{h}`"));
-        }
+        let (name, value) = parse_header(h)?;
         if name.eq_ignore_ascii_case("host") {
             has_host = true;
         }

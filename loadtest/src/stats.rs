@@ -22,7 +22,8 @@ pub enum ErrorKind {
     Write = 2,
     /// Not answered within `--timeout`.
     Timeout = 3,
-    /// The server answered something that is not a valid HTTP/1.x response.
+    /// The server answered something that is not valid HTTP: not an HTTP/1.x response,
+    /// or (HTTP/2) a protocol error.
     Malformed = 4,
     /// The TLS handshake failed (certificate not trusted, no common version, …).
     Tls = 5,
@@ -88,6 +89,8 @@ pub struct Stats {
     pub tls_session: Option<Session>,
     /// Why the first failed TLS handshake failed.
     pub tls_failure: Option<String>,
+    /// Why the first failed HTTP/2 connection failed.
+    pub h2_failure: Option<String>,
 }
 
 impl Default for Stats {
@@ -112,6 +115,7 @@ impl Stats {
             timeline: Vec::new(),
             tls_session: None,
             tls_failure: None,
+            h2_failure: None,
         }
     }
 
@@ -182,6 +186,9 @@ impl Stats {
         }
         if self.tls_failure.is_none() {
             self.tls_failure.clone_from(&other.tls_failure);
+        }
+        if self.h2_failure.is_none() {
+            self.h2_failure.clone_from(&other.h2_failure);
         }
         if other.timeline.len() > self.timeline.len() {
             self.timeline

@@ -1,6 +1,7 @@
-//! HTTPS: the client configuration (`--cacert`, `--insecure`, ALPN `http/1.1`) and a TLS
-//! stream over any [`Io`] stream, driving a rustls `ClientConnection` by hand with owned
-//! buffers (as io_uring needs).
+//! HTTPS: the client configuration (`--cacert`, `--insecure`, ALPN `http/1.1`, or `h2`
+//! with `--h2`) and, for HTTP/1.1, a TLS stream over any [`Io`] stream, driving a rustls
+//! `ClientConnection` by hand with owned buffers (as io_uring needs). (HTTP/2 runs TLS
+//! through tokio-rustls over a poll-style stream: see [`crate::h2::dial`].)
 //!
 //! - Handshake: once per connection, inside [`Connector::connect`], so it is bounded by
 //!   `--timeout` like connecting; a failure is a [`ConnectError::Tls`] saying why (the
@@ -87,8 +88,14 @@ pub struct TlsPlan {
 
 impl TlsPlan {
     /// The plan for `target`, checking certificates against the PEM file `cacert`, or
-    /// not at all with `insecure`, or (neither given) against no CA at all.
-    pub fn new(target: &Target, cacert: Option<&Path>, insecure: bool) -> Result<TlsPlan, String> {
+    /// not at all with `insecure`, or (neither given) against no CA at all; offering
+    /// ALPN `h2` only when `h2`, else `http/1.1` only.
+    pub fn new(
+        target: &Target,
+        cacert: Option<&Path>,
+        insecure: bool,
+        h2: bool,
+    ) -> Result<TlsPlan, String> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -107,7 +114,11 @@ impl TlsPlan {
             ),
         };
         let mut config = builder.with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = if h2 {
+            vec![b"h2".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
         let host = match &target.endpoint {
             Endpoint::Tcp { host, .. } => host.clone(),
             Endpoint::Unix(_) => "localhost".to_string(),
@@ -128,6 +139,11 @@ impl TlsPlan {
             config: self.config.clone(),
             name: self.name.clone(),
         }
+    }
+
+    /// HTTP/2 over TLS over the connections `inner` opens.
+    pub fn h2_dial<C: Connector>(&self, inner: C) -> crate::h2::dial::Tls<C> {
+        crate::h2::dial::Tls::new(inner, self.config.clone(), self.name.clone())
     }
 }
 
@@ -212,7 +228,8 @@ pub struct Session {
     pub alpn: Option<String>,
 }
 
-fn session(conn: &ClientConnection) -> Session {
+/// What `conn`'s handshake settled.
+pub(crate) fn session(conn: &ClientConnection) -> Session {
     Session {
         version: match conn.protocol_version() {
             Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
@@ -327,7 +344,8 @@ async fn handshake<S: Io>(
     Ok(tls)
 }
 
-fn tls_error(e: &rustls::Error) -> ConnectError {
+/// A handshake failure, said for the report.
+pub(crate) fn tls_error(e: &rustls::Error) -> ConnectError {
     match e {
         rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
             ConnectError::Tls(format!(
@@ -505,7 +523,7 @@ mod tests {
     use super::*;
 
     fn plan(url: &str) -> TlsPlan {
-        TlsPlan::new(&Target::parse(url).unwrap(), None, true).unwrap()
+        TlsPlan::new(&Target::parse(url).unwrap(), None, true, false).unwrap()
     }
 
     #[test]
@@ -525,7 +543,9 @@ mod tests {
         assert_eq!(p.verify, Verify::Insecure);
         let p = plan("https://unix:/tmp/s.sock:/x");
         assert_eq!(p.name, ServerName::try_from("localhost").unwrap());
-        let none = TlsPlan::new(&Target::parse("https://h/").unwrap(), None, false).unwrap();
+        let none = TlsPlan::new(&Target::parse("https://h/").unwrap(), None, false, false).unwrap();
+        let h2 = TlsPlan::new(&Target::parse("https://h/").unwrap(), None, true, true).unwrap();
+        assert_eq!(h2.config.alpn_protocols, vec![b"h2".to_vec()]);
         assert_eq!(none.verify, Verify::NoRoots);
         assert!(none.verify.hint().unwrap().contains("--cacert"));
     }

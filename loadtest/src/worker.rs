@@ -1,5 +1,6 @@
 //! Worker threads: one per core, each pinned, each running its own monoio runtime
-//! (io_uring or epoll, set up by `peregrine-runtime`) with its share of the connections.
+//! (io_uring or epoll, set up by `peregrine-runtime`) with its share of the connections
+//! (HTTP/1.1 over [`conn`], or HTTP/2 over [`crate::h2`]).
 //! Per-thread figures live in a [`ThreadCtx`] shared by that thread's connection tasks
 //! only (no atomics on the request path); a ticker publishes running totals for the
 //! progress line a few times a second.
@@ -7,9 +8,11 @@
 use crate::args;
 use crate::conn::{self, TcpConnector, UnixConnector};
 use crate::ctx::{Clock, Dial, Plan, ThreadCtx};
+use crate::h2;
 use crate::stats::Stats;
 use peregrine_runtime::{Backend, BackendChoice, RuntimeThread, ThreadBuilder};
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::ops::Range;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,8 +114,9 @@ async fn worker(
     clock: Clock,
     progress: Option<Arc<Progress>>,
 ) -> (Stats, Instant) {
-    let mut batch = Vec::with_capacity(plan.request.len() * plan.pipeline);
-    for _ in 0..plan.pipeline {
+    let copies = if plan.h2.is_some() { 0 } else { plan.pipeline };
+    let mut batch = Vec::with_capacity(plan.request.len() * copies);
+    for _ in 0..copies {
         batch.extend_from_slice(&plan.request);
     }
     let ctx = Rc::new(ThreadCtx {
@@ -127,16 +131,39 @@ async fn worker(
     }
     let mut handles = Vec::with_capacity(share.connections.len());
     for i in share.connections.clone() {
-        let ctx = ctx.clone();
-        let h = match (&plan.dial, &plan.tls) {
-            (Dial::Tcp(addr), None) => monoio::spawn(bounded(ctx, TcpConnector(*addr), i)),
-            (Dial::Unix(path), None) => monoio::spawn(bounded(ctx, UnixConnector(path.clone()), i)),
-            (Dial::Tcp(addr), Some(tls)) => {
-                monoio::spawn(bounded(ctx, tls.connector(TcpConnector(*addr)), i))
+        let c = ctx.clone();
+        let end = ctx.clock.end;
+        let h = match (&plan.dial, &plan.tls, plan.h2.is_some()) {
+            (Dial::Tcp(addr), None, false) => {
+                monoio::spawn(bounded(end, conn::run(c, TcpConnector(*addr), i)))
             }
-            (Dial::Unix(path), Some(tls)) => {
-                monoio::spawn(bounded(ctx, tls.connector(UnixConnector(path.clone())), i))
+            (Dial::Unix(path), None, false) => {
+                monoio::spawn(bounded(end, conn::run(c, UnixConnector(path.clone()), i)))
             }
+            (Dial::Tcp(addr), Some(tls), false) => monoio::spawn(bounded(
+                end,
+                conn::run(c, tls.connector(TcpConnector(*addr)), i),
+            )),
+            (Dial::Unix(path), Some(tls), false) => monoio::spawn(bounded(
+                end,
+                conn::run(c, tls.connector(UnixConnector(path.clone())), i),
+            )),
+            (Dial::Tcp(addr), None, true) => monoio::spawn(bounded(
+                end,
+                h2::run(c, h2::dial::Plain(TcpConnector(*addr)), i),
+            )),
+            (Dial::Unix(path), None, true) => monoio::spawn(bounded(
+                end,
+                h2::run(c, h2::dial::Plain(UnixConnector(path.clone())), i),
+            )),
+            (Dial::Tcp(addr), Some(tls), true) => monoio::spawn(bounded(
+                end,
+                h2::run(c, tls.h2_dial(TcpConnector(*addr)), i),
+            )),
+            (Dial::Unix(path), Some(tls), true) => monoio::spawn(bounded(
+                end,
+                h2::run(c, tls.h2_dial(UnixConnector(path.clone())), i),
+            )),
         };
         handles.push(h);
     }
@@ -147,16 +174,15 @@ async fn worker(
     (stats, Instant::now())
 }
 
-/// A connection, cut off at the end of a timed run (responses still in flight then
-/// are not counted, as with wrk).
-async fn bounded<C: conn::Connector>(ctx: Rc<ThreadCtx>, connector: C, index: usize) {
-    match ctx.clock.end {
+/// A connection's loop, cut off at `end`, the end of a timed run (responses still in
+/// flight then are not counted, as with wrk).
+async fn bounded<F: Future<Output = ()>>(end: Option<Instant>, connection: F) {
+    match end {
         Some(end) => {
             let deadline = monoio::time::Instant::from_std(end);
-            let _ =
-                monoio::time::timeout_at(deadline, conn::run(ctx.clone(), connector, index)).await;
+            let _ = monoio::time::timeout_at(deadline, connection).await;
         }
-        None => conn::run(ctx, connector, index).await,
+        None => connection.await,
     }
 }
 

@@ -199,7 +199,7 @@ fn large_bodies_both_ways() {
                 "2",
                 "--pipeline",
                 "2",
-                "-m",
+                "-X",
                 "POST",
                 "--body",
                 path(&body),
