@@ -108,6 +108,7 @@ impl Counters {
             waits: self.waits.get(),
             panics: self.panics.get(),
             upgrades: self.upgrades.get(),
+            http2_connections: self.http2_connections.get(),
             active,
             pool_idle: pool.0,
             pool_hits: pool.1,
@@ -131,6 +132,7 @@ pub struct Snapshot {
     waits: u64,
     panics: u64,
     upgrades: u64,
+    http2_connections: u64,
     /// Connections open now.
     pub active: u64,
     /// Buffers idle in the pool now.
@@ -153,6 +155,11 @@ impl Snapshot {
     /// Connections upgraded so far.
     pub fn upgrades(&self) -> u64 {
         self.upgrades
+    }
+
+    /// Connections that spoke HTTP/2 so far.
+    pub fn http2_connections(&self) -> u64 {
+        self.http2_connections
     }
 }
 
@@ -203,7 +210,7 @@ impl Board {
             self.backend,
             snaps.len()
         );
-        let simple: [Family; 15] = [
+        let simple: [Family; 16] = [
             (
                 "connections_accepted_total",
                 "counter",
@@ -229,9 +236,15 @@ impl Board {
                 |s| s.upgrades,
             ),
             (
+                "connections_http2_total",
+                "counter",
+                "Connections that spoke HTTP/2 (ALPN h2 or the h2c preface).",
+                |s| s.http2_connections,
+            ),
+            (
                 "requests_total",
                 "counter",
-                "Requests dispatched to the handler.",
+                "Requests dispatched to the handler (HTTP/2: streams).",
                 |s| s.requests,
             ),
             (

@@ -15,6 +15,8 @@
 mod body;
 mod head;
 mod stream;
+#[cfg(test)]
+mod tests;
 mod watch;
 
 use std::future::{poll_fn, Future};
