@@ -107,6 +107,19 @@ fn request(method: Method, path: &str) -> http::Request<()> {
         .expect("request")
 }
 
+/// Open a stream for `req` (ending it when `end`).
+async fn start(
+    c: &mut SendRequest<Bytes>,
+    req: http::Request<()>,
+    end: bool,
+) -> (h2::client::ResponseFuture, h2::SendStream<Bytes>) {
+    let mut send = poll_fn(|cx| c.poll_ready(cx))
+        .await
+        .map(|_| c.clone())
+        .expect("ready");
+    send.send_request(req, end).expect("send")
+}
+
 /// Send `req` (with `body`), then read the response: status, body, trailers.
 async fn exchange(
     send: &mut SendRequest<Bytes>,
@@ -195,13 +208,7 @@ fn trailers_go_both_ways() {
     run(async {
         let bench = Bench::new(app, |_| {});
         let mut c = client(&bench).await;
-        let mut send = poll_fn(|cx| c.poll_ready(cx))
-            .await
-            .map(|_| c.clone())
-            .expect("ready");
-        let (response, mut stream) = send
-            .send_request(request(Method::POST, "/trailers"), false)
-            .expect("send");
+        let (response, mut stream) = start(&mut c, request(Method::POST, "/trailers"), false).await;
         stream
             .send_data(Bytes::from_static(b"abc"), false)
             .expect("data");
@@ -226,13 +233,7 @@ fn a_client_reset_cancels_the_handler() {
     run(async {
         let bench = Bench::new(app, |_| {});
         let mut c = client(&bench).await;
-        let mut send = poll_fn(|cx| c.poll_ready(cx))
-            .await
-            .map(|_| c.clone())
-            .expect("ready");
-        let (_response, mut stream) = send
-            .send_request(request(Method::GET, "/hang"), true)
-            .expect("send");
+        let (_response, mut stream) = start(&mut c, request(Method::GET, "/hang"), true).await;
         until("the handler runs", || HANGING.with(Cell::get) == 1).await;
         stream.send_reset(h2::Reason::CANCEL);
         until("the handler is dropped", || HANGING.with(Cell::get) == 0).await;
@@ -248,13 +249,7 @@ fn shutdown_lets_the_open_stream_finish_then_abort_ends_a_stuck_one() {
     run(async {
         let bench = Bench::new(app, |_| {});
         let mut c = client(&bench).await;
-        let mut send = poll_fn(|cx| c.poll_ready(cx))
-            .await
-            .map(|_| c.clone())
-            .expect("ready");
-        let (response, mut stream) = send
-            .send_request(request(Method::POST, "/slow"), false)
-            .expect("send");
+        let (response, mut stream) = start(&mut c, request(Method::POST, "/slow"), false).await;
         stream
             .send_data(Bytes::from_static(b"12"), false)
             .expect("data");
@@ -278,13 +273,7 @@ fn shutdown_lets_the_open_stream_finish_then_abort_ends_a_stuck_one() {
         // A second connection whose handler never returns is ended by the abort.
         let bench = Bench::new(app, |_| {});
         let mut c = client(&bench).await;
-        let mut send = poll_fn(|cx| c.poll_ready(cx))
-            .await
-            .map(|_| c.clone())
-            .expect("ready");
-        let (_response, _stream) = send
-            .send_request(request(Method::GET, "/hang"), true)
-            .expect("send");
+        let (_response, _stream) = start(&mut c, request(Method::GET, "/hang"), true).await;
         until("the handler runs", || HANGING.with(Cell::get) == 1).await;
         bench.shutdown();
         settle().await;
