@@ -55,6 +55,7 @@ class Stream:
         self.ended = False
         self.reset = None
         self.trailers = {}
+        self.informational = []
 
 
 class Client:
@@ -132,6 +133,8 @@ class Client:
                 s = self.streams[e.stream_id]
                 s.headers = dict(e.headers)
                 s.status = int(s.headers.get(":status", "0"))
+            elif isinstance(e, h2.events.InformationalResponseReceived):
+                self.streams[e.stream_id].informational.append(int(dict(e.headers)[":status"]))
             elif isinstance(e, h2.events.DataReceived):
                 self.streams[e.stream_id].data += e.data
                 self.conn.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
@@ -424,6 +427,35 @@ def case_ping(port, scheme, answer):
         c.pump(c.done(again))
         result["after"] = c.summary(again)
     return result
+
+
+def case_continue(port, scheme):
+    c = Client(port, scheme)
+    sid = c.request("POST", "/request", [("expect", "100-continue"), ("content-length", "5")], b"", end=False)
+    got = c.pump(lambda c: c.streams[sid].informational, timeout=5)
+    c.send_more(sid, b"hello", True)
+    c.pump(c.done(sid))
+    s = c.streams[sid]
+    return {
+        "informational": s.informational,
+        "got_100_before_body": got,
+        "status": s.status,
+        "body": json.loads(bytes(s.data)) if s.ended else None,
+    }
+
+
+def case_slow_body(port, scheme):
+    c = Client(port, scheme)
+    sid = c.request("POST", "/request", [], b"x", end=False)
+    started = time.monotonic()
+    c.pump(c.done(sid))
+    after = c.request("GET", "/plaintext")
+    c.pump(c.done(after))
+    return {
+        "stream": c.summary(sid),
+        "seconds": round(time.monotonic() - started, 2),
+        "after": c.summary(after),
+    }
 
 
 def case_trailers(port, scheme):

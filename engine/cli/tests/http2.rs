@@ -14,7 +14,8 @@
 //! - Python `h2` (tests/h2_client.py) for what no client tool can express: 100
 //!   concurrent streams, 1 MB POST through flow control both ways, per-stream 431 (too
 //!   many / too large header fields) and 413 (a body over `--max-request-body-size`,
-//!   with and without `content-length`) while the connection's other streams go on,
+//!   with and without `content-length`) and 408 (a body slower than the minimum rate)
+//!   while the connection's other streams go on, `Expect: 100-continue`,
 //!   RST_STREAM of one stream leaving the others, request and response trailers, rapid
 //!   reset, CONTINUATION, PING and SETTINGS floods and a window held shut (each:
 //!   GOAWAY(ENHANCE_YOUR_CALM) and a close, while another client is served), the
@@ -342,6 +343,11 @@ fn per_stream_limits(backend: Backend) {
     assert_eq!(j["fine"]["status"], 200, "{j}");
     assert_eq!(j["after"]["status"], 200, "the connection goes on: {j}");
     assert!(j["goaway"].is_null(), "{j}");
+    let j = h2_case("continue", s.port(0), "http", None);
+    assert_eq!(j["informational"][0], 100, "{j}");
+    assert_eq!(j["got_100_before_body"], true, "{j}");
+    assert_eq!(j["status"], 200, "{j}");
+    assert_eq!(j["body"]["body_length"], 5, "{j}");
     let j = h2_case("reset", s.port(1), "https", None);
     assert_eq!(j["other"]["status"], 200, "{j}");
     assert_eq!(j["other_body"], "other stream", "{j}");
@@ -349,6 +355,19 @@ fn per_stream_limits(backend: Backend) {
     assert!(j["goaway"].is_null(), "{j}");
 }
 both_backends!(limits_hold_per_stream, per_stream_limits);
+
+fn slow_body(backend: Backend) {
+    if !python_h2_available() {
+        return;
+    }
+    let s = server(backend, &["--min-request-body-data-rate-grace", "1s"]);
+    let j = h2_case("slow-body", s.port(0), "http", None);
+    assert_eq!(j["stream"]["status"], 408, "{j}");
+    let secs = j["seconds"].as_f64().unwrap_or(-1.0);
+    assert!((0.5..5.0).contains(&secs), "408 after {secs} s: {j}");
+    assert_eq!(j["after"]["status"], 200, "the connection goes on: {j}");
+}
+both_backends!(a_slow_body_gets_408_on_its_stream, slow_body);
 
 fn attacks_end_in_enhance_your_calm(backend: Backend) {
     if !python_h2_available() {

@@ -2,7 +2,8 @@
 //! with the flow-control window given back as each piece is handed over (the client may
 //! send more only as fast as the handler reads), the body size limit (`413`, Kestrel's
 //! `MaxRequestBodySize`, also checked against `content-length` up front), the minimum
-//! data rate per stream (`408`), and the trailers.
+//! data rate per stream (`408`), `Expect: 100-continue` (the first read asks the stream
+//! to send `100`), and the trailers.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -61,6 +62,10 @@ pub(super) struct H2Body {
     /// Minimum rate (bytes/s) and grace period.
     rate: Option<(u64, Duration)>,
     failure: Cell<Option<BodyFailure>>,
+    /// The client sent `Expect: 100-continue` and no `100` has been asked for yet.
+    expects_continue: Cell<bool>,
+    /// The first read asked for the `100 Continue` (the stream sends it).
+    continue_wanted: Cell<bool>,
 }
 
 impl H2Body {
@@ -84,7 +89,18 @@ impl H2Body {
             waited: Cell::new(Duration::ZERO),
             rate,
             failure: Cell::new(None),
+            expects_continue: Cell::new(
+                headers
+                    .get(http::header::EXPECT)
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue")),
+            ),
+            continue_wanted: Cell::new(false),
         }
+    }
+
+    /// Whether a `100 Continue` is to be sent now (once, at the first read).
+    pub fn take_continue(&self) -> bool {
+        self.continue_wanted.replace(false)
     }
 
     /// Why reading failed, if it did.
@@ -107,6 +123,9 @@ impl H2Body {
                 if declared > max {
                     return self.fail(BodyFailure::TooLarge);
                 }
+            }
+            if self.expects_continue.replace(false) {
+                self.continue_wanted.set(true);
             }
         }
         let data = poll_fn(|cx| self.recv.borrow_mut().poll_data(cx));

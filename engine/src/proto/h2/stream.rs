@@ -84,6 +84,12 @@ pub(super) async fn serve<H: Handler>(
             if let Poll::Ready(r) = run.as_mut().poll(cx) {
                 return Poll::Ready(Some(r));
             }
+            if body.take_continue() {
+                // The handler started reading a body sent with `Expect: 100-continue`.
+                let mut interim = http::Response::new(());
+                *interim.status_mut() = StatusCode::CONTINUE;
+                let _ = respond.send_informational(interim);
+            }
             // The client reset the stream: the handler's work is moot.
             match respond.poll_reset(cx) {
                 Poll::Ready(_) => Poll::Ready(None),
