@@ -17,3 +17,4 @@
 
 pub mod date;
 pub mod h1;
+pub mod ws;
