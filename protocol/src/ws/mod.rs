@@ -17,13 +17,18 @@
 //! - [`close`]: close codes and their validity on the wire.
 
 pub mod close;
-
+pub mod decoder;
+pub mod deflate;
+pub mod encoder;
 pub mod error;
 pub mod frame;
 pub mod handshake;
-
 pub mod mask;
+mod utf8;
 
+pub use decoder::{Decoder, Message};
+pub use deflate::{DeflateConfig, DeflateParams};
+pub use encoder::Encoder;
 pub use error::DecodeError;
 pub use frame::{FrameHeader, OpCode};
 pub use handshake::{accept_key, Handshake, HandshakeError, UpgradeRequest};
