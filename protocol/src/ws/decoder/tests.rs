@@ -407,13 +407,7 @@ fn params(offer: &str) -> DeflateParams {
 
 /// Compressed payload of each message, as a client with these parameters sends them.
 fn client_compress(p: &DeflateParams, msgs: &[&[u8]]) -> Vec<Vec<u8>> {
-    // The client's compressor: its window and context rules are the client_* ones.
-    let client_view = DeflateParams {
-        server_max_window_bits: p.client_max_window_bits.max(9),
-        server_no_context_takeover: p.client_no_context_takeover,
-        ..*p
-    };
-    let mut d = Deflater::new(&client_view);
+    let mut d = Deflater::new(&p.mirrored());
     msgs.iter()
         .map(|m| {
             let mut z = Vec::new();

@@ -158,11 +158,7 @@ fn round_trips_with_each_context_mode_and_window() {
         let p = nego(offer).unwrap();
         // Server → client: our deflater, inflated with the client's view (window 15).
         let mut def = Deflater::new(&p);
-        let mut inf = Inflater::new(&DeflateParams {
-            client_max_window_bits: p.server_max_window_bits,
-            client_no_context_takeover: p.server_no_context_takeover,
-            ..p
-        });
+        let mut inf = Inflater::new(&p.mirrored());
         for msg in [&text[..], b"", b"Hello", &text[..500]] {
             let mut z = Vec::new();
             assert!(def.compress(msg, &mut z));
