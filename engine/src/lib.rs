@@ -42,6 +42,7 @@ mod tls;
 mod transport;
 mod url;
 mod worker;
+pub mod ws;
 
 pub use backend::{Backend, BackendChoice};
 pub use body::{Body, BoxStream, TrailersFuture};
@@ -50,7 +51,7 @@ pub use handler::Handler;
 pub use listen::BindError;
 pub use options::{
     default_threads, ClientCertificateMode, Http2Limits, Options, Pkcs12Certificate, Protocols,
-    SniCertificate, TlsOptions, DEFAULT_URLS,
+    SniCertificate, TlsOptions, WebSocketOptions, DEFAULT_URLS,
 };
 pub use request::{BodyLimitError, Request, RequestBody, UpgradeError, Upgraded};
 pub use response::Response;

@@ -10,7 +10,9 @@ use crate::listen::parse_mode;
 use crate::url::{parse_urls, BindAddress, UrlError};
 
 mod http2;
+mod websocket;
 pub use http2::{Http2Limits, Protocols};
+pub use websocket::WebSocketOptions;
 
 /// The certificate `https://` prefixes are served with: a PEM chain (leaf first) and its
 /// PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC).
@@ -157,6 +159,8 @@ pub struct Options {
     pub protocols: Protocols,
     /// Kestrel's `Http2Limits`.
     pub http2: Http2Limits,
+    /// How accepted WebSockets behave (ASP.NET's `WebSocketOptions`).
+    pub websocket: WebSocketOptions,
 }
 
 impl Default for Options {
@@ -191,6 +195,7 @@ impl Default for Options {
             metrics_urls: Vec::new(),
             protocols: Protocols::default(),
             http2: Http2Limits::default(),
+            websocket: WebSocketOptions::default(),
         }
     }
 }
@@ -293,7 +298,8 @@ impl Options {
         if self.max_concurrent_connections == Some(0) {
             return Err("Maximum concurrent connections must be greater than 0.".into());
         }
-        self.http2.validate()
+        self.http2.validate()?;
+        self.websocket.validate()
     }
 
     /// Choose the backend.

@@ -16,7 +16,7 @@ use peregrine_protocol::h1::parse::Limits;
 use crate::backend::Backend;
 use crate::date::DateCache;
 use crate::metrics::{Board, Counters};
-use crate::options::{Http2Limits, Options, Protocols};
+use crate::options::{Http2Limits, Options, Protocols, WebSocketOptions};
 use crate::pool::BufPool;
 use crate::registry::{Registry, Timeouts};
 use crate::request::{LocalFuture, UpgradeLease};
@@ -43,6 +43,8 @@ pub(crate) struct HttpSettings {
     pub protocols: Protocols,
     /// Kestrel's `Http2Limits`.
     pub http2: Http2Limits,
+    /// How accepted WebSockets behave.
+    pub websocket: WebSocketOptions,
     /// The keep-alive timeout as given (HTTP/2 connections time themselves).
     pub keep_alive_timeout: Duration,
     /// Wait for back-to-back requests with a pending read (io_uring: one operation
@@ -76,6 +78,7 @@ impl HttpSettings {
             max_concurrent_upgraded_connections: o.max_concurrent_upgraded_connections,
             protocols: o.protocols,
             http2: o.http2,
+            websocket: o.websocket.clone(),
             keep_alive_timeout: o.keep_alive_timeout,
             hot_reads: backend == Backend::IoUring,
             open_connections: AtomicU64::new(0),

@@ -19,6 +19,9 @@
 //!   server finishes its side, the client reads end-of-stream). Without those headers,
 //!   or when the request cannot be upgraded (it has a body) → 400; over
 //!   `--max-concurrent-upgraded-connections` → 503
+//! - `GET /ws` (a WebSocket handshake), or an HTTP/2 extended CONNECT with `:protocol
+//!   websocket` → the WebSocket echoes every message (subprotocol `echo` when offered);
+//!   a refused handshake gets its answer (400, 426, 403, 503)
 //! - anything else → 404
 //!
 //! `HEAD` is answered wherever `GET` is.
@@ -32,6 +35,7 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use peregrine::http::header::CONTENT_TYPE;
 use peregrine::http::{HeaderValue, Method, StatusCode};
+use peregrine::ws::Message as WsMessage;
 use peregrine::{Body, Request, Response, UpgradeError, Upgraded};
 use serde::Serialize;
 
@@ -53,6 +57,7 @@ pub async fn handle(req: Request) -> Response {
         "/stream" if get => stream(&req),
         "/trailers" if get => trailers(),
         "/upgrade/echo" if req.method() == Method::GET => Box::pin(upgrade_echo(req)).await,
+        "/ws" if get || req.method() == Method::CONNECT => Box::pin(ws_echo(req)).await,
         _ => status(StatusCode::NOT_FOUND),
     }
 }
@@ -241,6 +246,28 @@ async fn upgrade_echo(mut req: Request) -> Response {
         Err(UpgradeError::LimitReached) => status(StatusCode::SERVICE_UNAVAILABLE),
         Err(_) => status(StatusCode::BAD_REQUEST),
     }
+}
+
+/// `/ws`: accept a WebSocket (HTTP/1.1 upgrade or HTTP/2 extended CONNECT; subprotocol
+/// `echo` when offered) and echo every message until it closes.
+async fn ws_echo(mut req: Request) -> Response {
+    let wants_echo = req.websocket_protocols().iter().any(|p| p == "echo");
+    let mut ws = match req.accept_websocket(wants_echo.then_some("echo")).await {
+        Ok(ws) => ws,
+        Err(e) => return e.response(),
+    };
+    while let Some(message) = ws.recv().await {
+        let echo = match message {
+            Ok(m @ (WsMessage::Text(_) | WsMessage::Binary(_))) => m,
+            Ok(_) => continue,
+            Err(_) => break,
+        };
+        if ws.send(echo).await.is_err() {
+            break;
+        }
+    }
+    // Ignored: the connection was upgraded.
+    Response::default()
 }
 
 /// Whether the `Upgrade` header lists `echo` (a comma-separated list of protocols).

@@ -197,6 +197,21 @@ pub struct Args {
     #[arg(long, env = "PEREGRINE_HTTP2_KEEP_ALIVE_PING_TIMEOUT")]
     pub http2_keep_alive_ping_timeout: Option<String>,
 
+    /// Origins allowed to open WebSockets, comma-separated (scheme://host[:port]);
+    /// another Origin gets 403 [default: any]
+    #[arg(long, env = "PEREGRINE_WEBSOCKET_ALLOWED_ORIGINS")]
+    pub websocket_allowed_origins: Option<String>,
+
+    /// Largest WebSocket message in bytes (after decompression); larger closes the
+    /// socket with 1009 [default: 1048576]
+    #[arg(long, env = "PEREGRINE_MAX_WEBSOCKET_MESSAGE_SIZE")]
+    pub max_websocket_message_size: Option<String>,
+
+    /// Ping WebSockets quiet this long, and close those that stop answering, or "off"
+    /// [default: 120s]
+    #[arg(long, env = "PEREGRINE_WEBSOCKET_KEEP_ALIVE_INTERVAL")]
+    pub websocket_keep_alive_interval: Option<String>,
+
     /// Admin listeners serving GET /metrics in Prometheus text format, ';'-separated
     /// (e.g. http://127.0.0.1:9100) [default: none]
     #[arg(long, env = "PEREGRINE_METRICS_URLS")]
@@ -258,6 +273,9 @@ pub struct FileConfig {
     http2_initial_stream_window_size: Option<toml::Value>,
     http2_keep_alive_ping_delay: Option<toml::Value>,
     http2_keep_alive_ping_timeout: Option<toml::Value>,
+    websocket_allowed_origins: Option<String>,
+    max_websocket_message_size: Option<toml::Value>,
+    websocket_keep_alive_interval: Option<toml::Value>,
 }
 
 /// Read the file named by `--config`, if any.
@@ -478,6 +496,20 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
                 file.http2_keep_alive_ping_timeout,
             ),
         },
+    )?;
+    crate::websocket_flags::apply(
+        &mut o,
+        args.websocket_allowed_origins
+            .clone()
+            .or(file.websocket_allowed_origins),
+        text_layer(
+            &args.max_websocket_message_size,
+            file.max_websocket_message_size,
+        ),
+        text_layer(
+            &args.websocket_keep_alive_interval,
+            file.websocket_keep_alive_interval,
+        ),
     )?;
     o.validate()?;
     Ok(o)

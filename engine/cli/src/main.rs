@@ -5,6 +5,7 @@ mod app;
 mod cli;
 mod http2_flags;
 mod tls_flags;
+mod websocket_flags;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -478,6 +478,75 @@ def case_trailers(port, scheme):
     }
 
 
+def ws_frame(opcode, payload):
+    """A masked client WebSocket frame (FIN set)."""
+    key = b"\x11\x22\x33\x44"
+    n = len(payload)
+    head = bytes([0x80 | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    else:
+        head += bytes([0x80 | 126]) + struct.pack(">H", n)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def ws_frames(data):
+    """The complete unmasked server frames in `data`: [(opcode, payload)]."""
+    out, i = [], 0
+    while i + 2 <= len(data):
+        n, at = data[i + 1] & 0x7F, i + 2
+        if n == 126:
+            if i + 4 > len(data):
+                break
+            n, at = struct.unpack(">H", bytes(data[i + 2 : i + 4]))[0], i + 4
+        if at + n > len(data):
+            break
+        out.append((data[i] & 0x0F, bytes(data[at : at + n])))
+        i = at + n
+    return out
+
+
+def case_websocket(port, scheme):
+    c = Client(port, scheme)
+    c.pump(lambda c: c.conn.remote_settings.enable_connect_protocol, timeout=5)
+    enabled = bool(c.conn.remote_settings.enable_connect_protocol)
+    sids = []
+    for text in ["first socket", "second socket"]:
+        sid = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(
+            sid,
+            [
+                (":method", "CONNECT"),
+                (":protocol", "websocket"),
+                (":scheme", scheme),
+                (":path", "/ws"),
+                (":authority", "localhost"),
+                ("sec-websocket-version", "13"),
+            ],
+        )
+        c.streams[sid] = Stream()
+        sids.append((sid, text))
+    c.flush()
+    c.pump(lambda c: all(c.streams[s].status for s, _ in sids))
+    for sid, text in sids:
+        c.conn.send_data(sid, ws_frame(1, text.encode()))
+    c.flush()
+    c.pump(lambda c: all(ws_frames(c.streams[s].data) for s, _ in sids))
+    echo = [ws_frames(c.streams[s].data)[0][1].decode() for s, _ in sids]
+    first = sids[0][0]
+    c.conn.send_data(first, ws_frame(8, b"\x03\xe8"))
+    c.flush()
+    c.pump(lambda c: len(ws_frames(c.streams[first].data)) >= 2)
+    frames = ws_frames(c.streams[first].data)
+    close = frames[1] if len(frames) > 1 else (None, b"")
+    return {
+        "connect_protocol_enabled": enabled,
+        "status": [c.streams[s].status for s, _ in sids],
+        "echo": echo,
+        "close_code": struct.unpack(">H", close[1][:2])[0] if close[0] == 8 else None,
+    }
+
+
 def main():
     case, port, scheme = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     args = sys.argv[4:]

@@ -6,8 +6,8 @@
 mod seam;
 mod upgrade;
 
-pub(crate) use seam::{LocalFuture, RequestIo};
-pub(crate) use upgrade::UpgradeLease;
+pub(crate) use seam::{LocalFuture, RequestIo, UpgradeHeaders};
+pub(crate) use upgrade::{ErasedStream, UpgradeLease};
 pub use upgrade::{UpgradeError, Upgraded};
 
 use std::future::Future;
@@ -186,10 +186,28 @@ impl Request {
     /// Fails, before anything is sent, when the request is not upgradable, when it was
     /// already upgraded, or when the upgraded-connection limit is reached.
     pub async fn upgrade(&mut self, protocol: HeaderValue) -> Result<Upgraded, UpgradeError> {
+        self.upgrade_with(protocol, Vec::new()).await
+    }
+
+    /// [`Request::upgrade`] sending `headers` with the switch (a WebSocket handshake's
+    /// `Sec-WebSocket-Accept`, for one). On an HTTP/2 extended CONNECT (RFC 8441) the
+    /// switch is a `200` with `headers` on the stream, which then carries the bytes.
+    pub async fn upgrade_with(
+        &mut self,
+        protocol: HeaderValue,
+        headers: Vec<(HeaderName, HeaderValue)>,
+    ) -> Result<Upgraded, UpgradeError> {
         if !self.upgradable {
             return Err(UpgradeError::NotUpgradable);
         }
-        self.io.upgrade(protocol).await
+        self.io.upgrade(protocol, headers).await
+    }
+
+    /// The `:protocol` of an HTTP/2 extended CONNECT (RFC 8441; `websocket` for a
+    /// WebSocket over HTTP/2), `None` otherwise. The method of such a request is
+    /// `CONNECT`.
+    pub fn connect_protocol(&self) -> Option<&str> {
+        self.io.connect_protocol()
     }
 
     /// Take the body out of the request.

@@ -49,12 +49,19 @@ impl std::error::Error for UpgradeError {}
 
 /// A transport with its types erased, for the upgraded stream (not the hot path).
 pub(crate) trait ErasedStream {
+    /// Wait until a read would return at once (data or end-of-stream); dropping the
+    /// wait loses nothing.
+    fn readable(&mut self) -> LocalFuture<'_, io::Result<()>>;
     fn read(&mut self, buf: BytesMut) -> LocalFuture<'_, (io::Result<usize>, BytesMut)>;
     fn write_all(&mut self, buf: Bytes) -> LocalFuture<'_, io::Result<usize>>;
     fn shutdown(&mut self) -> LocalFuture<'_, io::Result<()>>;
 }
 
 impl<T: Transport> ErasedStream for T {
+    fn readable(&mut self) -> LocalFuture<'_, io::Result<()>> {
+        Box::pin(Transport::readable(self, false))
+    }
+
     fn read(&mut self, buf: BytesMut) -> LocalFuture<'_, (io::Result<usize>, BytesMut)> {
         Box::pin(Transport::read(self, buf))
     }
@@ -113,6 +120,16 @@ impl Upgraded {
             return (Ok(n), buf);
         }
         self.stream.read(buf).await
+    }
+
+    /// Wait until [`read`](Self::read) would return at once (data or end-of-stream),
+    /// holding no buffer. Unlike a pending read, this wait can be dropped (raced against
+    /// a timer or a shutdown) without losing anything the client sent.
+    pub async fn readable(&mut self) -> io::Result<()> {
+        if !self.leftover.is_empty() {
+            return Ok(());
+        }
+        self.stream.readable().await
     }
 
     /// Write all of `data`.

@@ -125,12 +125,16 @@ pub(crate) fn encode_error(
 pub(crate) fn encode_switching(
     dst: &mut BytesMut,
     protocol: &[u8],
+    extra: &[(http::HeaderName, http::HeaderValue)],
     date: &DateCache,
     server: Option<&[u8]>,
 ) {
     write_status_line(dst, Version::Http11, 101);
     dst.extend_from_slice(b"Connection: Upgrade\r\n");
     write_header(dst, b"Upgrade", protocol);
+    for (name, value) in extra {
+        write_header(dst, name.as_str().as_bytes(), value.as_bytes());
+    }
     write_header(dst, b"Date", &date.get());
     if let Some(server) = server {
         write_header(dst, b"Server", server);

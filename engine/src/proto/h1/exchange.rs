@@ -23,9 +23,9 @@ use super::encode::encode_switching;
 use crate::metrics::bump;
 use crate::registry::{ConnId, Kick, Phase};
 use crate::request::{
-    BodyLimitError, LocalFuture, RequestIo, SpareHeaders, UpgradeError, Upgraded,
+    BodyLimitError, LocalFuture, RequestIo, SpareHeaders, UpgradeError, UpgradeHeaders, Upgraded,
 };
-use crate::shard::{Lease, ShardCore};
+use crate::shard::{HttpSettings, Lease, ShardCore};
 use crate::transport::Transport;
 
 /// Largest trailer section accepted after a chunked body.
@@ -417,7 +417,11 @@ impl<T: Transport> Exchange<T> {
     }
 
     /// Send `101 Switching Protocols` and hand the transport to the handler.
-    async fn switch(&self, protocol: HeaderValue) -> Result<Upgraded, UpgradeError> {
+    async fn switch(
+        &self,
+        protocol: HeaderValue,
+        extra: UpgradeHeaders,
+    ) -> Result<Upgraded, UpgradeError> {
         if self.writing.get() == Writing::Upgraded {
             return Err(UpgradeError::AlreadyUpgraded);
         }
@@ -434,6 +438,7 @@ impl<T: Transport> Exchange<T> {
         encode_switching(
             &mut head,
             protocol.as_bytes(),
+            &extra,
             &shard.date,
             shard.http.server_header.as_deref(),
         );
@@ -481,7 +486,15 @@ impl<T: Transport> RequestIo for Exchange<T> {
         }
     }
 
-    fn upgrade(&self, protocol: HeaderValue) -> LocalFuture<'_, Result<Upgraded, UpgradeError>> {
-        Box::pin(self.switch(protocol))
+    fn upgrade(
+        &self,
+        protocol: HeaderValue,
+        extra: UpgradeHeaders,
+    ) -> LocalFuture<'_, Result<Upgraded, UpgradeError>> {
+        Box::pin(self.switch(protocol, extra))
+    }
+
+    fn settings(&self) -> &HttpSettings {
+        &self.shard.http
     }
 }

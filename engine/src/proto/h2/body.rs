@@ -10,11 +10,18 @@ use std::future::poll_fn;
 use std::io;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use std::rc::Rc;
+
+use bytes::{Bytes, BytesMut};
+use h2::server::SendResponse;
 use h2::RecvStream;
 use http::{HeaderMap, HeaderValue};
 
-use crate::request::{BodyLimitError, LocalFuture, RequestIo, UpgradeError, Upgraded};
+use super::tunnel::Tunnel;
+use crate::request::{
+    BodyLimitError, LocalFuture, RequestIo, UpgradeError, UpgradeHeaders, Upgraded,
+};
+use crate::shard::{HttpSettings, Lease, ShardCore};
 
 /// Why reading the body failed; the stream answers with the status instead of the
 /// handler's response when the response has not started.
@@ -47,9 +54,18 @@ impl BodyFailure {
     }
 }
 
-/// One stream's request body.
+/// The stream's response half, shared by the stream's task (which answers) and the
+/// body (which answers an accepted extended CONNECT itself).
+pub(super) type Respond = Rc<RefCell<Option<SendResponse<Bytes>>>>;
+
+/// One stream's request body, and its seam to the connection.
 pub(super) struct H2Body {
-    recv: RefCell<RecvStream>,
+    recv: RefCell<Option<RecvStream>>,
+    core: Rc<ShardCore>,
+    respond: Respond,
+    /// The `:protocol` of an extended CONNECT.
+    protocol: Option<String>,
+    upgraded: Cell<bool>,
     limit: Cell<Option<u64>>,
     /// `content-length`, if sent.
     declared: Option<u64>,
@@ -71,16 +87,31 @@ pub(super) struct H2Body {
 impl H2Body {
     pub fn new(
         recv: RecvStream,
-        headers: &HeaderMap,
-        limit: Option<u64>,
-        rate: Option<(u64, Duration)>,
+        parts: &http::request::Parts,
+        core: Rc<ShardCore>,
+        respond: Respond,
     ) -> Self {
+        let headers = &parts.headers;
+        let settings = &core.http;
+        let limit = settings.max_request_body_size;
+        let rate = settings
+            .timeouts
+            .min_body_rate
+            .map(|(rate, grace)| (rate, Duration::from_secs(grace.into())));
+        let protocol = parts
+            .extensions
+            .get::<h2::ext::Protocol>()
+            .map(|p| p.as_str().to_owned());
         let declared = headers
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v: &HeaderValue| v.to_str().ok())
             .and_then(|v| v.parse().ok());
         H2Body {
-            recv: RefCell::new(recv),
+            recv: RefCell::new(Some(recv)),
+            core,
+            respond,
+            protocol,
+            upgraded: Cell::new(false),
             limit: Cell::new(limit),
             declared,
             received: Cell::new(0),
@@ -101,6 +132,11 @@ impl H2Body {
     /// Whether a `100 Continue` is to be sent now (once, at the first read).
     pub fn take_continue(&self) -> bool {
         self.continue_wanted.replace(false)
+    }
+
+    /// An extended CONNECT (`:protocol`): no request body; the stream is the tunnel.
+    pub fn is_connect(&self) -> bool {
+        self.protocol.is_some()
     }
 
     /// Why reading failed, if it did.
@@ -128,7 +164,10 @@ impl H2Body {
                 self.continue_wanted.set(true);
             }
         }
-        let data = poll_fn(|cx| self.recv.borrow_mut().poll_data(cx));
+        let data = poll_fn(|cx| match self.recv.borrow_mut().as_mut() {
+            Some(recv) => recv.poll_data(cx),
+            None => std::task::Poll::Ready(None),
+        });
         let got = match self.rate {
             None => data.await,
             Some((rate, grace)) => {
@@ -154,7 +193,9 @@ impl H2Body {
             Some(Ok(chunk)) => {
                 let n = chunk.len();
                 // Handed over: the client may send this much more.
-                let _ = self.recv.borrow_mut().flow_control().release_capacity(n);
+                if let Some(recv) = self.recv.borrow_mut().as_mut() {
+                    let _ = recv.flow_control().release_capacity(n);
+                }
                 let received = self.received.get() + n as u64;
                 self.received.set(received);
                 if limit.is_some_and(|max| received > max) {
@@ -164,6 +205,51 @@ impl H2Body {
             }
             Some(Err(e)) => Some(Err(io::Error::new(io::ErrorKind::ConnectionReset, e))),
         }
+    }
+}
+
+impl H2Body {
+    /// Accept an extended CONNECT: `200` with `extra` on the stream, which becomes the
+    /// handler's opaque stream (counted as an upgraded connection).
+    fn accept(&self, extra: UpgradeHeaders) -> Result<Upgraded, UpgradeError> {
+        if self.protocol.is_none() {
+            return Err(UpgradeError::NotUpgradable);
+        }
+        if self.upgraded.get() {
+            return Err(UpgradeError::AlreadyUpgraded);
+        }
+        let lease = Lease::take(&self.core).ok_or(UpgradeError::LimitReached)?;
+        let mut respond = self
+            .respond
+            .borrow_mut()
+            .take()
+            .ok_or(UpgradeError::ConnectionLost)?;
+        let recv = self
+            .recv
+            .borrow_mut()
+            .take()
+            .ok_or(UpgradeError::ConnectionLost)?;
+        let mut head = http::Response::new(());
+        let map = head.headers_mut();
+        for (name, value) in extra {
+            map.append(name, value);
+        }
+        if let Ok(date) = HeaderValue::from_bytes(&self.core.date.get()) {
+            map.insert(http::header::DATE, date);
+        }
+        let send = respond
+            .send_response(head, false)
+            .map_err(|_| UpgradeError::ConnectionLost)?;
+        self.upgraded.set(true);
+        Ok(Upgraded::new(
+            Box::new(Tunnel {
+                recv,
+                send,
+                ready: None,
+            }),
+            BytesMut::new(),
+            Box::new(lease),
+        ))
     }
 }
 
@@ -180,8 +266,20 @@ impl RequestIo for H2Body {
         Ok(())
     }
 
-    fn upgrade(&self, _protocol: HeaderValue) -> LocalFuture<'_, Result<Upgraded, UpgradeError>> {
-        Box::pin(async { Err(UpgradeError::NotUpgradable) })
+    fn upgrade(
+        &self,
+        _protocol: HeaderValue,
+        extra: UpgradeHeaders,
+    ) -> LocalFuture<'_, Result<Upgraded, UpgradeError>> {
+        Box::pin(async move { self.accept(extra) })
+    }
+
+    fn settings(&self) -> &HttpSettings {
+        &self.core.http
+    }
+
+    fn connect_protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
     }
 
     fn trailers(&self) -> LocalFuture<'_, io::Result<Option<HeaderMap>>> {
@@ -192,9 +290,12 @@ impl RequestIo for H2Body {
                     "the request trailers are not available until the body has been read",
                 ));
             }
-            poll_fn(|cx| self.recv.borrow_mut().poll_trailers(cx))
-                .await
-                .map_err(|e| io::Error::new(io::ErrorKind::ConnectionReset, e))
+            poll_fn(|cx| match self.recv.borrow_mut().as_mut() {
+                Some(recv) => recv.poll_trailers(cx),
+                None => std::task::Poll::Ready(Ok(None)),
+            })
+            .await
+            .map_err(|e| io::Error::new(io::ErrorKind::ConnectionReset, e))
         })
     }
 }

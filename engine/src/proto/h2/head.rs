@@ -40,6 +40,7 @@ pub(super) fn request(
     conn: Rc<ConnInfo>,
     io: Rc<dyn RequestIo>,
     has_body: bool,
+    upgradable: bool,
 ) -> Result<Request, Refused> {
     let target = parts
         .uri
@@ -131,7 +132,7 @@ pub(super) fn request(
         conn,
         io,
         spare_headers: spare,
-        upgradable: false,
+        upgradable,
     })
 }
 

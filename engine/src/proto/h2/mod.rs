@@ -17,6 +17,7 @@ mod head;
 mod stream;
 #[cfg(test)]
 mod tests;
+mod tunnel;
 mod watch;
 
 use std::future::{poll_fn, Future};
@@ -133,7 +134,10 @@ fn builder<H>(shard: &Shard<H>) -> Builder {
         // CVE-2023-44487): past this, GOAWAY(ENHANCE_YOUR_CALM).
         .max_pending_accept_reset_streams(20)
         .max_concurrent_reset_streams(200)
-        .max_send_buffer_size(256 * 1024);
+        .max_send_buffer_size(256 * 1024)
+        // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441), as Kestrel always sends it:
+        // WebSockets over HTTP/2.
+        .enable_connect_protocol();
     b
 }
 

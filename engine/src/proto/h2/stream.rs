@@ -6,6 +6,7 @@
 //! the zero-window stall) ends the connection with GOAWAY(ENHANCE_YOUR_CALM), as
 //! Kestrel's `MinResponseDataRate` aborts it.
 
+use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::rc::Rc;
@@ -19,7 +20,7 @@ use h2::{Reason, RecvStream, SendStream};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
 
-use super::body::{BodyFailure, H2Body};
+use super::body::{BodyFailure, H2Body, Respond};
 use super::head::{self, HeadLimits, Refused};
 use super::watch::Watch;
 use crate::body::{BodyKind, TrailersFuture};
@@ -35,7 +36,7 @@ pub(super) async fn serve<H: Handler>(
     info: Rc<ConnInfo>,
     watch: Rc<Watch>,
     req: http::Request<RecvStream>,
-    mut respond: SendResponse<Bytes>,
+    respond: SendResponse<Bytes>,
 ) {
     let (parts, recv) = req.into_parts();
     let settings = &shard.http;
@@ -43,17 +44,25 @@ pub(super) async fn serve<H: Handler>(
     let is_head = parts.method == Method::HEAD;
     let rate =
         |r: Option<(u64, u32)>| r.map(|(rate, grace)| (rate, Duration::from_secs(grace.into())));
+    let shared: Respond = Rc::new(RefCell::new(Some(respond)));
     let body = Rc::new(H2Body::new(
         recv,
-        &parts.headers,
-        settings.max_request_body_size,
-        rate(settings.timeouts.min_body_rate),
+        &parts,
+        shard.core.clone(),
+        shared.clone(),
     ));
     let limits = HeadLimits {
         h1: settings.limits,
         max_field: settings.http2.max_request_header_field_size as usize,
     };
-    let request = match head::request(&parts, limits, info, body.clone(), has_body) {
+    // An extended CONNECT has no request body: its DATA is the accepted tunnel's.
+    let has_body = has_body && !body.is_connect();
+    let upgradable = body.is_connect();
+    let head = head::request(&parts, limits, info, body.clone(), has_body, upgradable);
+    let Some(mut respond) = shared.borrow_mut().take() else {
+        return;
+    };
+    let request = match head {
         Ok(r) => r,
         Err(Refused::Status(code)) => {
             tracing::debug!(status = code, "HTTP/2 request refused");
@@ -76,6 +85,8 @@ pub(super) async fn serve<H: Handler>(
     };
     drop(parts);
 
+    // From here the body may take the response half (accepting an extended CONNECT).
+    *shared.borrow_mut() = Some(respond);
     let mut out = None;
     let ran = {
         let run = pin!(CatchUnwind::new(shard.handler.call(request), &mut out));
@@ -84,6 +95,11 @@ pub(super) async fn serve<H: Handler>(
             if let Poll::Ready(r) = run.as_mut().poll(cx) {
                 return Poll::Ready(Some(r));
             }
+            let mut slot = shared.borrow_mut();
+            let Some(respond) = slot.as_mut() else {
+                // Accepted as a tunnel: the tunnel sees resets from now on.
+                return Poll::Pending;
+            };
             if body.take_continue() {
                 // The handler started reading a body sent with `Expect: 100-continue`.
                 let mut interim = http::Response::new(());
@@ -97,6 +113,10 @@ pub(super) async fn serve<H: Handler>(
             }
         })
         .await
+    };
+    let Some(mut respond) = shared.borrow_mut().take() else {
+        // The handler accepted the extended CONNECT: its answer was the `200`.
+        return;
     };
     let response = match (ran, out) {
         (None, _) => return,

@@ -501,11 +501,35 @@ fn deflate_errors() {
 #[test]
 fn endless_empty_blocks_are_bounded() {
     let p = params("permessage-deflate");
-    // Empty stored blocks inflate to nothing; 1100 bytes of them exceed 1000 + slack.
+    // Empty stored blocks inflate to nothing; 2500 bytes of them exceed 1000 + slack
+    // (a sixteenth and 1 KiB).
     let mut frames = vec![frame(0x42, &[0x00, 0x00, 0x00, 0xff, 0xff])];
-    for _ in 0..220 {
+    for _ in 0..500 {
         frames.push(frame(CONT, &[0x00, 0x00, 0x00, 0xff, 0xff]));
     }
     let (_, err) = feed(&|| Decoder::new(1000).with_deflate(&p), &cat(&frames), &[]);
     assert_eq!(err, Some(E::MessageTooBig));
+}
+
+/// A message at the size limit compressed as small stored blocks (zlib at a low
+/// memLevel, as Python's `websockets` uses: its deflate adds 5 bytes per block) is
+/// accepted: the compressed-size bound leaves room for that framing.
+#[test]
+fn small_stored_blocks_at_the_limit_are_accepted() {
+    let limit = 1 << 20;
+    let data: Vec<u8> = (0..limit).map(|i| (i * 7 + i / 251) as u8).collect();
+    // Raw deflate: non-final stored blocks of 128 bytes (BTYPE 00, LEN, NLEN, data).
+    let mut deflated = Vec::new();
+    for block in data.chunks(128) {
+        let n = block.len() as u16;
+        deflated.push(0x00);
+        deflated.extend_from_slice(&n.to_le_bytes());
+        deflated.extend_from_slice(&(!n).to_le_bytes());
+        deflated.extend_from_slice(block);
+    }
+    let params = negotiate(b"permessage-deflate", &DeflateConfig::default()).expect("agreed");
+    let mut d = Decoder::new(limit).with_deflate(&params);
+    let mut buf = BytesMut::from(&frame(BINARY | 0x40, &deflated)[..]);
+    let got = d.decode(&mut buf).expect("decodes").expect("a message");
+    assert_eq!(got, Message::Binary(Bytes::from(data)));
 }
