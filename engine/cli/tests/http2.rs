@@ -34,31 +34,15 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::mixed::{python_has, server, CA};
 use common::*;
 
-const CERT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../src/tls/testdata/cert.pem");
-const KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../src/tls/testdata/key.pem");
-const CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../src/tls/testdata/ca.pem");
 const H2_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/h2_client.py");
 
 /// ENHANCE_YOUR_CALM, NO_ERROR, INTERNAL_ERROR, HTTP_1_1_REQUIRED.
 const CALM: u64 = 11;
 const NO_ERROR: u64 = 0;
 const INTERNAL_ERROR: u64 = 2;
-
-/// The binary on a cleartext port (0) and a TLS port (1), with `extra` arguments.
-fn server(backend: Backend, extra: &[&str]) -> Server {
-    let mut args = vec![
-        "--urls",
-        "http://127.0.0.1:0;https://127.0.0.1:0",
-        "--cert",
-        CERT,
-        "--key",
-        KEY,
-    ];
-    args.extend_from_slice(extra);
-    Server::start(backend, &args)
-}
 
 fn tool_available(tool: &str) -> bool {
     let found = Command::new(tool)
@@ -74,16 +58,7 @@ fn tool_available(tool: &str) -> bool {
 }
 
 fn python_h2_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import h2"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        skip("python3 with the h2 module is not installed (pip install h2)");
-    }
-    ok
+    python_has("h2")
 }
 
 /// Run a command to its end within `limit`; its stdout (panics with stderr on failure).

@@ -28,45 +28,15 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::mixed::{python_has, server, CA};
 use common::*;
 
-const CERT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../src/tls/testdata/cert.pem");
-const KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../src/tls/testdata/key.pem");
-const CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../src/tls/testdata/ca.pem");
 const WS_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ws_client.py");
 const H2_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/h2_client.py");
 
 /// The RFC 6455 §1.3 example key and its accept value.
 const KEY_EXAMPLE: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const ACCEPT_EXAMPLE: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
-fn server(backend: Backend, extra: &[&str]) -> Server {
-    let mut args = vec![
-        "--urls",
-        "http://127.0.0.1:0;https://127.0.0.1:0",
-        "--cert",
-        CERT,
-        "--key",
-        KEY,
-    ];
-    args.extend_from_slice(extra);
-    Server::start(backend, &args)
-}
-
-fn python_has(module: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        skip(&format!(
-            "python3 with the {module} module is not installed"
-        ));
-    }
-    ok
-}
 
 fn ws_case(case: &str, url: &str, extra: &[&str]) -> serde_json::Value {
     let out = Command::new("python3")

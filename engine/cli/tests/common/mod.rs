@@ -35,6 +35,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub mod inproc;
+pub mod mixed;
 pub mod probe;
 pub mod tls;
 
