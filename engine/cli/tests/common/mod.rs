@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 pub mod inproc;
 pub mod mixed;
+pub mod nginx;
 pub mod probe;
 pub mod tls;
 
