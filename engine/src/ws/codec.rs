@@ -60,7 +60,7 @@ impl Codec {
                 decoder::Message::Text(t) => {
                     // Validated by the decoder; converting again cannot fail, and costs
                     // no copy when the buffer is not shared.
-                    Frame::Text(String::from_utf8(t.to_vec()).map_err(|_| 1007u16)?)
+                    Frame::Text(String::from_utf8(Vec::from(t)).map_err(|_| 1007u16)?)
                 }
                 decoder::Message::Binary(b) => Frame::Binary(b),
                 decoder::Message::Ping(p) => Frame::Ping(p),
