@@ -6,6 +6,8 @@
 //!   (tokio-rustls), the HTTP/2 handshake with large flow-control windows.
 //! - [`count`]: bytes read and written, counted below HTTP/2 (above TLS).
 //! - [`lane`]: one stream slot's request loop and its exact accounting.
+//! - [`frame`], [`hpack`]: a frame codec and an HPACK decoder of our own (not used
+//!   yet: they are to replace the `h2` crate).
 //!
 //! [`run`] is one connection: it opens it, runs its `--streams` lanes and the
 //! connection's driver in one task (the driver is polled after the lanes, so what they
@@ -14,6 +16,8 @@
 
 pub mod count;
 pub mod dial;
+pub mod frame;
+pub mod hpack;
 pub mod lane;
 pub mod template;
 
