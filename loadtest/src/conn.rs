@@ -75,7 +75,10 @@ pub trait Io: 'static {
 
 /// A monoio read that appends: the read goes into `buf[len..capacity]`. (A plain
 /// `read(vec)` writes from the start of the vector and drops what it held.)
-async fn read_append<S: AsyncReadRent>(s: &mut S, mut buf: Vec<u8>) -> BufResult<usize, Vec<u8>> {
+pub(crate) async fn read_append<S: AsyncReadRent>(
+    s: &mut S,
+    mut buf: Vec<u8>,
+) -> BufResult<usize, Vec<u8>> {
     if buf.capacity() == buf.len() {
         buf.reserve(MIN_SPARE);
     }

@@ -167,21 +167,20 @@ impl ThreadCtx {
         now >= self.clock.measure_start && self.clock.end.is_none_or(|end| now < end)
     }
 
-    /// Count `n` bytes read now, if the run is measuring (HTTP/2, where reads are not
-    /// tied to one request).
+    /// Count `n` bytes read at `now`, if the run is measuring then (HTTP/2, where reads
+    /// are not tied to one request).
     #[inline]
-    pub fn read_now(&self, n: usize) {
-        let now = Instant::now();
+    pub fn read_at(&self, n: usize, now: Instant) {
         if self.measuring(now) {
             let sec = self.second(now);
             self.stats.borrow_mut().record_read(n as u64, sec);
         }
     }
 
-    /// Count `n` bytes written now, if the run is measuring (HTTP/2).
+    /// Count `n` bytes written at `now`, if the run is measuring then (HTTP/2).
     #[inline]
-    pub fn written_now(&self, n: usize) {
-        if self.measuring(Instant::now()) {
+    pub fn written_at(&self, n: usize, now: Instant) {
+        if self.measuring(now) {
             self.stats.borrow_mut().bytes_written += n as u64;
         }
     }

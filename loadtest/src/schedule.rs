@@ -10,6 +10,46 @@
 use crate::ctx::ThreadCtx;
 use std::time::{Duration, Instant};
 
+/// A lane's next send, decided without waiting (HTTP/2 lanes, which share their
+/// connection's task and so cannot sleep one by one).
+#[derive(Debug, Clone, Copy)]
+pub struct Due {
+    /// When it is due: `now` in a closed loop, its slot's intended time with `--rate`.
+    pub at: Instant,
+    /// Sent after warm-up: counted (and taken from the request budget).
+    pub measured: bool,
+}
+
+/// Lane `lane`'s next send as of `now`; `None` once the run is over. `seq` counts the
+/// lane's slots so far. When it is due later, the caller waits for it and counts its
+/// latency from the actual send; when it is overdue (the lane was busy), from `at`.
+pub fn due(ctx: &ThreadCtx, lane: usize, lanes: usize, seq: &mut u64, now: Instant) -> Option<Due> {
+    let clock = ctx.clock;
+    match ctx.plan.rate {
+        Some(rate) => {
+            let slot = lane as f64 + *seq as f64 * lanes as f64;
+            *seq += 1;
+            let at = clock.start + Duration::from_secs_f64(slot / rate);
+            if clock.end.is_some_and(|end| at >= end) {
+                return None;
+            }
+            Some(Due {
+                at,
+                measured: at >= clock.measure_start,
+            })
+        }
+        None => {
+            if clock.end.is_some_and(|end| now >= end) {
+                return None;
+            }
+            Some(Due {
+                at: now,
+                measured: now >= clock.measure_start,
+            })
+        }
+    }
+}
+
 /// The next send of a lane.
 #[derive(Debug, Clone, Copy)]
 pub struct Slot {

@@ -1,7 +1,8 @@
 //! HTTPS: the client configuration (`--cacert`, `--insecure`, ALPN `http/1.1`, or `h2`
-//! with `--h2`) and, for HTTP/1.1, a TLS stream over any [`Io`] stream, driving a rustls
-//! `ClientConnection` by hand with owned buffers (as io_uring needs). (HTTP/2 runs TLS
-//! through tokio-rustls over a poll-style stream: see [`crate::h2::dial`].)
+//! with `--h2`) and a TLS stream over any [`Io`] stream, driving a rustls
+//! `ClientConnection` by hand with owned buffers (as io_uring needs). (HTTP/2 runs the
+//! same handshake, then takes the stream apart to drive rustls over split socket halves:
+//! see [`crate::h2::wire`].)
 //!
 //! - Handshake: once per connection, inside [`Connector::connect`], so it is bounded by
 //!   `--timeout` like connecting; a failure is a [`ConnectError::Tls`] saying why (the
@@ -143,7 +144,7 @@ impl TlsPlan {
 
     /// HTTP/2 over TLS over the connections `inner` opens.
     pub fn h2_dial<C: Connector>(&self, inner: C) -> crate::h2::dial::Tls<C> {
-        crate::h2::dial::Tls::new(inner, self.config.clone(), self.name.clone())
+        crate::h2::dial::Tls(self.connector(inner))
     }
 }
 
@@ -291,6 +292,7 @@ async fn handshake<S: Io>(
     config: Arc<ClientConfig>,
     name: ServerName<'static>,
 ) -> Result<TlsStream<S>, ConnectError> {
+    let offers_h2 = config.alpn_protocols.iter().any(|p| p == b"h2");
     let conn = ClientConnection::new(config, name).map_err(|e| tls_error(&e))?;
     let mut tls = TlsStream {
         inner,
@@ -323,7 +325,7 @@ async fn handshake<S: Io>(
                 Err(e) => {
                     // Send the alert rustls prepared (best effort), then give up.
                     let _ = tls.flush().await;
-                    return Err(tls_error(&e));
+                    return Err(handshake_error(&e, offers_h2));
                 }
             }
         }
@@ -344,6 +346,23 @@ async fn handshake<S: Io>(
     Ok(tls)
 }
 
+/// A handshake failure of `conn`, said for the report: a server that refuses every
+/// protocol offered by ALPN is named as such (with `--h2`: it offers no h2).
+fn handshake_error(e: &rustls::Error, offers_h2: bool) -> ConnectError {
+    match e {
+        rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol)
+            if offers_h2 =>
+        {
+            ConnectError::Tls(
+                "the server offers no h2 by ALPN (alert no_application_protocol): it does not \
+                 speak HTTP/2 over TLS there (leave out --h2 for HTTP/1.1)"
+                    .into(),
+            )
+        }
+        _ => tls_error(e),
+    }
+}
+
 /// A handshake failure, said for the report.
 pub(crate) fn tls_error(e: &rustls::Error) -> ConnectError {
     match e {
@@ -353,6 +372,16 @@ pub(crate) fn tls_error(e: &rustls::Error) -> ConnectError {
             ))
         }
         _ => ConnectError::Tls(e.to_string()),
+    }
+}
+
+impl<S> TlsStream<S> {
+    /// Take the connection apart once the handshake is done (HTTP/2 drives rustls
+    /// itself over split socket halves): the socket, the rustls connection, and the
+    /// ciphertext read but not yet taken by rustls.
+    pub(crate) fn into_parts(mut self) -> (S, ClientConnection, Vec<u8>) {
+        self.incoming.drain(..self.taken);
+        (self.inner, self.conn, self.incoming)
     }
 }
 

@@ -2,7 +2,8 @@
 //! (h2's server side, `support/h2_server.rs`): h2c with prior knowledge and TLS with ALPN
 //! `h2` (certificates made with the `openssl` command line; those tests skip, saying so,
 //! without it), on both backends; a server that sends `GOAWAY` every 50 requests, one
-//! that resets streams, request bodies, and servers that do not speak HTTP/2 at all.
+//! that resets streams, one that leaves requests unanswered (`--timeout`), request
+//! bodies, and servers that do not speak HTTP/2 at all.
 
 #[path = "support/h2_server.rs"]
 mod h2_server;
@@ -176,6 +177,49 @@ fn reset_streams_fail_only_their_request() {
         1,
         "a reset stream keeps its connection"
     );
+}
+
+#[test]
+fn unanswered_requests_time_out_and_their_streams_are_reset() {
+    let server = H2Server::start(Behavior::StallEvery(10), None);
+    let r = load(
+        &[
+            "--h2",
+            "--timeout",
+            "300ms",
+            "-n",
+            "200",
+            "-c",
+            "1",
+            "-m",
+            "4",
+            "-t",
+            "1",
+            &server.url("/"),
+        ],
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(r.num("/requests"), 200, "{r:?}");
+    assert_eq!(r.num("/responses"), 180, "{r:?}");
+    assert_eq!(r.num("/errors/timeout"), 20, "{r:?}");
+    assert_eq!(
+        r.num("/connections_opened"),
+        1,
+        "a timeout keeps its connection"
+    );
+    // Each stream given up on was reset (CANCEL); the server sees the resets shortly.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let resets = || {
+        server
+            .counters
+            .client_resets
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    while resets() < 20 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(resets(), 20);
 }
 
 #[test]

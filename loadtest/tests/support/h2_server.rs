@@ -18,6 +18,9 @@ pub enum Behavior {
     GoAwayAfter(u64),
     /// As `Hello`, but every n-th request of a connection is reset (`INTERNAL_ERROR`).
     ResetEvery(u64),
+    /// As `Hello`, but every n-th request of a connection is never answered (until the
+    /// client resets its stream, which is counted).
+    StallEvery(u64),
 }
 
 /// What the server saw.
@@ -31,6 +34,8 @@ pub struct Counters {
     pub connections: AtomicU64,
     /// Request body bytes received.
     pub body_bytes: AtomicU64,
+    /// Streams the client reset (a stalled request given up on).
+    pub client_resets: AtomicU64,
 }
 
 /// A running server (its thread lives as long as the test process).
@@ -145,6 +150,7 @@ where
             }
         }
         let reset = matches!(behavior, Behavior::ResetEvery(n) if nth.checked_rem(n) == Some(0));
+        let stall = matches!(behavior, Behavior::StallEvery(n) if nth.checked_rem(n) == Some(0));
         let c = c.clone();
         tokio::spawn(async move {
             let mut body = request.into_body();
@@ -155,6 +161,16 @@ where
             }
             if reset {
                 respond.send_reset(h2::Reason::INTERNAL_ERROR);
+                return;
+            }
+            if stall {
+                // Wait for the client to give up (its reset), or the connection's end.
+                if std::future::poll_fn(|cx| respond.poll_reset(cx))
+                    .await
+                    .is_ok()
+                {
+                    c.client_resets.fetch_add(1, Ordering::Relaxed);
+                }
                 return;
             }
             let response = http::Response::builder()
