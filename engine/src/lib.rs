@@ -22,6 +22,7 @@ mod admin;
 mod backend;
 mod body;
 mod date;
+mod edge;
 mod error;
 mod handler;
 mod listen;
@@ -46,6 +47,7 @@ pub mod ws;
 
 pub use backend::{Backend, BackendChoice};
 pub use body::{Body, BoxStream, TrailersFuture};
+pub use edge::cidr::Cidr;
 pub use error::{Error, ErrorKind};
 pub use handler::Handler;
 pub use listen::BindError;

@@ -161,6 +161,18 @@ pub struct Options {
     pub http2: Http2Limits,
     /// How accepted WebSockets behave (ASP.NET's `WebSocketOptions`).
     pub websocket: WebSocketOptions,
+    /// Believe `X-Forwarded-For`/`-Proto`/`-Host` and `Forwarded` from known proxies
+    /// (ASP.NET's `ForwardedHeadersMiddleware`); off by default.
+    pub forwarded_headers: bool,
+    /// The proxies whose forwarded headers are believed; empty: loopback (and, always,
+    /// unix-socket peers).
+    pub known_proxies: Vec<crate::Cidr>,
+    /// How many forwarded entries are taken, from the right (ASP.NET's
+    /// `ForwardLimit`); `None`: all the trusted chain. Default 1.
+    pub forward_limit: Option<usize>,
+    /// Host names a request may name (ASP.NET's `AllowedHosts`: `a.example`,
+    /// `*.b.example`); empty or `*`: any. Another host → `400`.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for Options {
@@ -196,6 +208,10 @@ impl Default for Options {
             protocols: Protocols::default(),
             http2: Http2Limits::default(),
             websocket: WebSocketOptions::default(),
+            forwarded_headers: false,
+            known_proxies: Vec::new(),
+            forward_limit: Some(1),
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -297,6 +313,9 @@ impl Options {
         }
         if self.max_concurrent_connections == Some(0) {
             return Err("Maximum concurrent connections must be greater than 0.".into());
+        }
+        if self.forward_limit == Some(0) {
+            return Err("The forward limit must be greater than 0.".into());
         }
         self.http2.validate()?;
         self.websocket.validate()

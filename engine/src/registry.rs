@@ -26,6 +26,9 @@ pub(crate) enum Phase {
     Handshake,
     /// Upgraded to an opaque stream: no HTTP timeouts or data rates apply.
     Upgraded,
+    /// A new connection waiting for its first request: the keep-alive timeout runs, but
+    /// a graceful shutdown does not kick it (it gets a moment for its first request).
+    Fresh,
     /// HTTP/2: the connection times itself (streams come and go); only shutdown's abort
     /// reaches it through the table.
     Multiplexed,
@@ -226,6 +229,14 @@ impl Registry {
         self.with(id, |e| e.hot = false);
     }
 
+    /// Record why a connection ends when it noticed by itself (a new connection whose
+    /// first request did not come within the shutdown grace).
+    pub fn note(&self, id: ConnId, kick: Kick) {
+        self.with(id, |e| {
+            e.kicked.get_or_insert(kick);
+        });
+    }
+
     /// Why the connection was woken, if it was.
     #[inline]
     pub fn kicked(&self, id: ConnId) -> Option<Kick> {
@@ -281,7 +292,7 @@ impl Registry {
             // timeout in whole ticks is it surely over (never early, at most 1 s late).
             let age = now.saturating_sub(e.since);
             let kick = match e.phase {
-                Phase::Idle if age > t.keep_alive => Some(Kick::KeepAlive),
+                Phase::Idle | Phase::Fresh if age > t.keep_alive => Some(Kick::KeepAlive),
                 Phase::Head if age > t.request_headers => Some(Kick::HeadersTimeout),
                 Phase::Handshake if age > t.tls_handshake => Some(Kick::HandshakeTimeout),
                 _ => None,

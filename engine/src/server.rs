@@ -105,6 +105,13 @@ impl Server {
         if let Err(e) = sys::raise_nofile_limit() {
             tracing::debug!(error = %e, "cannot raise the open-files limit");
         }
+        if options.port_sharing && !crate::sys::tcp_migrate_req() {
+            tracing::warn!(
+                "--port-sharing: connections still queued on this process's sockets when it \
+                 stops are reset; set net.ipv4.tcp_migrate_req=1 so the kernel hands them \
+                 to the process that stays"
+            );
+        }
         let bind_opts = BindOptions {
             workers: options.threads.max(1),
             backlog: options.backlog,

@@ -45,11 +45,18 @@ pub(crate) struct HttpSettings {
     pub http2: Http2Limits,
     /// How accepted WebSockets behave.
     pub websocket: WebSocketOptions,
+    /// Forwarded headers and allowed hosts, when configured.
+    pub edge: Option<crate::edge::Edge>,
     /// The keep-alive timeout as given (HTTP/2 connections time themselves).
     pub keep_alive_timeout: Duration,
     /// Wait for back-to-back requests with a pending read (io_uring: one operation
     /// instead of two; on epoll the readiness wait is the cheaper way).
     pub hot_reads: bool,
+    /// `--port-sharing`: listeners leave their group at shutdown (see `worker`).
+    pub port_sharing: bool,
+    /// The listening sockets were handed to a new process (binary upgrade): they must
+    /// not be shut down here.
+    pub listeners_handed_over: std::sync::atomic::AtomicBool,
     /// Open (not upgraded) connections across all workers (touched once per connection,
     /// never per request), for `max_concurrent_connections`.
     pub open_connections: AtomicU64,
@@ -79,6 +86,9 @@ impl HttpSettings {
             protocols: o.protocols,
             http2: o.http2,
             websocket: o.websocket.clone(),
+            edge: crate::edge::Edge::from_options(o),
+            port_sharing: o.port_sharing,
+            listeners_handed_over: std::sync::atomic::AtomicBool::new(false),
             keep_alive_timeout: o.keep_alive_timeout,
             hot_reads: backend == Backend::IoUring,
             open_connections: AtomicU64::new(0),

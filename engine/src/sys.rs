@@ -118,3 +118,9 @@ mod tests {
         raise_nofile_limit().unwrap();
     }
 }
+
+/// Whether the kernel moves connections queued on a closing `SO_REUSEPORT` listener to
+/// another listener of its group (`net.ipv4.tcp_migrate_req`, Linux 5.14+).
+pub(crate) fn tcp_migrate_req() -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req").is_ok_and(|v| v.trim() == "1")
+}

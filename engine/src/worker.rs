@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::io;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,6 +155,9 @@ pub(crate) trait Acceptor {
 
     /// Accept the next connection.
     async fn accept(&self) -> io::Result<Self::Conn>;
+
+    /// The listening socket's descriptor.
+    fn fd(&self) -> std::os::fd::RawFd;
 }
 
 impl Acceptor for monoio::net::TcpListener {
@@ -175,6 +179,10 @@ impl Acceptor for monoio::net::TcpListener {
         let conn = Socket::new(stream, info);
         crate::sys::set_cloexec(conn.fd());
         Ok(conn)
+    }
+
+    fn fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(self)
     }
 }
 
@@ -199,6 +207,10 @@ impl Acceptor for UnixAcceptor {
         crate::sys::set_cloexec(conn.fd());
         Ok(conn)
     }
+
+    fn fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.listener)
+    }
 }
 
 /// Accept connections until shutdown starts.
@@ -208,15 +220,50 @@ async fn accept_loop<H: Handler, A: Acceptor>(
     tls: Option<Arc<rustls::ServerConfig>>,
 ) {
     loop {
-        let accepted = monoio::select! {
-            r = acceptor.accept() => r,
-            _ = shard.shutdown.wait() => return,
+        let accept = acceptor.accept();
+        let mut accept = std::pin::pin!(accept);
+        let shutdown = shard.shutdown.wait();
+        let mut shutdown = std::pin::pin!(shutdown);
+        let accepted = std::future::poll_fn(|cx| {
+            if let std::task::Poll::Ready(r) = accept.as_mut().poll(cx) {
+                return std::task::Poll::Ready(Some(r));
+            }
+            shutdown.as_mut().poll(cx).map(|()| None)
+        })
+        .await;
+        let accepted = match accepted {
+            Some(r) => r,
+            None => {
+                if leave_group(&shard.http, acceptor.fd()) {
+                    // The pending accept completes now: with a connection the kernel
+                    // handed over just before (served, not dropped), or an error.
+                    if let Ok(conn) = accept.await {
+                        start_conn(&shard, conn, tls.clone());
+                    }
+                }
+                return;
+            }
         };
         match accepted {
             Ok(conn) => start_conn(&shard, conn, tls.clone()),
             Err(e) => accept_failed(&shard, e).await,
         }
     }
+}
+
+/// At shutdown, take a shared (`--port-sharing`) listening socket out of its
+/// `SO_REUSEPORT` group at once: closing it is not enough, since a pending io_uring
+/// accept keeps the socket listening until the kernel tears the ring down, after the
+/// process exited, and connections the kernel hands it meanwhile are reset.
+/// `shutdown(2)` unhashes it now; with `net.ipv4.tcp_migrate_req=1` the connections
+/// still queued on it move to another socket of the group (the new process) instead of
+/// being reset. A socket handed to another process (a binary upgrade) is left alone: it
+/// lives on there.
+/// `true` when it did.
+fn leave_group(http: &HttpSettings, fd: std::os::fd::RawFd) -> bool {
+    http.port_sharing
+        && !http.listeners_handed_over.load(Ordering::Acquire)
+        && crate::sys::shutdown(fd, libc::SHUT_RDWR).is_ok()
 }
 
 /// Admit a connection (the max-concurrent-connections limit) and serve it on a task of

@@ -3,7 +3,9 @@
 //!
 //! - `GET /plaintext` → `Hello, World!` (text/plain)
 //! - `GET /json` → `{"message":"Hello, World!"}`, serialized per request
-//! - `POST /echo` → the request body streamed back, same Content-Type
+//! - `POST /echo` → the request body sent back once read whole, same Content-Type
+//!   (works behind nginx, which stops forwarding a body once the answer starts)
+//! - `POST /echo/stream` → the request body streamed back as it arrives (full duplex)
 //! - `GET|POST /request` → the request as the handler sees it, as JSON: `scheme` is
 //!   `https` on TLS connections, and `tls` is `{"alpn", "sni", "version", "cipher",
 //!   "client_cert_subject"}` there (`null` on cleartext; the subject, e.g.
@@ -50,7 +52,8 @@ pub async fn handle(req: Request) -> Response {
     match req.path() {
         "/plaintext" if get => plaintext(),
         "/json" if get => json(),
-        "/echo" if req.method() == Method::POST => echo(req),
+        "/echo" if req.method() == Method::POST => Box::pin(echo(req)).await,
+        "/echo/stream" if req.method() == Method::POST => echo_stream_body(req),
         // Boxed: their state is large and would otherwise size every request's future
         // (past the allocator's fast bins: measured +230 instructions per request).
         "/request" if get || req.method() == Method::POST => Box::pin(describe(req)).await,
@@ -79,7 +82,29 @@ fn json() -> Response {
     Response::new(body).header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
 }
 
-fn echo(req: Request) -> Response {
+/// `/echo`: the whole body is read before the answer starts. A proxy such as nginx
+/// forwards no more of a request body once the response has started (its upstream side
+/// is half-duplex), so a handler that answers while still reading deadlocks behind it;
+/// reading first works everywhere (the body size limit bounds the memory).
+async fn echo(mut req: Request) -> Response {
+    let content_type = req
+        .header("content-type")
+        .and_then(|v| HeaderValue::from_bytes(v).ok());
+    let body = match req.body_mut().to_bytes(usize::MAX).await {
+        Ok(b) => b,
+        // Over the body limit the server answers 413 whatever this says.
+        Err(_) => return status(StatusCode::BAD_REQUEST),
+    };
+    let mut r = Response::new(body);
+    if let Some(ct) = content_type {
+        r.append_header(CONTENT_TYPE, ct);
+    }
+    r
+}
+
+/// `/echo/stream`: the body streamed back as it arrives (full duplex; see [`echo`] for
+/// why not behind nginx).
+fn echo_stream_body(req: Request) -> Response {
     let content_type = req
         .header("content-type")
         .and_then(|v| HeaderValue::from_bytes(v).ok());

@@ -212,6 +212,25 @@ pub struct Args {
     #[arg(long, env = "PEREGRINE_WEBSOCKET_KEEP_ALIVE_INTERVAL")]
     pub websocket_keep_alive_interval: Option<String>,
 
+    /// Believe X-Forwarded-For/-Proto/-Host and Forwarded from --known-proxies: the
+    /// handler's remote address, scheme and host become the client's
+    #[arg(long, env = "PEREGRINE_FORWARDED_HEADERS", num_args = 0..=1, default_missing_value = "true")]
+    pub forwarded_headers: Option<bool>,
+
+    /// Proxies (IP or CIDR, comma-separated) whose forwarded headers are believed
+    /// [default: loopback; unix-socket peers always]
+    #[arg(long, env = "PEREGRINE_KNOWN_PROXIES")]
+    pub known_proxies: Option<String>,
+
+    /// How many forwarded entries are taken, from the right, or "unlimited" [default: 1]
+    #[arg(long, env = "PEREGRINE_FORWARD_LIMIT")]
+    pub forward_limit: Option<String>,
+
+    /// Host names requests may name (a.example,*.b.example); another host gets 400
+    /// [default: any]
+    #[arg(long, env = "PEREGRINE_ALLOWED_HOSTS")]
+    pub allowed_hosts: Option<String>,
+
     /// Admin listeners serving GET /metrics in Prometheus text format, ';'-separated
     /// (e.g. http://127.0.0.1:9100) [default: none]
     #[arg(long, env = "PEREGRINE_METRICS_URLS")]
@@ -276,6 +295,10 @@ pub struct FileConfig {
     websocket_allowed_origins: Option<String>,
     max_websocket_message_size: Option<toml::Value>,
     websocket_keep_alive_interval: Option<toml::Value>,
+    forwarded_headers: Option<bool>,
+    known_proxies: Option<String>,
+    forward_limit: Option<toml::Value>,
+    allowed_hosts: Option<String>,
 }
 
 /// Read the file named by `--config`, if any.
@@ -510,6 +533,13 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
             &args.websocket_keep_alive_interval,
             file.websocket_keep_alive_interval,
         ),
+    )?;
+    crate::edge_flags::apply(
+        &mut o,
+        args.forwarded_headers.or(file.forwarded_headers),
+        args.known_proxies.clone().or(file.known_proxies),
+        text_layer(&args.forward_limit, file.forward_limit),
+        args.allowed_hosts.clone().or(file.allowed_hosts),
     )?;
     o.validate()?;
     Ok(o)

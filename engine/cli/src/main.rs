@@ -3,6 +3,7 @@
 
 mod app;
 mod cli;
+mod edge_flags;
 mod http2_flags;
 mod tls_flags;
 mod websocket_flags;

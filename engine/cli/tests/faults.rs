@@ -319,8 +319,9 @@ fn misbehave(addr: SocketAddr, kind: usize) {
         }
         // Vanish mid-body (the echo of the first part is left unread: a reset).
         1 => {
-            let _ =
-                s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n");
+            let _ = s.write_all(
+                b"POST /echo/stream HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n",
+            );
             let _ = s.write_all(&[b'b'; 1000]);
             let _ = s.read(&mut buf);
         }
@@ -675,7 +676,7 @@ fn noise(seed: u64, i: usize) -> Vec<u8> {
         }
         4 => {
             out.extend_from_slice(
-                b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+                b"POST /echo/stream HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
             );
             out.extend((0..len).map(|_| rng.pick(chunky)));
         }

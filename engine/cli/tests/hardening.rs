@@ -176,12 +176,12 @@ fn body_limit_content_length(backend: Backend) {
     );
     rejects(
         addr,
-        post_cl("/echo", 30_000_001, "").as_bytes(),
+        post_cl("/echo/stream", 30_000_001, "").as_bytes(),
         413,
         "echo, default + 1",
     );
     let mut c = Client::tcp(addr);
-    c.send(post_cl("/echo", 30_000_000, "0123456789"));
+    c.send(post_cl("/echo/stream", 30_000_000, "0123456789"));
     assert_eq!(c.read_head().status, 200);
     c.wait_for_bytes(b"0123456789");
 
@@ -199,7 +199,7 @@ fn body_limit_content_length(backend: Backend) {
     rejects(addr, post_cl("/request", 1001, "").as_bytes(), 413, "1001");
     rejects(
         addr,
-        post_cl("/echo", 1001, "").as_bytes(),
+        post_cl("/echo/stream", 1001, "").as_bytes(),
         413,
         "echo 1001",
     );
@@ -214,7 +214,7 @@ fn body_limit_content_length(backend: Backend) {
     // Unlimited.
     let s = server(backend, &["--max-request-body-size", "unlimited"]);
     let mut c = s.connect(0);
-    c.send(post_cl("/echo", 40_000_000_000, "0123456789"));
+    c.send(post_cl("/echo/stream", 40_000_000_000, "0123456789"));
     assert_eq!(c.read_head().status, 200);
     c.wait_for_bytes(b"0123456789");
 }
@@ -257,7 +257,7 @@ both_backends!(
 
 /// Once a response has started on the wire, a body error (the limit passed, the rate too
 /// low) can only close the connection: an error answer would land inside the response.
-/// `/echo` sends the first piece of the body back before reading on; then the body goes
+/// `/echo/stream` sends the first piece of the body back before reading on; then the body goes
 /// over the limit, or stalls. The client must see the started response stop (no last
 /// chunk) and the close — never a second status line.
 fn error_after_start(backend: Backend) {
@@ -281,7 +281,7 @@ fn error_after_start(backend: Backend) {
     // Over the limit.
     let mut c = s.connect(0);
     c.send(
-        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n",
+        "POST /echo/stream HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n",
     );
     assert_eq!(c.read_head().status, 200);
     c.wait_for_bytes(b"0123456789\r\n");
@@ -289,7 +289,7 @@ fn error_after_start(backend: Backend) {
     after_start(&mut c, "over the body limit");
     // Too slow.
     let mut c = s.connect(0);
-    c.send(post_cl("/echo", 900, "0123456789"));
+    c.send(post_cl("/echo/stream", 900, "0123456789"));
     assert_eq!(c.read_head().status, 200);
     c.wait_for_bytes(b"0123456789");
     after_start(&mut c, "under the body rate");
@@ -444,7 +444,7 @@ max-concurrent-connections = 50
     accepts(addr, line_of(300).as_bytes(), 200, "line 300 by flag");
     rejects(addr, line_of(301).as_bytes(), 414, "line 301 by flag");
     let mut c = Client::tcp(addr);
-    c.send(post_cl("/echo", 1_000_000, "0123456789"));
+    c.send(post_cl("/echo/stream", 1_000_000, "0123456789"));
     assert_eq!(c.read_head().status, 200, "unlimited from the environment");
 }
 both_backends!(
@@ -579,7 +579,7 @@ fn write_until_stalled(s: &mut TcpStream, data: &[u8], stall: Duration) -> Optio
     None
 }
 
-/// A client that sends a large body to `/echo` and does not read the echo: the server
+/// A client that sends a large body to `/echo/stream` and does not read the echo: the server
 /// stops reading the body (the client's writes stall) and its memory does not grow with
 /// the data held back. Reading the echo then lets everything through, intact.
 fn request_backpressure(backend: Backend) {
@@ -601,7 +601,8 @@ fn request_backpressure(backend: Backend) {
     let body = Arc::new(pattern(TOTAL));
     let mut sock = small_buffered(s.tcp_addr(0));
     sock.write_all(
-        format!("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {TOTAL}\r\n\r\n").as_bytes(),
+        format!("POST /echo/stream HTTP/1.1\r\nHost: t\r\nContent-Length: {TOTAL}\r\n\r\n")
+            .as_bytes(),
     )
     .unwrap();
     let stalled_at = write_until_stalled(&mut sock, &body, Duration::from_millis(500))

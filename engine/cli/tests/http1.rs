@@ -1,7 +1,7 @@
 //! HTTP/1.x behaviour of the running binary, checked byte by byte over raw sockets and
 //! with curl: keep-alive and `Connection: close` (1.1 and 1.0), pipelining, chunked
 //! request and response bodies, `Expect: 100-continue`, HEAD, HTTP/1.0, large bodies, the
-//! sample application's routes (`/plaintext`, `/json`, `/echo`, `/request`, `/stream`,
+//! sample application's routes (`/plaintext`, `/json`, `/echo/stream`, `/request`, `/stream`,
 //! 404), malformed requests (400 and close), request limits, and the `Date` / `Server`
 //! headers. Each case runs on both backends.
 
@@ -232,7 +232,7 @@ fn pipelining_mixed(backend: Backend) {
     let mut batch = String::new();
     batch += &get("/plaintext");
     batch += "HEAD /json HTTP/1.1\r\nHost: t\r\n\r\n";
-    batch += "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc";
+    batch += "POST /echo/stream HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc";
     batch += &get("/missing");
     batch += "POST /request HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n";
     batch += "GET /plaintext HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
@@ -258,7 +258,7 @@ fn chunked_request_echo(backend: Backend) {
     let s = server(backend, &[]);
     let mut c = s.connect(0);
     c.send(
-        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/x-test\r\nTransfer-Encoding: chunked\r\n\r\n\
+        "POST /echo/stream HTTP/1.1\r\nHost: t\r\nContent-Type: text/x-test\r\nTransfer-Encoding: chunked\r\n\r\n\
          5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
     );
     let r = c.read_response();
@@ -270,7 +270,7 @@ fn chunked_request_echo(backend: Backend) {
     assert_eq!(c.get("/plaintext").text(), "Hello, World!");
 
     // A chunked body sent in pieces, with pauses the server must wait through.
-    c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    c.send("POST /echo/stream HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
     c.send("3\r\nabc\r\n");
     c.send("A\r\n0123456789\r\n");
     c.send("0\r\n\r\n");
@@ -343,7 +343,7 @@ fn expect_continue(backend: Backend) {
     let s = server(backend, &[]);
     let mut c = s.connect(0);
     c.send(
-        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
+        "POST /echo/stream HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
     );
     // The interim answer comes before we send a byte of the body.
     assert_eq!(
@@ -423,7 +423,7 @@ fn curl_used_continue(verbose: &str) -> Option<bool> {
 fn curl_expect_continue(backend: Backend) {
     let s = server(backend, &[]);
     let dir = TempDir::new("curl100");
-    let url = format!("http://{}/echo", s.tcp_addr(0));
+    let url = format!("http://{}/echo/stream", s.tcp_addr(0));
     let post = |body: &[u8], extra: &[&str]| {
         let input = dir.join("in.bin");
         std::fs::write(&input, body).unwrap();
@@ -540,7 +540,7 @@ fn big_echo(backend: Backend) {
     let output = dir.join("out.bin");
     let body = noise(10 * 1024 * 1024);
     std::fs::write(&input, &body).unwrap();
-    let url = format!("http://{}/echo", s.tcp_addr(0));
+    let url = format!("http://{}/echo/stream", s.tcp_addr(0));
     let out = curl(&[
         "-v",
         "-H",
@@ -584,7 +584,7 @@ fn big_raw_body(backend: Backend) {
     assert_eq!(r.json()["body_length"], body.len());
     // And echoed with a Content-Length request body.
     c.send(format!(
-        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        "POST /echo/stream HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
         body.len()
     ));
     // The echo streams back while we send: write from another thread so that neither
@@ -665,7 +665,7 @@ fn not_found(backend: Backend) {
     for req in [
         get("/nope"),
         get("/"),
-        get("/echo"),
+        get("/echo/stream"),
         get("/plaintext/extra"),
         "POST /plaintext HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n".to_string(),
         "DELETE /json HTTP/1.1\r\nHost: t\r\n\r\n".to_string(),
@@ -728,7 +728,7 @@ fn malformed(backend: Backend) {
         b"GET /plaintext HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n",
         b"GET /plaintext HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
         b"GET /plaintext HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+        b"POST /echo/stream HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
         b"GET /plaintext HTTP/1.1\r\n\r\n",
         b"GET /plaintext HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
         b"GET plaintext HTTP/1.1\r\nHost: t\r\n\r\n",
@@ -758,7 +758,7 @@ both_backends!(malformed_requests_get_400_and_close, malformed);
 fn echo_streams_promptly(backend: Backend) {
     let s = server(backend, &[]);
     let mut c = s.connect(0);
-    c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n");
+    c.send("POST /echo/stream HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n");
     c.send("0123456789");
     c.set_read_timeout(std::time::Duration::from_secs(3));
     let head = c.read_head();

@@ -199,19 +199,23 @@ both_backends!(chunked_framing_errors_are_400, chunked);
 
 /// A body that ends before its announced end (the client half-closes): the connection is
 /// closed. When the response had not started, the answer announces the close; when it
-/// had (`/echo` streams the body back as it comes), it simply stops: the last chunk
+/// had (`/echo/stream` streams the body back as it comes), it simply stops: the last chunk
 /// never arrives.
 fn body_ends_early(backend: Backend) {
     let s = server(backend);
     for (path, headers, body) in [
         ("/request", "Content-Length: 100\r\n", "0123456789"),
-        ("/echo", "Content-Length: 100\r\n", "0123456789"),
+        ("/echo/stream", "Content-Length: 100\r\n", "0123456789"),
         (
             "/request",
             "Transfer-Encoding: chunked\r\n",
             "5\r\nhello\r\n",
         ),
-        ("/echo", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n"),
+        (
+            "/echo/stream",
+            "Transfer-Encoding: chunked\r\n",
+            "5\r\nhello\r\n",
+        ),
         ("/request", "Transfer-Encoding: chunked\r\n", "a\r\nhel"),
     ] {
         let what = format!("{path} {headers:?} {body:?}");

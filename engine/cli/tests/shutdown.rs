@@ -63,11 +63,11 @@ fn wait_unix_refused(path: &Path, timeout: Duration) {
     }
 }
 
-/// Start `POST /echo` with `Content-Length: total` and send `first` of the body; returns
+/// Start `POST /echo/stream` with `Content-Length: total` and send `first` of the body; returns
 /// once the response head has arrived (the request is being served).
 fn start_slow_echo(c: &mut Client, body: &[u8], first: usize) -> Response {
     c.send(format!(
-        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        "POST /echo/stream HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
         body.len()
     ));
     c.send(&body[..first]);

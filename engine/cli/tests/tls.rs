@@ -13,7 +13,7 @@
 //! - a rustls client: keep-alive on TLS 1.2 and 1.3, no ALPN and no SNI reported as null,
 //!   pipelining (three requests in one record, a response larger than a record),
 //!   chunked bodies both ways, `Expect: 100-continue`, the upgrade to the echo protocol;
-//!   curl for a 10 MB POST /echo, byte-exact;
+//!   curl for a 10 MB POST /echo/stream, byte-exact;
 //! - plain HTTP to the https port: `400 Bad Request` in cleartext, `Connection: close`,
 //!   then the close;
 //! - random bytes, a ClientHello cut short, a well-framed record that is no ClientHello:
@@ -430,7 +430,7 @@ fn chunked(backend: Backend) {
     let s = https_server(backend, &c, &[]);
     let mut t = s.connect_tls(0, &c);
     t.send(
-        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/x-test\r\nTransfer-Encoding: chunked\r\n\r\n\
+        "POST /echo/stream HTTP/1.1\r\nHost: t\r\nContent-Type: text/x-test\r\nTransfer-Encoding: chunked\r\n\r\n\
          5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
     );
     let r = t.read_response();
@@ -438,7 +438,7 @@ fn chunked(backend: Backend) {
     assert_eq!(r.text(), "hello world");
     assert_eq!(r.header("content-type"), Some("text/x-test"));
     // In pieces, one record each.
-    t.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    t.send("POST /echo/stream HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
     t.send("3\r\nabc\r\n");
     t.send("A\r\n0123456789\r\n");
     t.send("0\r\n\r\n");
@@ -468,7 +468,7 @@ fn expect_continue(backend: Backend) {
     let s = https_server(backend, &c, &[]);
     let mut t = s.connect_tls(0, &c);
     t.send(
-        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
+        "POST /echo/stream HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
     );
     // The interim answer comes before we send a byte of the body.
     assert_eq!(
@@ -496,7 +496,7 @@ fn big_echo(backend: Backend) {
     let out = curl_https(
         &s,
         &c,
-        "/echo",
+        "/echo/stream",
         &[
             "-H",
             "Content-Type: application/octet-stream",
@@ -508,7 +508,7 @@ fn big_echo(backend: Backend) {
             "%{http_code} %{content_type}",
         ],
     );
-    let status = curl_ok(&out, "POST /echo of 10 MB");
+    let status = curl_ok(&out, "POST /echo/stream of 10 MB");
     assert_eq!(
         String::from_utf8_lossy(&status),
         "200 application/octet-stream"

@@ -23,6 +23,29 @@ impl Nginx {
     /// nginx listening on a free port, proxying to `127.0.0.1:upstream`; `None` (after a
     /// skip notice) when nginx is not installed.
     pub fn start(upstream: u16) -> Option<Nginx> {
+        Nginx::run(|port| {
+            format!(
+                "    map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
+    upstream peregrine {{ server 127.0.0.1:{upstream}; keepalive 16; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://peregrine;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Host $host;
+            proxy_read_timeout 60s;
+        }}
+    }}
+"
+            )
+        })
+    }
+
+    /// nginx with the site configuration `site(port)` (the body of its `http {}`
+    /// block, listening on `port`); `None` (after a skip notice) without nginx.
+    pub fn run(site: impl FnOnce(u16) -> String) -> Option<Nginx> {
         if Command::new("nginx")
             .arg("-v")
             .stdout(Stdio::null())
@@ -50,21 +73,10 @@ http {{
     fastcgi_temp_path {d}/fastcgi;
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
-    map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
-    upstream peregrine {{ server 127.0.0.1:{upstream}; keepalive 16; }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://peregrine;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_set_header Host $host;
-            proxy_read_timeout 60s;
-        }}
-    }}
+{site}
 }}
-"
+",
+            site = site(port)
         );
         let path = dir.join("nginx.conf");
         std::fs::write(&path, conf).expect("write nginx.conf");

@@ -18,6 +18,7 @@ mod write;
 
 pub(crate) use panic::CatchUnwind;
 
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -48,6 +49,9 @@ const HOT_AFTER: u32 = 2;
 const WRITE_PIECE: usize = 64 * 1024;
 /// Grow the read buffer by this much when a head does not fit.
 const HEAD_READ_SIZE: usize = 4096;
+/// At shutdown, how long a connection accepted just before may take to send its first
+/// request.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 /// How long an unread request body may be drained after the response.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to read and discard after an error answer before closing (lingering close,
@@ -241,7 +245,10 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 self.flush().await.map_err(|_| HeadError::Io)?;
             }
             let idle = self.io.as_ref().is_some_and(|io| io.rbuf.is_empty());
-            if idle && (self.persist == Persist::Close || self.shard.shutdown.is_fired()) {
+            if idle && self.persist == Persist::Close {
+                return Ok(None);
+            }
+            if idle && self.shard.shutdown.is_fired() && !self.fresh {
                 return Ok(None);
             }
             if idle
@@ -264,13 +271,24 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 // Idle until bytes arrive: a kick (shutdown) completes the wait or the
                 // read below with end-of-stream.
                 let registry = &self.shard.registry;
-                registry.set_phase(self.id, Phase::Idle);
                 bump(&self.shard.counters.waits, 1);
-                let ready = io.stream.readable(false).await;
+                let ready = if self.fresh {
+                    // Boxed: once per connection, and more state than the idle wait.
+                    registry.set_phase(self.id, Phase::Fresh);
+                    Box::pin(first_wait(&self.shard, &io.stream)).await
+                } else {
+                    registry.set_phase(self.id, Phase::Idle);
+                    io.stream.readable(false).await
+                };
                 if let Some(kick) = registry.kicked(self.id) {
                     return Err(HeadError::Kicked(kick));
                 }
                 if ready.is_err() {
+                    if self.fresh && self.shard.shutdown.is_fired() {
+                        // No first request within the grace: a shutdown close.
+                        registry.note(self.id, Kick::Shutdown);
+                        return Err(HeadError::Kicked(Kick::Shutdown));
+                    }
                     return Ok(None);
                 }
                 io.rbuf = self.shard.pool.borrow_mut().take();
@@ -379,7 +397,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             && h.version == Version::Http11
             && matches!(h.framing, BodyFraming::Empty | BodyFraming::Length(0));
         self.exchange.start_body(h.framing, h.expect_continue);
-        let req = Request {
+        let mut req = Request {
             method,
             version: match h.version {
                 Version::Http10 => http::Version::HTTP_10,
@@ -397,6 +415,14 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             spare_headers: self.exchange.spare_headers().clone(),
             upgradable,
         };
+        if let Some(edge) = &self.shard.http.edge {
+            if let Err(status) = crate::edge::apply(&mut req, edge) {
+                drop(req);
+                self.io = Some(io);
+                self.reject(status, None);
+                return Some(End::Reject);
+            }
+        }
 
         self.exchange.lend(io);
         let mut handled = None;
@@ -552,6 +578,32 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 self.shard.pool.borrow_mut().give(rbuf);
             }
         }
+    }
+}
+
+/// A new connection waits for its first request: like an idle one, but a graceful
+/// shutdown does not end the wait at once (the registry does not kick `Fresh`
+/// connections): the client connected before the listener closed and its request is
+/// likely on the way, so it gets [`FIRST_REQUEST_GRACE`] to arrive. Closing at once
+/// would fail a request the client already sent.
+async fn first_wait<H: Handler, T: Transport>(shard: &Shard<H>, stream: &T) -> std::io::Result<()> {
+    let ready = stream.readable(false);
+    let mut ready = std::pin::pin!(ready);
+    let shutdown = shard.shutdown.wait();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let raced = std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(r) = ready.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Some(r));
+        }
+        shutdown.as_mut().poll(cx).map(|()| None)
+    })
+    .await;
+    match raced {
+        Some(r) => r,
+        None => match monoio::time::timeout(FIRST_REQUEST_GRACE, ready).await {
+            Ok(r) => r,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+        },
     }
 }
 

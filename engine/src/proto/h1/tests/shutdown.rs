@@ -1,5 +1,6 @@
-//! Graceful shutdown: idle connections (after a response, or before any request) close
-//! at once with nothing said; a request in flight finishes, its answer says
+//! Graceful shutdown: idle connections close at once with nothing said; a new one gets
+//! a moment for its first request (answered with `Connection: close`), then closes; a
+//! request in flight finishes, its answer says
 //! `Connection: close`, and then its connection closes; a head being read is finished
 //! and answered the same way.
 
@@ -28,13 +29,23 @@ fn shutdown_closes_idle_connections_at_once() {
         used.send(&get("/a")).await;
         assert_eq!(used.response(false).await.text(), "/a");
         let mut fresh = bench.connect();
+        let mut late = bench.connect();
         settle().await;
-        assert_eq!(bench.active(), 2);
+        assert_eq!(bench.active(), 3);
         bench.shutdown();
-        for c in [&mut used, &mut fresh] {
-            let rest = c.closed().await;
-            assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
-        }
+        let rest = used.closed().await;
+        assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+        // A new connection's first request, sent just after the shutdown began, is
+        // answered (it was on its way when the client connected).
+        late.send(&get("/late")).await;
+        let r = late.response(false).await;
+        assert_eq!(
+            (r.text().as_str(), r.header("connection")),
+            ("/late", Some("close"))
+        );
+        // One that sends nothing closes after the grace.
+        let rest = fresh.closed().await;
+        assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
         bench.drained().await;
         assert_eq!(bench.closed_by(CloseReason::Shutdown), 2);
     });
