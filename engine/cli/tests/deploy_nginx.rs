@@ -18,13 +18,12 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::mixed::python_has;
+use common::mixed::{payload, python_has, ws_case};
 use common::nginx::Nginx;
 use common::probe::{metrics_addr, wait_until, Metrics};
 use common::*;
 
 const SITE: &str = include_str!("../../../docs/deploy/nginx.conf");
-const WS_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ws_client.py");
 
 /// Peregrine on a unix socket, and nginx in front with the deploy file.
 fn deployed(backend: Backend, dir: &TempDir) -> Option<(Server, Nginx)> {
@@ -66,21 +65,6 @@ fn curl(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-fn payload(dir: &TempDir, n: usize) -> (String, Vec<u8>) {
-    let mut x: u32 = 0x9e37_79b9;
-    let bytes: Vec<u8> = (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
-    let path = dir.join("body.bin");
-    std::fs::write(&path, &bytes).expect("write");
-    (path.display().to_string(), bytes)
-}
-
 fn through_nginx(backend: Backend) {
     let dir = TempDir::new("deploy-nginx");
     let Some((s, nginx)) = deployed(backend, &dir) else {
@@ -91,6 +75,7 @@ fn through_nginx(backend: Backend) {
     assert_eq!(curl(&[&format!("{base}/plaintext")]), b"Hello, World!");
 
     let (file, bytes) = payload(&dir, 1_000_000);
+    let file = file.display().to_string();
     let echoed = curl(&[
         "--data-binary",
         &format!("@{file}"),
@@ -139,23 +124,11 @@ fn through_nginx(backend: Backend) {
     );
 
     if python_has("websockets") {
-        let out = Command::new("python3")
-            .args([
-                WS_CLIENT,
-                "echo",
-                &format!("ws://127.0.0.1:{}/ws", nginx.port),
-                "-",
-                "on",
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .expect("python3");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let j = ws_case(
+            "echo",
+            &format!("ws://127.0.0.1:{}/ws", nginx.port),
+            &["on"],
         );
-        let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
         assert_eq!(j["binary_same"], true, "{j}");
         assert_eq!(j["close_code"], 1000, "{j}");
     }

@@ -34,7 +34,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::mixed::{python_has, server, CA};
+use common::mixed::{payload, python_has, server, CA};
 use common::*;
 
 const H2_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/h2_client.py");
@@ -108,22 +108,6 @@ fn curl(args: &[&str]) -> Vec<u8> {
 fn json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
-}
-
-/// A file of `n` random-ish bytes (no newlines lost by any tool).
-fn payload(dir: &TempDir, n: usize) -> (std::path::PathBuf, Vec<u8>) {
-    let mut x: u32 = 0x1234_5678;
-    let bytes: Vec<u8> = (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
-    let path = dir.join("payload.bin");
-    std::fs::write(&path, &bytes).expect("write payload");
-    (path, bytes)
 }
 
 fn curl_both_ways(backend: Backend) {

@@ -32,35 +32,14 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::mixed::{python_has, server, CA};
+use common::mixed::{python_has, server, ws_case, CA, WS_CLIENT};
 use common::*;
 
-const WS_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ws_client.py");
 const H2_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/h2_client.py");
 
 /// The RFC 6455 §1.3 example key and its accept value.
 const KEY_EXAMPLE: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const ACCEPT_EXAMPLE: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
-fn ws_case(case: &str, url: &str, extra: &[&str]) -> serde_json::Value {
-    let out = Command::new("python3")
-        .args([WS_CLIENT, case, url, CA])
-        .args(extra)
-        .stdin(Stdio::null())
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{case}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{case}: not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
 
 /// A client frame: FIN, RSV bits, opcode, masked with a fixed key unless `masked` is
 /// false.

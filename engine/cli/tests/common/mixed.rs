@@ -6,7 +6,7 @@
 
 use std::process::{Command, Stdio};
 
-use super::{skip, Backend, Server};
+use super::{skip, Backend, Server, TempDir};
 
 /// The test certificate, its key and the CA that signed it.
 pub const CERT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../src/tls/testdata/cert.pem");
@@ -41,4 +41,45 @@ pub fn python_has(module: &str) -> bool {
         ));
     }
     ok
+}
+
+/// The WebSocket client script (Python `websockets`).
+pub const WS_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ws_client.py");
+
+/// One tests/ws_client.py case against `url`; its JSON report.
+pub fn ws_case(case: &str, url: &str, extra: &[&str]) -> serde_json::Value {
+    let out = Command::new("python3")
+        .args([WS_CLIENT, case, url, CA])
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{case}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{case}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// A file of `n` pseudo-random bytes in `dir` (no tool loses a newline of it): its
+/// path and contents.
+pub fn payload(dir: &TempDir, n: usize) -> (std::path::PathBuf, Vec<u8>) {
+    let mut x: u32 = 0x1234_5678;
+    let bytes: Vec<u8> = (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    let path = dir.join("payload.bin");
+    std::fs::write(&path, &bytes).expect("write payload");
+    (path, bytes)
 }
