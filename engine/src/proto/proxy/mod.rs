@@ -5,11 +5,12 @@
 //!
 //! The parsing is sans-IO (`peregrine_protocol::proxy`); this module reads. The wait is
 //! the connection's first `Head` phase in the registry, so `--request-headers-timeout`
-//! bounds it (the same window then covers the first request head; a TLS handshake gets
-//! its own), enforced by the worker's sweep like any other timeout: a silent client
-//! holds its own task and a small buffer, and delays nobody. A graceful shutdown closes
-//! connections still waiting for their header at once. A missing, malformed or oversized
-//! header closes the connection (counted as `rejected`, the reason in the debug log).
+//! bounds it, enforced by the worker's sweep like any other timeout: a silent client
+//! holds its own task and a small buffer, and delays nobody. After the header the
+//! connection's phases and timeouts are those of any new connection (the TLS handshake
+//! timeout, then HTTP's). A graceful shutdown closes connections still waiting for their
+//! header at once. A missing, malformed or oversized header closes the connection
+//! (counted as `rejected`, the reason in the debug log).
 
 mod poll;
 mod replay;
