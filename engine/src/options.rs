@@ -105,6 +105,12 @@ pub struct Options {
     pub pin_workers: bool,
     /// Install SIGINT/SIGTERM handling in [`crate::Server::run`].
     pub handle_signals: bool,
+    /// Every application listener (not the metrics one) expects a PROXY protocol header
+    /// (HAProxy's, version 1 or 2) first, before TLS and HTTP: its source address becomes
+    /// the connection's remote address. A missing, malformed or oversized header closes
+    /// the connection; the header must arrive within the request-headers timeout.
+    /// Off by default.
+    pub proxy_protocol: bool,
     /// Request-parsing limits: request line (414), header section and count (431).
     pub limits: peregrine_protocol::h1::parse::Limits,
     /// Largest request body (413); `None` is unlimited. Handlers may change it per
@@ -188,6 +194,7 @@ impl Default for Options {
             backlog: 1024,
             pin_workers: true,
             handle_signals: true,
+            proxy_protocol: false,
             limits: Default::default(),
             max_request_body_size: Some(30_000_000),
             max_request_buffer_size: 1024 * 1024,

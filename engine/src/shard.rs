@@ -41,6 +41,8 @@ pub(crate) struct HttpSettings {
     pub max_concurrent_upgraded_connections: Option<u64>,
     /// Which HTTP versions are served.
     pub protocols: Protocols,
+    /// Connections start with a PROXY protocol header.
+    pub proxy_protocol: bool,
     /// Kestrel's `Http2Limits`.
     pub http2: Http2Limits,
     /// How accepted WebSockets behave.
@@ -84,6 +86,7 @@ impl HttpSettings {
             max_concurrent_connections: o.max_concurrent_connections,
             max_concurrent_upgraded_connections: o.max_concurrent_upgraded_connections,
             protocols: o.protocols,
+            proxy_protocol: o.proxy_protocol,
             http2: o.http2,
             websocket: o.websocket.clone(),
             edge: crate::edge::Edge::from_options(o),

@@ -287,6 +287,11 @@ pub(crate) fn start_conn<H: Handler, T: Transport>(
     }
     shard.enter();
     let id = shard.registry.register(stream.interrupt());
+    if http.proxy_protocol {
+        let conn = proto::serve_proxied(shard.clone(), stream, id, tls);
+        run_conn(shard.clone(), id, conn);
+        return;
+    }
     // Two task bodies rather than one with a branch: the plain one is one state machine
     // less per poll (measured: 77 instructions per request).
     match tls {

@@ -11,10 +11,13 @@
 //! - [`h1::encode`]: response head writer and chunked encoder.
 //! - [`h1::response`]: the response-head parser (client side, used by the load generator).
 //! - [`h1::error`]: parse errors that map straight to the status code sent on the wire.
+//! - [`proxy`]: the PROXY protocol header (versions 1 and 2) a proxy sends before the
+//!   client's bytes: push parser, source and destination addresses.
 //! - [`date`]: the IMF-fixdate formatter behind the cached `Date` header.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod date;
 pub mod h1;
+pub mod proxy;
 pub mod ws;

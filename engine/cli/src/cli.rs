@@ -60,6 +60,12 @@ pub struct Args {
     #[arg(long, env = "PEREGRINE_NO_PIN", num_args = 0..=1, default_missing_value = "true")]
     pub no_pin: Option<bool>,
 
+    /// Every listener but the metrics one expects a PROXY protocol header (v1 or v2) first,
+    /// before TLS and HTTP; its source address becomes the client's. A missing or bad
+    /// header closes the connection
+    #[arg(long, env = "PEREGRINE_PROXY_PROTOCOL", num_args = 0..=1, default_missing_value = "true")]
+    pub proxy_protocol: Option<bool>,
+
     /// Longest request line in bytes; longer gets 414 [default: 8192]
     #[arg(long, env = "PEREGRINE_MAX_REQUEST_LINE_SIZE")]
     pub max_request_line_size: Option<usize>,
@@ -260,6 +266,7 @@ pub struct FileConfig {
     port_sharing: Option<bool>,
     backlog: Option<u32>,
     no_pin: Option<bool>,
+    proxy_protocol: Option<bool>,
     max_request_line_size: Option<usize>,
     max_request_headers_total_size: Option<usize>,
     max_request_header_count: Option<usize>,
@@ -436,6 +443,9 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
     }
     if let Some(n) = args.no_pin.or(file.no_pin) {
         o.pin_workers = !n;
+    }
+    if let Some(p) = args.proxy_protocol.or(file.proxy_protocol) {
+        o.proxy_protocol = p;
     }
     if let Some(n) = args.max_request_line_size.or(file.max_request_line_size) {
         o.limits.max_request_line = positive("max-request-line-size", n)?;
@@ -653,6 +663,23 @@ mod tests {
         assert_eq!(o.threads, 3);
         assert_eq!(o.urls.len(), 1);
         assert_eq!(o.shutdown_timeout, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn proxy_protocol_is_a_switch() {
+        let none = Args::parse_from(["peregrine"]);
+        assert!(
+            !options(&none, FileConfig::default())
+                .unwrap()
+                .proxy_protocol
+        );
+        let on = Args::parse_from(["peregrine", "--proxy-protocol"]);
+        assert!(options(&on, FileConfig::default()).unwrap().proxy_protocol);
+        let file: FileConfig = toml::from_str("proxy-protocol = true").unwrap();
+        assert!(options(&none, file).unwrap().proxy_protocol);
+        let off = Args::parse_from(["peregrine", "--proxy-protocol=false"]);
+        let file: FileConfig = toml::from_str("proxy-protocol = true").unwrap();
+        assert!(!options(&off, file).unwrap().proxy_protocol);
     }
 
     #[test]

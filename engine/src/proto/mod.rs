@@ -9,11 +9,14 @@
 //!   refused).
 //! - Cleartext, HTTP/2 only: [`preface`] reads until the preface is certain.
 //!
-//! A PROXY protocol header before either (the deployment issue) goes here too.
+//! With `--proxy-protocol`, a PROXY protocol header comes before either ([`proxy`]):
+//! [`serve_proxied`] reads it, then goes on as above over a transport that replays the
+//! bytes that followed it.
 
 pub(crate) mod h1;
 pub(crate) mod h2;
 mod preface;
+mod proxy;
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -69,6 +72,23 @@ pub(crate) async fn serve_tls<H: Handler, T: Transport>(
             shard.counters.closed(reason);
             Served::Closed
         }
+    }
+}
+
+/// Serve one connection that starts with a PROXY protocol header: the header, then TLS
+/// (`tls`) or cleartext as its listener says.
+pub(crate) async fn serve_proxied<H: Handler, T: Transport>(
+    shard: Rc<Shard<H>>,
+    stream: T,
+    id: ConnId,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Served {
+    let Some(stream) = proxy::accept(&shard, stream, id).await else {
+        return Served::Closed;
+    };
+    match tls {
+        None => serve(shard, stream, id).await,
+        Some(config) => serve_tls(shard, stream, id, config).await,
     }
 }
 
