@@ -29,4 +29,11 @@ if ! command -v h2load >/dev/null 2>&1 || ! python3 -c 'import h2' >/dev/null 2>
     fi
 fi
 
+# nginx's stream module (PROXY protocol towards the server, tests/proxy_protocol.rs).
+if [ ! -e /usr/lib/nginx/modules/ngx_stream_module.so ] && [ "$(id -u)" -eq 0 ]; then
+    echo "scripts/test.sh: installing libnginx-mod-stream"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnginx-mod-stream >/dev/null || true
+fi
+
 cargo test --workspace "$@"
