@@ -359,6 +359,27 @@ def case_continuation_flood(port, scheme):
     return raw(port, scheme, frames)
 
 
+def case_hpack_bomb(port, scheme):
+    # One 4000-byte field put into the dynamic table (literal with incremental indexing,
+    # new name), then referenced by index 62 thousands of times: a few KiB on the wire,
+    # megabytes decoded.
+    value = b"a" * 4000
+    literal = b"\x40" + bytes([6]) + b"x-bomb" + bytes([0x7F]) + hpack_int(len(value) - 127) + value
+    block = b"\x82\x84\x86" + literal + b"\xbe" * 4000
+    frames = [frame(HEADERS, END_STREAM | END_HEADERS, 1, block)]
+    return raw(port, scheme, frames)
+
+
+def hpack_int(n):
+    """The continuation bytes of an HPACK integer whose prefix is full."""
+    out = bytearray()
+    while n >= 128:
+        out.append((n % 128) | 0x80)
+        n //= 128
+    out.append(n)
+    return bytes(out)
+
+
 def case_ping_flood(port, scheme):
     return raw(port, scheme, [frame(PING, 0, 0, b"\x00" * 8) for _ in range(5000)])
 

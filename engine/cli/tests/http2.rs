@@ -17,7 +17,8 @@
 //!   with and without `content-length`) and 408 (a body slower than the minimum rate)
 //!   while the connection's other streams go on, `Expect: 100-continue`,
 //!   RST_STREAM of one stream leaving the others, request and response trailers, rapid
-//!   reset, CONTINUATION, PING and SETTINGS floods and a window held shut (each:
+//!   reset, CONTINUATION, PING and SETTINGS floods, an HPACK bomb (one large dynamic
+//!   table entry referenced thousands of times) and a window held shut (each:
 //!   GOAWAY(ENHANCE_YOUR_CALM) and a close, while another client is served), the
 //!   keep-alive timeout (GOAWAY(NO_ERROR)), the keep-alive PING (answered: the
 //!   connection stays; unanswered: GOAWAY(INTERNAL_ERROR)), and a graceful shutdown
@@ -338,6 +339,7 @@ fn attacks_end_in_enhance_your_calm(backend: Backend) {
         "continuation-flood",
         "ping-flood",
         "settings-flood",
+        "hpack-bomb",
         "zero-window",
     ] {
         let j = h2_case(case, s.port(0), "http", None);
