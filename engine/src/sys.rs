@@ -66,6 +66,12 @@ pub(crate) fn raise_nofile_limit() -> io::Result<()> {
     Ok(())
 }
 
+/// Whether the kernel moves connections queued on a closing `SO_REUSEPORT` listener to
+/// another listener of its group (`net.ipv4.tcp_migrate_req`, Linux 5.14+).
+pub(crate) fn tcp_migrate_req() -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req").is_ok_and(|v| v.trim() == "1")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,10 +123,4 @@ mod tests {
     fn raises_the_open_files_limit() {
         raise_nofile_limit().unwrap();
     }
-}
-
-/// Whether the kernel moves connections queued on a closing `SO_REUSEPORT` listener to
-/// another listener of its group (`net.ipv4.tcp_migrate_req`, Linux 5.14+).
-pub(crate) fn tcp_migrate_req() -> bool {
-    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req").is_ok_and(|v| v.trim() == "1")
 }

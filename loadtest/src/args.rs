@@ -4,6 +4,9 @@ use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Largest `--ws-size`.
+pub const MAX_WS_MESSAGE: usize = 16 << 20;
+
 /// The I/O backend each worker thread runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
@@ -15,7 +18,7 @@ pub enum Backend {
     Epoll,
 }
 
-/// peregrine-load: a thread-per-core HTTP/1.1 and HTTP/2 load generator.
+/// peregrine-load: a thread-per-core HTTP/1.1, HTTP/2 and WebSocket load generator.
 ///
 /// Closed loop by default (each connection sends its next request, or pipelined batch,
 /// as soon as the previous one is answered; with --h2, each of a connection's --streams
@@ -56,6 +59,24 @@ pub struct Args {
     /// h2load's -m).
     #[arg(short = 'm', long, value_name = "N", default_value_t = 1, value_parser = parse_streams)]
     pub streams: usize,
+
+    /// WebSocket echo load (implied by a ws:// or wss:// URL): each connection upgrades
+    /// to a WebSocket at the URL's path, sends messages and waits for their echoes.
+    #[arg(long)]
+    pub ws: bool,
+
+    /// WebSocket: payload bytes of each message [default: 64].
+    #[arg(long, value_name = "N")]
+    pub ws_size: Option<usize>,
+
+    /// WebSocket: send text messages instead of binary ones.
+    #[arg(long)]
+    pub ws_text: bool,
+
+    /// WebSocket: messages in flight per connection, each echo answered by the next
+    /// message [default: 1].
+    #[arg(long, value_name = "K")]
+    pub ws_inflight: Option<usize>,
 
     /// Request method.
     #[arg(short = 'X', long, default_value = "GET")]
@@ -171,6 +192,7 @@ impl Args {
                     .into(),
             );
         }
+        self.validate_ws()?;
         if self.no_keepalive && self.pipeline > 1 {
             return Err("--no-keepalive and --pipeline cannot be combined".into());
         }
@@ -183,6 +205,66 @@ impl Args {
             return Err(format!("invalid method `{}`", self.method));
         }
         Ok(())
+    }
+
+    /// Whether this is a WebSocket run: `--ws`, or a `ws://` / `wss://` URL.
+    pub fn websocket(&self) -> bool {
+        let scheme = self
+            .url
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        self.ws || matches!(scheme.as_deref(), Some("ws" | "wss"))
+    }
+
+    /// Payload bytes of each WebSocket message.
+    pub fn ws_message_size(&self) -> usize {
+        self.ws_size.unwrap_or(64)
+    }
+
+    /// WebSocket messages in flight per connection.
+    pub fn ws_window(&self) -> usize {
+        self.ws_inflight.unwrap_or(1)
+    }
+
+    /// The WebSocket options' own rules, and what they cannot be combined with.
+    fn validate_ws(&self) -> Result<(), String> {
+        if !self.websocket() {
+            if self.ws_size.is_some() || self.ws_text || self.ws_inflight.is_some() {
+                return Err(
+                    "--ws-size, --ws-text and --ws-inflight need --ws (or a ws:// URL)".into(),
+                );
+            }
+            return Ok(());
+        }
+        if self.ws_window() == 0 {
+            return Err("--ws-inflight must be at least 1".into());
+        }
+        if self.ws_message_size() > MAX_WS_MESSAGE {
+            return Err(format!(
+                "--ws-size must be at most {MAX_WS_MESSAGE} bytes (16 MiB)"
+            ));
+        }
+        let conflict = if self.h2 {
+            Some("--h2")
+        } else if self.pipeline > 1 {
+            Some("--pipeline (use --ws-inflight)")
+        } else if self.streams > 1 {
+            Some("--streams")
+        } else if self.no_keepalive {
+            Some("--no-keepalive")
+        } else if self.body.is_some() {
+            Some("--body (use --ws-size)")
+        } else if !self.method.eq_ignore_ascii_case("GET") {
+            Some("-X (the handshake is a GET)")
+        } else if self.rate.is_some() && self.ws_window() > 1 {
+            Some("--rate with --ws-inflight above 1 (the open loop sends one message at a time)")
+        } else {
+            None
+        };
+        match conflict {
+            Some(what) => Err(format!("--ws (WebSocket) cannot be combined with {what}")),
+            None => Ok(()),
+        }
     }
 
     /// The number of worker threads to run: `-t`, or one per core, never more than
@@ -283,6 +365,27 @@ mod tests {
             let a = Args::try_parse_from(bad).unwrap();
             assert!(a.validate().is_err(), "{bad:?}");
         }
+        for bad in [
+            &["p", "--ws", "--h2", "http://h/"][..],
+            &["p", "--pipeline", "2", "ws://h/"],
+            &["p", "--ws", "-X", "POST", "http://h/"],
+            &["p", "--ws-inflight", "0", "ws://h/"],
+            &["p", "--ws-size", "99999999", "ws://h/"],
+            &["p", "--rate", "10", "--ws-inflight", "2", "ws://h/"],
+            &["p", "--ws-size", "10", "http://h/"],
+            &["p", "--ws-text", "http://h/"],
+        ] {
+            let a = Args::try_parse_from(bad).unwrap();
+            assert!(a.validate().is_err(), "{bad:?}");
+        }
+        let ws = Args::try_parse_from(["p", "--ws-size", "16384", "WSS://h/ws"]).unwrap();
+        assert!(ws.validate().is_ok() && ws.websocket());
+        assert_eq!((ws.ws_message_size(), ws.ws_window()), (16384, 1));
+        let ws = Args::try_parse_from(["p", "--ws", "--rate", "5", "http://h/ws"]).unwrap();
+        assert!(ws.validate().is_ok() && ws.websocket());
+        assert!(!Args::try_parse_from(["p", "http://h/"])
+            .unwrap()
+            .websocket());
         let h2 = Args::try_parse_from(["p", "--h2", "-m", "100", "-c", "16", "http://h/"]).unwrap();
         assert!(h2.validate().is_ok());
         assert_eq!((h2.streams, h2.connections), (100, 16));

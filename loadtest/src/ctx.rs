@@ -40,6 +40,8 @@ pub struct Plan {
     pub h2: Option<crate::h2::Template>,
     /// Concurrent streams per HTTP/2 connection (1 for HTTP/1.1).
     pub streams: usize,
+    /// `--ws`: the WebSocket echo load (the handshake and the messages); `None` for HTTP.
+    pub ws: Option<crate::ws::Plan>,
     /// The method is HEAD (responses have no body).
     pub request_is_head: bool,
     /// Reuse connections.
@@ -190,6 +192,27 @@ impl ThreadCtx {
         let mut stats = self.stats.borrow_mut();
         if stats.h2_failure.is_none() {
             stats.h2_failure = Some(why);
+        }
+    }
+
+    /// Note why a WebSocket connection failed (the first reason is kept for the report).
+    pub fn ws_failed(&self, why: String) {
+        let mut stats = self.stats.borrow_mut();
+        if stats.ws_failure.is_none() {
+            stats.ws_failure = Some(why);
+        }
+    }
+
+    /// Count a WebSocket connection closed with the close handshake.
+    pub fn ws_closed_cleanly(&self) {
+        self.stats.borrow_mut().ws_clean_closes += 1;
+    }
+
+    /// Count `n` bytes written for `measured` messages (WebSocket frames).
+    #[inline]
+    pub fn written(&self, n: usize, measured: bool) {
+        if measured {
+            self.stats.borrow_mut().bytes_written += n as u64;
         }
     }
 

@@ -1,5 +1,5 @@
-//! peregrine-load: a thread-per-core HTTP/1.1 and HTTP/2 load generator on monoio
-//! (io_uring, or epoll).
+//! peregrine-load: a thread-per-core HTTP/1.1, HTTP/2 and WebSocket load generator on
+//! monoio (io_uring, or epoll).
 //!
 //! - [`args`]: command-line options.
 //! - [`url`]: target URLs, TCP or unix socket, `http` or `https`.
@@ -12,6 +12,7 @@
 //! - [`conn`]: one HTTP/1.1 connection's loop, closed or open (rate) loop, over any
 //!   [`conn::Io`].
 //! - [`h2`]: HTTP/2 (`--h2`): h2c or ALPN `h2`, `--streams` lanes per connection.
+//! - [`ws`]: WebSocket echo load (`--ws`, `ws://`, `wss://`): upgrade, messages, close.
 //! - [`tls`]: `https`: the client configuration and a TLS stream driving rustls by hand
 //!   with owned buffers.
 //! - [`worker`]: pinned worker threads, one runtime each (`peregrine-runtime`).
@@ -34,6 +35,7 @@ pub mod stats;
 pub mod tls;
 pub mod url;
 pub mod worker;
+pub mod ws;
 
 use args::Args;
 use ctx::{Clock, Dial, Plan};
@@ -124,6 +126,21 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
         None => Vec::new(),
     };
     let keep_alive = !args.no_keepalive;
+    let ws = if args.websocket() {
+        Some(ws::Plan {
+            upgrade: ws::handshake::Upgrade::new(&target.path, &target.authority, &args.headers)?,
+            size: args.ws_message_size(),
+            text: args.ws_text,
+            inflight: args.ws_window(),
+        })
+    } else {
+        None
+    };
+    let ws_setup = ws.as_ref().map(|w| report::WsSetup {
+        message_size: w.size,
+        text: w.text,
+        inflight: w.inflight,
+    });
     let h2 = if args.h2 {
         Some(h2::Template::new(
             &target,
@@ -165,6 +182,7 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
         pipeline: args.pipeline,
         h2,
         streams: args.streams,
+        ws,
         request_is_head: args.method.eq_ignore_ascii_case("HEAD"),
         keep_alive,
         connections: args.connections,
@@ -266,7 +284,13 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
     let setup = Setup {
         target: target.to_string(),
         scheme: target.scheme.name(),
-        protocol: if args.h2 { "h2" } else { "http/1.1" },
+        protocol: if ws_setup.is_some() {
+            "websocket"
+        } else if args.h2 {
+            "h2"
+        } else {
+            "http/1.1"
+        },
         tls_verify,
         method: args.method.clone(),
         backend: backend.name(),
@@ -284,6 +308,7 @@ pub fn run(args: &Args, progress: bool) -> Result<Report, RunError> {
         warmup_s: args.warmup.as_secs_f64(),
         rate: args.rate,
         timeout_s: args.timeout.as_secs_f64(),
+        websocket: ws_setup,
     };
     Ok(Report::new(setup, &merged, elapsed.as_secs_f64(), cpu))
 }

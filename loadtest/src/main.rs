@@ -43,14 +43,21 @@ fn main() -> ExitCode {
         }
     }
     if report.responses == 0 {
+        let (answers, asked) = match report.websocket {
+            Some(_) => ("echo", "messages"),
+            None => ("response", "requests"),
+        };
         eprintln!(
-            "error: no response was received from {} ({} requests failed)",
+            "error: no {answers} was received from {} ({} {asked} failed)",
             report.setup.target, report.errors.failed_requests
         );
         if let Some(problem) = report.tls_problem() {
             eprintln!("error: {problem}");
         }
         if let Some(why) = &report.h2_failure {
+            eprintln!("error: {why}");
+        }
+        if let Some(why) = report.websocket.as_ref().and_then(|w| w.failure.as_ref()) {
             eprintln!("error: {why}");
         }
         return ExitCode::from(1);

@@ -158,6 +158,7 @@ mod tests {
             warmup_s: 0.0,
             rate: None,
             timeout_s: 1.0,
+            websocket: None,
         };
         let r = Report::new(setup, &s, 5.0, None);
         let svg = svg(&r).unwrap();

@@ -41,6 +41,19 @@ pub struct Setup {
     pub rate: Option<f64>,
     /// Timeout in seconds.
     pub timeout_s: f64,
+    /// The WebSocket load (`--ws`; `protocol` is then `websocket`).
+    pub websocket: Option<WsSetup>,
+}
+
+/// What each `--ws` connection sends.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct WsSetup {
+    /// Payload bytes of each message (`--ws-size`).
+    pub message_size: usize,
+    /// Text messages (`--ws-text`) instead of binary.
+    pub text: bool,
+    /// Messages in flight per connection (`--ws-inflight`).
+    pub inflight: usize,
 }
 
 /// Latency figures in microseconds.
@@ -116,12 +129,14 @@ pub struct ErrorCounts {
     pub malformed: u64,
     /// The TLS handshake failed.
     pub tls: u64,
+    /// `--ws`: the WebSocket handshake was refused or answered wrongly.
+    pub handshake: u64,
     /// Answered with 4xx.
     pub status_4xx: u64,
     /// Answered with 5xx.
     pub status_5xx: u64,
-    /// Requests that got no response (connect + tls + read + write + timeout +
-    /// malformed).
+    /// Requests that got no response (connect + tls + handshake + read + write + timeout
+    /// + malformed).
     pub failed_requests: u64,
 }
 
@@ -153,6 +168,22 @@ pub struct TlsReport {
     pub alpn: Option<String>,
     /// Why the first failed handshake failed.
     pub handshake_failure: Option<String>,
+}
+
+/// What a `--ws` run sent and how its connections ended. Each echoed message is one
+/// response (status class `1xx`: it came over a `101` connection).
+#[derive(Debug, Clone, Serialize)]
+pub struct WsReport {
+    /// Payload bytes of each message.
+    pub message_size: usize,
+    /// Text messages (`--ws-text`) instead of binary.
+    pub text: bool,
+    /// Messages in flight per connection.
+    pub inflight: usize,
+    /// Connections closed with the close handshake (1000) at the end of the run.
+    pub clean_closes: u64,
+    /// Why the first WebSocket connection failed, if one did.
+    pub failure: Option<String>,
 }
 
 /// The open-loop outcome.
@@ -193,6 +224,8 @@ pub struct Report {
     pub tls: Option<TlsReport>,
     /// Why the first failed HTTP/2 connection failed (`--h2` only).
     pub h2_failure: Option<String>,
+    /// The WebSocket load (`--ws` only).
+    pub websocket: Option<WsReport>,
     /// Latency figures (from the intended send time in rate mode).
     pub latency: Latency,
     /// Latency by percentile.
@@ -260,6 +293,7 @@ impl Report {
             timeout: e(ErrorKind::Timeout),
             malformed: e(ErrorKind::Malformed),
             tls: e(ErrorKind::Tls),
+            handshake: e(ErrorKind::Handshake),
             status_4xx: stats.status[4],
             status_5xx: stats.status[5],
             failed_requests: stats.error_total(),
@@ -318,6 +352,16 @@ impl Report {
         if let Some(why) = &stats.h2_failure {
             warnings.push(why.clone());
         }
+        let websocket = setup.websocket.map(|w| WsReport {
+            message_size: w.message_size,
+            text: w.text,
+            inflight: w.inflight,
+            clean_closes: stats.ws_clean_closes,
+            failure: stats.ws_failure.clone(),
+        });
+        if let Some(why) = &stats.ws_failure {
+            warnings.push(why.clone());
+        }
         if stats.responses == 0 {
             warnings.push("no response was received: nothing could be measured".into());
         }
@@ -333,6 +377,7 @@ impl Report {
             connections_opened: stats.connections_opened,
             tls,
             h2_failure: stats.h2_failure.clone(),
+            websocket,
             latency,
             latency_distribution,
             status: StatusCounts {
@@ -371,6 +416,7 @@ impl Report {
         let s = &self.setup;
         let what = match (s.duration_s, s.requests) {
             (Some(d), _) => format!("{} test", fmt_secs(d)),
+            (None, Some(n)) if s.websocket.is_some() => format!("{n}-message test"),
             (None, Some(n)) => format!("{n}-request test"),
             (None, None) => "test".into(),
         };
@@ -384,7 +430,13 @@ impl Report {
         } else {
             String::new()
         };
-        let depth = if s.protocol == "h2" {
+        let depth = if let Some(w) = s.websocket {
+            let kind = if w.text { "text" } else { "binary" };
+            format!(
+                "{} in flight each (WebSocket, {}-byte {kind} messages echoed)",
+                w.inflight, w.message_size
+            )
+        } else if s.protocol == "h2" {
             format!("{} streams each (HTTP/2)", s.streams)
         } else {
             format!("pipeline {}", s.pipeline)
@@ -427,10 +479,15 @@ impl Report {
             fmt_us(l.stdev_us)
         );
         let _ = writeln!(o);
+        let ws = s.websocket.is_some();
+        let (what, done, unit) = if ws {
+            ("Messages", "echoes", "msg/s")
+        } else {
+            ("Requests", "responses", "req/s")
+        };
         let _ = writeln!(
             o,
-            "  {:<10}{} responses in {}, {:.1} req/s",
-            "Requests",
+            "  {what:<10}{} {done} in {}, {:.1} {unit}",
             self.responses,
             fmt_secs(self.elapsed_s),
             self.requests_per_s
@@ -462,12 +519,21 @@ impl Report {
         } else {
             parts.join(", ")
         };
-        let _ = writeln!(o, "  {:<10}{status}", "Status");
+        if let Some(w) = &self.websocket {
+            let _ = writeln!(
+                o,
+                "  {:<10}{} connections opened, {} closed cleanly (1000)",
+                "WebSocket", self.connections_opened, w.clean_closes
+            );
+        } else {
+            let _ = writeln!(o, "  {:<10}{status}", "Status");
+        }
         let e = &self.errors;
         let mut parts = Vec::new();
         for (name, n) in [
             ("connect", e.connect),
             ("tls", e.tls),
+            ("handshake", e.handshake),
             ("read", e.read),
             ("write", e.write),
             ("timeout", e.timeout),
@@ -496,13 +562,14 @@ impl Report {
         if let (Some(min), Some(max)) = (full.iter().min(), full.iter().max()) {
             let _ = writeln!(
                 o,
-                "  {:<10}req/s per second: min {min}, max {max} over {} s",
+                "  {:<10}{unit} per second: min {min}, max {max} over {} s",
                 "Timeline",
                 full.len()
             );
         }
         if let (Some(c), Some(per)) = (self.cpu_s, self.cpu_per_request_us) {
-            let _ = writeln!(o, "  {:<10}{c:.2} s, {per:.2} us per request", "CPU");
+            let each = if ws { "message" } else { "request" };
+            let _ = writeln!(o, "  {:<10}{c:.2} s, {per:.2} us per {each}", "CPU");
         }
         if let Some(r) = &self.rate {
             let _ = writeln!(
@@ -599,6 +666,7 @@ mod tests {
             warmup_s: 0.0,
             rate: None,
             timeout_s: 1.0,
+            websocket: None,
         }
     }
 
@@ -670,6 +738,39 @@ mod tests {
         let http = Report::new(setup(), &s, 1.0, None);
         assert!(http.tls.is_none());
         assert!(!http.table().contains("TLS"));
+    }
+
+    #[test]
+    fn websocket_table() {
+        let mut st = setup();
+        st.protocol = "websocket";
+        st.websocket = Some(WsSetup {
+            message_size: 64,
+            text: false,
+            inflight: 1,
+        });
+        let mut s = Stats::new();
+        for _ in 0..10 {
+            s.record_response(101, 1000, 0);
+        }
+        s.record_errors(ErrorKind::Handshake, 2, 0);
+        s.connections_opened = 4;
+        s.ws_clean_closes = 3;
+        s.ws_failure = Some("the server answered 404 to the WebSocket handshake".into());
+        let r = Report::new(st, &s, 2.0, Some(0.001));
+        let t = r.table();
+        assert!(t.contains("10 echoes in 2s, 5.0 msg/s"), "{t}");
+        assert!(!t.contains("-request test"), "{t}");
+        assert!(t.contains("64-byte binary messages"), "{t}");
+        assert!(t.contains("4 connections opened, 3 closed cleanly"), "{t}");
+        assert!(t.contains("handshake 2"), "{t}");
+        assert!(t.contains("us per message"), "{t}");
+        assert!(t.contains("warning: the server answered 404"), "{t}");
+        assert!(!t.contains("Status"), "{t}");
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["websocket"]["clean_closes"], 3);
+        assert_eq!(v["errors"]["handshake"], 2);
+        assert_eq!(v["status"]["1xx"], 10);
     }
 
     #[test]

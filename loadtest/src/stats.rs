@@ -27,13 +27,17 @@ pub enum ErrorKind {
     Malformed = 4,
     /// The TLS handshake failed (certificate not trusted, no common version, …).
     Tls = 5,
+    /// `--ws`: the WebSocket opening handshake was refused (not `101`) or its answer was
+    /// wrong (`Sec-WebSocket-Accept`, an extension not offered, …).
+    Handshake = 6,
 }
 
 impl ErrorKind {
     /// All kinds, in report order.
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::Connect,
         ErrorKind::Tls,
+        ErrorKind::Handshake,
         ErrorKind::Read,
         ErrorKind::Write,
         ErrorKind::Timeout,
@@ -49,6 +53,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Malformed => "malformed",
             ErrorKind::Tls => "tls",
+            ErrorKind::Handshake => "handshake",
         }
     }
 }
@@ -76,7 +81,7 @@ pub struct Stats {
     /// Responses by status class: index 1 = 1xx … 5 = 5xx, 0 = anything else.
     pub status: [u64; 6],
     /// Failed requests by [`ErrorKind`].
-    pub errors: [u64; 6],
+    pub errors: [u64; 7],
     /// Bytes read from the sockets while measuring.
     pub bytes_read: u64,
     /// Bytes written to the sockets while measuring.
@@ -91,6 +96,11 @@ pub struct Stats {
     pub tls_failure: Option<String>,
     /// Why the first failed HTTP/2 connection failed.
     pub h2_failure: Option<String>,
+    /// `--ws`: why the first WebSocket connection failed (handshake refused, the server
+    /// closed, a frame it should not have sent).
+    pub ws_failure: Option<String>,
+    /// `--ws`: connections closed with the close handshake (code 1000) at the end.
+    pub ws_clean_closes: u64,
 }
 
 impl Default for Stats {
@@ -108,7 +118,7 @@ impl Stats {
                 .expect("static histogram bounds are valid"),
             responses: 0,
             status: [0; 6],
-            errors: [0; 6],
+            errors: [0; 7],
             bytes_read: 0,
             bytes_written: 0,
             connections_opened: 0,
@@ -116,6 +126,8 @@ impl Stats {
             tls_session: None,
             tls_failure: None,
             h2_failure: None,
+            ws_failure: None,
+            ws_clean_closes: 0,
         }
     }
 
@@ -190,6 +202,10 @@ impl Stats {
         if self.h2_failure.is_none() {
             self.h2_failure.clone_from(&other.h2_failure);
         }
+        if self.ws_failure.is_none() {
+            self.ws_failure.clone_from(&other.ws_failure);
+        }
+        self.ws_clean_closes += other.ws_clean_closes;
         if other.timeline.len() > self.timeline.len() {
             self.timeline
                 .resize(other.timeline.len(), Second::default());
@@ -222,7 +238,7 @@ mod tests {
         a.merge(&b);
         assert_eq!(a.responses, 4);
         assert_eq!(a.status, [1, 0, 1, 0, 1, 1]);
-        assert_eq!(a.errors, [0, 0, 0, 4, 0, 0]);
+        assert_eq!(a.errors, [0, 0, 0, 4, 0, 0, 0]);
         assert_eq!(a.error_total(), 4);
         assert_eq!(a.status_errors(), 2);
         assert_eq!(a.latency.len(), 4);

@@ -1,7 +1,8 @@
 //! Target URL parsing: `http[s]://host[:port]/path` and `http[s]://unix:/path.sock:/path`.
 //!
 //! The scheme is kept as a [`Scheme`]: `http` is cleartext, `https` TLS over the same
-//! endpoint (port 443 by default); anything else is a clear error.
+//! endpoint (port 443 by default); `ws` and `wss` are the same two with
+//! [`Target::websocket`] set (the `--ws` mode); anything else is a clear error.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -58,6 +59,8 @@ pub struct Target {
     pub authority: String,
     /// The request target (path and query), always starting with `/`.
     pub path: String,
+    /// The URL's scheme was `ws` or `wss` (WebSocket; `scheme` says whether TLS).
+    pub websocket: bool,
 }
 
 /// Why a URL was rejected.
@@ -85,9 +88,11 @@ impl Target {
                 "expected http[s]://host:port/path or http[s]://unix:/socket:/path",
             )
         })?;
-        let scheme = match scheme.to_ascii_lowercase().as_str() {
-            "http" => Scheme::Http,
-            "https" => Scheme::Https,
+        let (scheme, websocket) = match scheme.to_ascii_lowercase().as_str() {
+            "http" => (Scheme::Http, false),
+            "https" => (Scheme::Https, false),
+            "ws" => (Scheme::Http, true),
+            "wss" => (Scheme::Https, true),
             other => return Err(err(url, &format!("unsupported scheme `{other}`"))),
         };
         if rest.bytes().any(|b| b.is_ascii_control() || b == b' ') {
@@ -110,6 +115,7 @@ impl Target {
                 endpoint: Endpoint::Unix(PathBuf::from(sock)),
                 authority: "localhost".to_string(),
                 path,
+                websocket,
             });
         }
 
@@ -165,6 +171,7 @@ impl Target {
             },
             authority: authority.to_string(),
             path,
+            websocket,
         })
     }
 }
@@ -183,7 +190,11 @@ fn normalize_path(url: &str, path: &str) -> Result<String, UrlError> {
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = self.scheme.name();
+        let scheme = match (self.websocket, self.scheme) {
+            (true, Scheme::Http) => "ws",
+            (true, Scheme::Https) => "wss",
+            (false, s) => s.name(),
+        };
         match &self.endpoint {
             Endpoint::Tcp { .. } => write!(f, "{scheme}://{}{}", self.authority, self.path),
             Endpoint::Unix(p) => write!(f, "{scheme}://unix:{}:{}", p.display(), self.path),
@@ -259,6 +270,27 @@ mod tests {
         assert_eq!(t.scheme, Scheme::Https);
         assert_eq!(t.endpoint, Endpoint::Unix("/tmp/s.sock".into()));
         assert_eq!(t.to_string(), "https://unix:/tmp/s.sock:/json");
+    }
+
+    #[test]
+    fn websocket_forms() {
+        let t = Target::parse("ws://127.0.0.1:8080/ws?x=1").unwrap();
+        assert_eq!((t.scheme, t.websocket), (Scheme::Http, true));
+        assert_eq!(t.path, "/ws?x=1");
+        assert_eq!(t.to_string(), "ws://127.0.0.1:8080/ws?x=1");
+        let t = Target::parse("WSS://h/ws").unwrap();
+        assert_eq!((t.scheme, t.websocket), (Scheme::Https, true));
+        assert_eq!(
+            t.endpoint,
+            Endpoint::Tcp {
+                host: "h".into(),
+                port: 443
+            }
+        );
+        assert_eq!(t.to_string(), "wss://h/ws");
+        let t = Target::parse("ws://unix:/tmp/s.sock:/ws").unwrap();
+        assert_eq!(t.to_string(), "ws://unix:/tmp/s.sock:/ws");
+        assert!(!Target::parse("http://h/").unwrap().websocket);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Worker threads: one per core, each pinned, each running its own monoio runtime
 //! (io_uring or epoll, set up by `peregrine-runtime`) with its share of the connections
-//! (HTTP/1.1 over [`conn`], or HTTP/2 over [`crate::h2`]).
+//! (HTTP/1.1 over [`conn`], HTTP/2 over [`crate::h2`], WebSocket over [`crate::ws`]).
 //! Per-thread figures live in a [`ThreadCtx`] shared by that thread's connection tasks
 //! only (no atomics on the request path); a ticker publishes running totals for the
 //! progress line a few times a second.
@@ -10,6 +10,7 @@ use crate::conn::{self, TcpConnector, UnixConnector};
 use crate::ctx::{Clock, Dial, Plan, ThreadCtx};
 use crate::h2;
 use crate::stats::Stats;
+use crate::ws;
 use peregrine_runtime::{Backend, BackendChoice, RuntimeThread, ThreadBuilder};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -114,7 +115,11 @@ async fn worker(
     clock: Clock,
     progress: Option<Arc<Progress>>,
 ) -> (Stats, Instant) {
-    let copies = if plan.h2.is_some() { 0 } else { plan.pipeline };
+    let copies = if plan.h2.is_some() || plan.ws.is_some() {
+        0
+    } else {
+        plan.pipeline
+    };
     let mut batch = Vec::with_capacity(plan.request.len() * copies);
     for _ in 0..copies {
         batch.extend_from_slice(&plan.request);
@@ -133,6 +138,10 @@ async fn worker(
     for i in share.connections.clone() {
         let c = ctx.clone();
         let end = ctx.clock.end;
+        if plan.ws.is_some() {
+            handles.push(spawn_ws(c, &plan, i));
+            continue;
+        }
         let h = match (&plan.dial, &plan.tls, plan.h2.is_some()) {
             (Dial::Tcp(addr), None, false) => {
                 monoio::spawn(bounded(end, conn::run(c, TcpConnector(*addr), i)))
@@ -172,6 +181,30 @@ async fn worker(
     }
     let stats = ctx.stats.borrow().clone();
     (stats, Instant::now())
+}
+
+/// Start WebSocket connection `i`. It stops sending at the end of a timed run by itself,
+/// then drains and closes (each wait bounded by `--timeout`); the cut-off here, well after
+/// that, is only a backstop.
+fn spawn_ws(c: Rc<ThreadCtx>, plan: &Plan, i: usize) -> monoio::task::JoinHandle<()> {
+    let end = c
+        .clock
+        .end
+        .map(|e| e + plan.timeout * 3 + Duration::from_secs(1));
+    match (&plan.dial, &plan.tls) {
+        (Dial::Tcp(addr), None) => monoio::spawn(bounded(end, ws::run(c, TcpConnector(*addr), i))),
+        (Dial::Unix(path), None) => {
+            monoio::spawn(bounded(end, ws::run(c, UnixConnector(path.clone()), i)))
+        }
+        (Dial::Tcp(addr), Some(tls)) => monoio::spawn(bounded(
+            end,
+            ws::run(c, tls.connector(TcpConnector(*addr)), i),
+        )),
+        (Dial::Unix(path), Some(tls)) => monoio::spawn(bounded(
+            end,
+            ws::run(c, tls.connector(UnixConnector(path.clone())), i),
+        )),
+    }
 }
 
 /// A connection's loop, cut off at `end`, the end of a timed run (responses still in
