@@ -123,9 +123,6 @@ impl Restarter {
         let argv: Vec<OsString> = std::env::args_os().collect();
         let (ready, ready_name) = ready_socket()
             .map_err(|e| format!("cannot make the socket the new copy reports on: {e}"))?;
-        ready
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .map_err(|e| e.to_string())?;
         let mut child = {
             let guard = self.kept.lock();
             let Some(kept) = guard.as_ref() else {
@@ -202,6 +199,8 @@ impl Restarter {
                     self.timeout
                 ));
             }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let _ = ready.set_read_timeout(Some(left.clamp(Duration::from_millis(1), POLL)));
             match ready.recv(&mut buf) {
                 Ok(n) if says_ready(&buf[..n]) => break,
                 Ok(_) => {}
@@ -223,6 +222,10 @@ impl Restarter {
         Ok(())
     }
 }
+
+/// How often the wait for the new copy also checks whether it exited (process exit has
+/// no event a datagram socket can wait on with it).
+const POLL: Duration = Duration::from_millis(100);
 
 /// Whether an `sd_notify` message has the line `READY=1`.
 fn says_ready(message: &[u8]) -> bool {

@@ -106,6 +106,19 @@ pub(crate) fn adopt_listen_fds(count: usize) -> io::Result<Vec<OwnedFd>> {
     Ok(fds)
 }
 
+/// The soft open-files limit (a bound on descriptor numbers), for the fallback above.
+fn open_files_limit() -> RawFd {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a live, writable `rlimit`, the struct getrlimit(2) fills.
+    match check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }) {
+        Ok(_) => RawFd::try_from(lim.rlim_cur.min(1 << 20)).unwrap_or(1 << 20),
+        Err(_) => 1 << 16,
+    }
+}
+
 /// A duplicate of `fd` numbered `min` or above, close-on-exec (`F_DUPFD_CLOEXEC`).
 pub(crate) fn dup_at_least(fd: BorrowedFd<'_>, min: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: fcntl(F_DUPFD_CLOEXEC) takes an integer argument, no pointer; `fd` is
@@ -128,7 +141,7 @@ pub(crate) struct Inherit<'a> {
 }
 
 /// Start `spec.program` with `spec.fds` as descriptors 3, 4, … (close-on-exec cleared on
-/// exactly those), every other descriptor of ours closed by close-on-exec as usual, and
+/// exactly those), every other descriptor of ours closed at exec, and
 /// `LISTEN_PID` set to the child's own pid, which only exists after the fork.
 ///
 /// Setting the variable in the child is the delicate part: between `fork` and `exec` of a
@@ -186,10 +199,32 @@ pub(crate) fn spawn_with_listen_fds(spec: Inherit<'_>) -> io::Result<std::proces
         .chain(std::iter::once(0))
         .collect();
 
+    let max_fd = open_files_limit();
     let mut cmd = std::process::Command::new(spec.program);
     let child_side = move || -> io::Result<()> {
         // Only async-signal-safe work from here on: dup2, getpid, stores into buffers
         // allocated before the fork, execve.
+        // Every descriptor above the passed ones closes at exec, whether or not it was
+        // close-on-exec: a connection io_uring accepted a moment ago has not had the flag
+        // set yet, and the new copy must not keep it open.
+        // SAFETY: close_range(2) takes integers only; CLOSE_RANGE_CLOEXEC only sets
+        // flags.
+        let marked = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                (LISTEN_FDS_START + n) as libc::c_uint,
+                libc::c_uint::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            )
+        };
+        if marked == -1 {
+            // Before Linux 5.11: flag them one by one, up to the open-files limit.
+            for fd in LISTEN_FDS_START + n..max_fd {
+                // SAFETY: fcntl(F_SETFD) with an integer argument only sets the flags
+                // of `fd` (or fails with EBADF when it is not open).
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+        }
         for (i, &src) in (0..).zip(sources.iter()) {
             // SAFETY: dup2(2) takes no pointer; `src` is open (a copy made before the
             // fork, kept open by the parent until the spawn returns) and the target is
