@@ -151,6 +151,9 @@ pub(crate) fn take(mode: SocketActivation) -> Result<Option<Passed>, String> {
     }))
 }
 
+/// One name (or none) per passed descriptor.
+type Names = Vec<Option<String>>;
+
 /// The most descriptors accepted (systemd caps a unit's at a few thousand too).
 const MAX_FDS: usize = 4096;
 
@@ -161,7 +164,7 @@ fn parse(
     fds: Option<&OsString>,
     names: Option<&OsString>,
     our_pid: u32,
-) -> Result<Option<(usize, Vec<Option<String>>)>, String> {
+) -> Result<Option<(usize, Names)>, String> {
     let (Some(pid), Some(fds)) = (pid, fds) else {
         return Ok(None);
     };
@@ -171,9 +174,10 @@ fn parse(
             .ok_or_else(|| format!("socket activation: {var} is not valid text"))
     };
     let pid_text = text(pid, "LISTEN_PID")?;
-    let pid: u32 = pid_text.trim().parse().map_err(|_| {
-        format!("socket activation: LISTEN_PID='{pid_text}' is not a process id")
-    })?;
+    let pid: u32 = pid_text
+        .trim()
+        .parse()
+        .map_err(|_| format!("socket activation: LISTEN_PID='{pid_text}' is not a process id"))?;
     if pid != our_pid {
         return Ok(None);
     }

@@ -434,15 +434,12 @@ pub(crate) fn adopt_all(
             None => format!("descriptor {}", p.number),
         };
         let failed = |e: io::Error| {
-            BindError::new(
-                format!("socket activation: {what}: {e}"),
-                Some(e.kind()),
-            )
+            BindError::new(format!("socket activation: {what}: {e}"), Some(e.kind()))
         };
         let sock = Socket::from(p.fd);
         let local = sock.local_addr().map_err(failed)?;
-        let listening = sock.r#type().map_err(failed)? == Type::STREAM
-            && sock.is_listener().map_err(failed)?;
+        let listening =
+            sock.r#type().map_err(failed)? == Type::STREAM && sock.is_listener().map_err(failed)?;
         if !listening {
             return Err(BindError::new(
                 format!(
@@ -507,10 +504,7 @@ pub(crate) fn adopt_all(
                     Role::App(_) => opts.workers.max(1),
                 };
                 let sockets = tcp_group(addr, group, workers, opts).map_err(|e| {
-                    BindError::new(
-                        format!("socket activation: {display}: {e}"),
-                        Some(e.kind()),
-                    )
+                    BindError::new(format!("socket activation: {display}: {e}"), Some(e.kind()))
                 })?;
                 let endpoint = Endpoint {
                     display,

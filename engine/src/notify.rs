@@ -182,7 +182,9 @@ fn watchdog_interval(
     match usec.trim().parse::<u64>() {
         Ok(0) => Ok(None),
         Ok(us) => Ok(Some(Duration::from_micros(us))),
-        Err(_) => Err(format!("WATCHDOG_USEC='{usec}' is not a number of microseconds")),
+        Err(_) => Err(format!(
+            "WATCHDOG_USEC='{usec}' is not a number of microseconds"
+        )),
     }
 }
 
@@ -279,7 +281,10 @@ mod tests {
         let s = |us: u64| Ok(Some(Duration::from_micros(us)));
         assert_eq!(watchdog_interval(None, None, 5), Ok(None));
         assert_eq!(watchdog_interval(Some("3000000"), None, 5), s(3_000_000));
-        assert_eq!(watchdog_interval(Some("3000000"), Some("5"), 5), s(3_000_000));
+        assert_eq!(
+            watchdog_interval(Some("3000000"), Some("5"), 5),
+            s(3_000_000)
+        );
         assert_eq!(watchdog_interval(Some("3000000"), Some("6"), 5), Ok(None));
         assert_eq!(watchdog_interval(Some("0"), None, 5), Ok(None));
         assert!(watchdog_interval(Some("soon"), None, 5).is_err());

@@ -204,7 +204,11 @@ impl Restarter {
             match ready.recv(&mut buf) {
                 Ok(n) if says_ready(&buf[..n]) => break,
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return stop(format!("waiting for the new copy (pid {pid}): {e}")),
             }
@@ -243,7 +247,11 @@ fn ready_socket() -> io::Result<(UnixDatagram, String)> {
             .map(|d| d.as_nanos())
             .unwrap_or_default(),
     );
-    let name = format!("peregrine-restart-{}-{:016x}", std::process::id(), h.finish());
+    let name = format!(
+        "peregrine-restart-{}-{:016x}",
+        std::process::id(),
+        h.finish()
+    );
     let sock = UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes())?)?;
     Ok((sock, name))
 }
