@@ -11,44 +11,50 @@ use peregrine_protocol::h1::parse::{RequestHead, RequestParser};
 use peregrine_protocol::h1::Status;
 
 use crate::error::Error;
-use crate::listen::{self, BindOptions, EndpointSockets, UnixSocketFile};
+use crate::listen::{self, BindOptions, Endpoint, EndpointSockets};
 use crate::metrics::Board;
 use crate::url::BindAddress;
 
-/// Bind the admin addresses and start serving them; returns the bound display names and
-/// the unix socket files to remove at shutdown.
+/// Bind the admin addresses — or take `passed`, the admin sockets passed to us (socket
+/// activation, a restart), when there are some — and start serving them. Returns the
+/// display names and the endpoints kept for a restart and for removing unix socket files
+/// at shutdown (their TCP sockets are copies of the ones the threads accept on).
 pub(crate) fn start(
     addrs: &[BindAddress],
+    passed: Vec<Endpoint>,
     board: Board,
-) -> Result<(Vec<String>, Vec<UnixSocketFile>), Error> {
+) -> Result<(Vec<String>, Vec<Endpoint>), Error> {
     let opts = BindOptions {
         workers: 1,
         backlog: 64,
         port_sharing: false,
         unix_socket_mode: None,
     };
-    let endpoints = listen::bind_all(addrs, &opts).map_err(|e| e.prefixed("metrics: "))?;
+    let endpoints = if passed.is_empty() {
+        listen::bind_all(addrs, &opts).map_err(|e| e.prefixed("metrics: "))?
+    } else {
+        passed
+    };
+    let copy = |e: std::io::Error| Error::Start(format!("metrics: {e}"));
     let mut names = Vec::new();
-    let mut files = Vec::new();
-    for ep in endpoints {
+    for ep in &endpoints {
         names.push(ep.display.clone());
-        match ep.sockets {
+        match &ep.sockets {
             EndpointSockets::Tcp(groups) => {
-                for l in groups.into_iter().flatten() {
-                    spawn_tcp(l, board.clone()).map_err(Error::Start)?;
+                for l in groups.iter().flatten() {
+                    spawn_tcp(l.try_clone().map_err(copy)?, board.clone()).map_err(Error::Start)?;
                 }
             }
+            EndpointSockets::SharedTcp(l) => {
+                spawn_tcp(l.try_clone().map_err(copy)?, board.clone()).map_err(Error::Start)?;
+            }
             EndpointSockets::Unix(file) => {
-                let l = file
-                    .listener
-                    .try_clone()
-                    .map_err(|e| Error::Start(e.to_string()))?;
-                files.push(file);
+                let l = file.listener.try_clone().map_err(copy)?;
                 spawn_unix(l, board.clone()).map_err(Error::Start)?;
             }
         }
     }
-    Ok((names, files))
+    Ok((names, endpoints))
 }
 
 fn spawn_tcp(l: TcpListener, board: Board) -> Result<(), String> {

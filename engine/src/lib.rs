@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod activation;
 mod admin;
 mod backend;
 mod body;
@@ -27,12 +28,14 @@ mod error;
 mod handler;
 mod listen;
 pub mod metrics;
+mod notify;
 mod options;
 mod pool;
 mod proto;
 mod registry;
 mod request;
 mod response;
+mod restart;
 mod server;
 mod shard;
 mod signal;
@@ -45,6 +48,7 @@ mod url;
 mod worker;
 pub mod ws;
 
+pub use activation::SocketActivation;
 pub use backend::{Backend, BackendChoice};
 pub use body::{Body, BoxStream, TrailersFuture};
 pub use edge::cidr::Cidr;
@@ -53,7 +57,7 @@ pub use handler::Handler;
 pub use listen::BindError;
 pub use options::{
     default_threads, ClientCertificateMode, Http2Limits, Options, Pkcs12Certificate, Protocols,
-    SniCertificate, TlsOptions, WebSocketOptions, DEFAULT_URLS,
+    SniCertificate, TlsOptions, WebSocketOptions, DEFAULT_URLS, SYSTEMD_URLS,
 };
 pub use request::{BodyLimitError, Request, RequestBody, UpgradeError, Upgraded};
 pub use response::Response;

@@ -9,6 +9,13 @@
 //!   (nothing listening) is replaced; a live socket or a non-socket file is refused.
 //! - `localhost` binds 127.0.0.1 and [::1]; a missing loopback family is a warning.
 //! - `*`, `+` and host names bind `[::]` dual-stack, falling back to `0.0.0.0`.
+//! - Passed sockets (socket activation, a SIGUSR2 restart: `activation.rs`) are adopted
+//!   instead ([`adopt_all`]): a TCP socket with `SO_REUSEPORT` set is joined by sockets we
+//!   bind into its group until every worker has one of its own (several passed sockets of
+//!   one address, as a restart passes them, are spread over the workers as they are);
+//!   one without `SO_REUSEPORT` is shared by every worker, like a unix socket. A passed
+//!   unix socket's file is not ours: it is removed at shutdown only when it came from a
+//!   restart (the old copy left it to us), never when systemd passed it.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
@@ -18,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::activation::{Passed, Role};
 use crate::url::{BindAddress, ListenTarget, Scheme};
 
 /// A bound endpoint: the sockets for one reported address.
@@ -30,6 +38,19 @@ pub struct Endpoint {
     pub scheme: Scheme,
     /// The sockets.
     pub sockets: EndpointSockets,
+    /// Where the sockets came from.
+    pub origin: Origin,
+}
+
+/// Where an endpoint's sockets came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Bound here, from a URL prefix.
+    Bound,
+    /// Passed by a service manager (socket activation).
+    Systemd,
+    /// Passed by the old copy of this server on a SIGUSR2 restart.
+    Restart,
 }
 
 /// The sockets of an endpoint.
@@ -38,8 +59,23 @@ pub enum EndpointSockets {
     /// One `SO_REUSEPORT` group per local address (two for localhost); each group has one
     /// socket per worker.
     Tcp(Vec<Vec<TcpListener>>),
+    /// One TCP listener every worker accepts from (a passed socket without
+    /// `SO_REUSEPORT`).
+    SharedTcp(TcpListener),
     /// One unix listener shared by all workers; the file is removed on drop.
     Unix(UnixSocketFile),
+}
+
+impl EndpointSockets {
+    /// Each distinct listening socket once (what a restart hands over).
+    pub fn each(&self) -> Vec<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        match self {
+            EndpointSockets::Tcp(groups) => groups.iter().flatten().map(|l| l.as_fd()).collect(),
+            EndpointSockets::SharedTcp(l) => vec![l.as_fd()],
+            EndpointSockets::Unix(file) => vec![file.listener.as_fd()],
+        }
+    }
 }
 
 /// A bound unix socket and its file, removed when dropped (if it is still ours).
@@ -51,10 +87,16 @@ pub struct UnixSocketFile {
     pub path: PathBuf,
     ino: u64,
     dev: u64,
+    /// Remove the file on drop (if it is still the same file): set for sockets bound here;
+    /// a restart that handed the socket over clears it.
+    pub remove: bool,
 }
 
 impl Drop for UnixSocketFile {
     fn drop(&mut self) {
+        if !self.remove {
+            return;
+        }
         // Remove the file only if it is still the socket we created.
         if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
             if meta.ino() == self.ino && meta.dev() == self.dev {
@@ -131,12 +173,14 @@ fn bind_one(addr: &BindAddress, opts: &BindOptions) -> Result<Endpoint, BindErro
                 display: format!("{s}://{}", display_ip(&real)),
                 scheme,
                 sockets: EndpointSockets::Tcp(vec![group]),
+                origin: Origin::Bound,
             })
         }
         ListenTarget::Localhost(port) => bind_localhost(s, *port, opts).map(|groups| Endpoint {
             display: format!("{s}://localhost:{port}"),
             scheme,
             sockets: EndpointSockets::Tcp(groups),
+            origin: Origin::Bound,
         }),
         ListenTarget::Any { port, host_name } => {
             if let Some(name) = host_name {
@@ -151,6 +195,7 @@ fn bind_one(addr: &BindAddress, opts: &BindOptions) -> Result<Endpoint, BindErro
                 display: format!("{s}://{}", display_ip(&real)),
                 scheme,
                 sockets: EndpointSockets::Tcp(vec![group]),
+                origin: Origin::Bound,
             })
         }
         ListenTarget::Unix(path) => {
@@ -167,6 +212,7 @@ fn bind_one(addr: &BindAddress, opts: &BindOptions) -> Result<Endpoint, BindErro
                 display: format!("{s}://unix:{}", path.display()),
                 scheme,
                 sockets: EndpointSockets::Unix(file),
+                origin: Origin::Bound,
             })
         }
     }
@@ -292,10 +338,15 @@ fn bind_group(addr: SocketAddr, opts: &BindOptions) -> io::Result<Vec<TcpListene
 }
 
 fn new_tcp_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
+    // [::] is dual-stack (Kestrel: "IPv6Any binds to both IPv6 and IPv4").
+    let only_v6 = matches!(addr, SocketAddr::V6(v6) if !v6.ip().is_unspecified());
+    new_tcp_socket_v6(addr, reuse_port, only_v6)
+}
+
+fn new_tcp_socket_v6(addr: SocketAddr, reuse_port: bool, only_v6: bool) -> io::Result<Socket> {
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    if let SocketAddr::V6(v6) = addr {
-        // [::] is dual-stack (Kestrel: "IPv6Any binds to both IPv6 and IPv4").
-        sock.set_only_v6(!v6.ip().is_unspecified())?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(only_v6)?;
     }
     sock.set_reuse_address(true)?;
     if reuse_port {
@@ -342,6 +393,7 @@ fn bind_unix(path: &Path, opts: &BindOptions) -> io::Result<UnixSocketFile> {
         path: path.to_path_buf(),
         ino: meta.ino(),
         dev: meta.dev(),
+        remove: true,
     };
     if let Some(mode) = opts.unix_socket_mode {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
@@ -354,6 +406,167 @@ fn bind_unix(path: &Path, opts: &BindOptions) -> io::Result<UnixSocketFile> {
 /// `UnixListener::bind` listens with std's default backlog; raise it to ours.
 fn set_backlog(listener: &UnixListener, backlog: u32) -> io::Result<()> {
     crate::sys::listen(listener, backlog)
+}
+
+/// Endpoints from passed sockets: the application's and the admin (`metrics`) ones, each
+/// in the order passed. A passed socket that is not a listening stream socket (TCP or
+/// unix) is an error naming its descriptor.
+pub(crate) fn adopt_all(
+    passed: Passed,
+    opts: &BindOptions,
+) -> Result<(Vec<Endpoint>, Vec<Endpoint>), BindError> {
+    let origin = if passed.from_restart {
+        Origin::Restart
+    } else {
+        Origin::Systemd
+    };
+    // TCP sockets of one address and role form one group (a restart passes one per
+    // worker), reported where the first of them was passed.
+    enum Pending {
+        Tcp(usize),
+        Ready(Role, Endpoint),
+    }
+    let mut tcp: Vec<(SocketAddr, Role, Vec<Socket>)> = Vec::new();
+    let mut out: Vec<Pending> = Vec::new();
+    for p in passed.sockets {
+        let what = match &p.name {
+            Some(n) => format!("descriptor {} ('{n}')", p.number),
+            None => format!("descriptor {}", p.number),
+        };
+        let failed = |e: io::Error| {
+            BindError::new(format!("socket activation: {what}: {e}"), Some(e.kind()))
+        };
+        let sock = Socket::from(p.fd);
+        let local = sock.local_addr().map_err(failed)?;
+        let listening =
+            sock.r#type().map_err(failed)? == Type::STREAM && sock.is_listener().map_err(failed)?;
+        if !listening {
+            return Err(BindError::new(
+                format!(
+                    "socket activation: {what} is not a listening stream socket \
+                     (systemd: ListenStream= with Accept=no)"
+                ),
+                None,
+            ));
+        }
+        sock.set_nonblocking(true).map_err(failed)?;
+        if let Some(addr) = local.as_socket() {
+            match tcp.iter_mut().find(|(a, r, _)| (*a, *r) == (addr, p.role)) {
+                Some((_, _, group)) => group.push(sock),
+                None => {
+                    out.push(Pending::Tcp(tcp.len()));
+                    tcp.push((addr, p.role, vec![sock]));
+                }
+            }
+            continue;
+        }
+        let scheme = scheme_of(p.role);
+        let (path, file_meta) = if let Some(path) = local.as_pathname() {
+            (path.to_path_buf(), std::fs::symlink_metadata(path).ok())
+        } else if let Some(name) = local.as_abstract_namespace() {
+            let name = String::from_utf8_lossy(name);
+            (PathBuf::from(format!("@{name}")), None)
+        } else {
+            return Err(BindError::new(
+                format!("socket activation: {what} is an unnamed socket"),
+                None,
+            ));
+        };
+        let listener: UnixListener = std::os::fd::OwnedFd::from(sock).into();
+        let endpoint = Endpoint {
+            display: format!("{}://unix:{}", scheme.as_str(), path.display()),
+            scheme,
+            sockets: EndpointSockets::Unix(UnixSocketFile {
+                listener,
+                path,
+                ino: file_meta.as_ref().map_or(0, |m| m.ino()),
+                dev: file_meta.as_ref().map_or(0, |m| m.dev()),
+                // Decided at shutdown (see `Origin`); never on a failed start.
+                remove: false,
+            }),
+            origin,
+        };
+        out.push(Pending::Ready(p.role, endpoint));
+    }
+    let mut tcp: Vec<Option<(SocketAddr, Role, Vec<Socket>)>> = tcp.into_iter().map(Some).collect();
+    let (mut app, mut metrics) = (Vec::new(), Vec::new());
+    for pending in out {
+        let (role, endpoint) = match pending {
+            Pending::Ready(role, endpoint) => (role, endpoint),
+            Pending::Tcp(i) => {
+                let Some((addr, role, group)) = tcp.get_mut(i).and_then(Option::take) else {
+                    continue;
+                };
+                let scheme = scheme_of(role);
+                let display = format!("{}://{}", scheme.as_str(), display_ip(&addr));
+                let workers = match role {
+                    Role::Metrics => 1,
+                    Role::App(_) => opts.workers.max(1),
+                };
+                let sockets = tcp_group(addr, group, workers, opts).map_err(|e| {
+                    BindError::new(format!("socket activation: {display}: {e}"), Some(e.kind()))
+                })?;
+                let endpoint = Endpoint {
+                    display,
+                    scheme,
+                    sockets,
+                    origin,
+                };
+                (role, endpoint)
+            }
+        };
+        match role {
+            Role::Metrics => metrics.push(endpoint),
+            Role::App(_) => app.push(endpoint),
+        }
+    }
+    Ok((app, metrics))
+}
+
+fn scheme_of(role: Role) -> Scheme {
+    match role {
+        Role::App(s) => s,
+        Role::Metrics => Scheme::Http,
+    }
+}
+
+/// The sockets of one passed TCP address: with `SO_REUSEPORT` on all of them, the group
+/// grows to one socket per worker (we bind the others, as the passed ones are bound);
+/// without, the one socket is shared by every worker.
+fn tcp_group(
+    addr: SocketAddr,
+    passed: Vec<Socket>,
+    workers: usize,
+    opts: &BindOptions,
+) -> io::Result<EndpointSockets> {
+    let mut reuse = true;
+    for s in &passed {
+        reuse &= s.reuse_port()?;
+    }
+    if !reuse {
+        let mut passed = passed.into_iter();
+        let first = passed
+            .next()
+            .ok_or_else(|| io::Error::other("no socket was passed"))?;
+        if passed.next().is_some() {
+            return Err(io::Error::other(
+                "several sockets for one address need SO_REUSEPORT (systemd: ReusePort=yes)",
+            ));
+        }
+        return Ok(EndpointSockets::SharedTcp(first.into()));
+    }
+    let only_v6 = match passed.first() {
+        Some(s) if addr.is_ipv6() => s.only_v6()?,
+        _ => false,
+    };
+    let mut group: Vec<TcpListener> = passed.into_iter().map(Into::into).collect();
+    while group.len() < workers {
+        let sock = new_tcp_socket_v6(addr, true, only_v6)?;
+        sock.bind(&addr.into())?;
+        sock.listen(opts.backlog.min(i32::MAX as u32) as i32)?;
+        group.push(sock.into());
+    }
+    Ok(EndpointSockets::Tcp(vec![group]))
 }
 
 /// Parse a socket mode like `0660`, `660` or `0o660`.

@@ -5,6 +5,7 @@
 
 use std::cell::Cell;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Why a connection ended.
@@ -175,6 +176,9 @@ type Family = (
 #[derive(Debug, Clone)]
 pub struct Board {
     slots: Arc<Vec<Mutex<Snapshot>>>,
+    /// Per worker: how many times it has published (its ticker's heartbeat, read by the
+    /// systemd watchdog).
+    beats: Arc<Vec<AtomicU64>>,
     backend: &'static str,
 }
 
@@ -182,6 +186,7 @@ impl Board {
     pub(crate) fn new(workers: usize, backend: &'static str) -> Self {
         Board {
             slots: Arc::new((0..workers).map(|_| Mutex::default()).collect()),
+            beats: Arc::new((0..workers).map(|_| AtomicU64::new(0)).collect()),
             backend,
         }
     }
@@ -190,6 +195,17 @@ impl Board {
         if let Some(slot) = self.slots.get(worker) {
             *slot.lock().unwrap_or_else(|p| p.into_inner()) = snap;
         }
+        if let Some(beat) = self.beats.get(worker) {
+            beat.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Each worker's publish count: it grows once a second while the worker runs.
+    pub(crate) fn beats(&self) -> Vec<u64> {
+        self.beats
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect()
     }
 
     /// The latest snapshot of each worker (at most a second old).

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::activation::SocketActivation;
 use crate::backend::BackendChoice;
 use crate::error::Error;
 use crate::listen::parse_mode;
@@ -179,6 +180,15 @@ pub struct Options {
     /// Host names a request may name (ASP.NET's `AllowedHosts`: `a.example`,
     /// `*.b.example`); empty or `*`: any. Another host → `400`.
     pub allowed_hosts: Vec<String>,
+    /// Serve sockets passed by systemd (`LISTEN_FDS`) instead of binding [`urls`]
+    /// (default: when there are some for this process). [`Options::urls`] with
+    /// `"systemd"` sets [`SocketActivation::Required`].
+    ///
+    /// [`urls`]: Options::urls
+    pub socket_activation: SocketActivation,
+    /// SIGUSR2 restarts: how long the new copy of the binary has to report ready before
+    /// it is stopped and this one keeps serving (default 30 s).
+    pub restart_timeout: Duration,
 }
 
 impl Default for Options {
@@ -219,9 +229,14 @@ impl Default for Options {
             known_proxies: Vec::new(),
             forward_limit: Some(1),
             allowed_hosts: Vec::new(),
+            socket_activation: SocketActivation::Auto,
+            restart_timeout: Duration::from_secs(30),
         }
     }
 }
+
+/// The `--urls` value that asks for the sockets systemd passes.
+pub const SYSTEMD_URLS: &str = "systemd";
 
 /// The default URL prefix, as Kestrel's.
 pub const DEFAULT_URLS: &str = "http://localhost:5000";
@@ -265,9 +280,18 @@ impl Options {
         self
     }
 
-    /// Replace the URL prefixes with a `;`-separated list.
+    /// Replace the URL prefixes with a `;`-separated list. `"systemd"` instead serves only
+    /// the sockets systemd passes ([`SocketActivation::Required`]).
     pub fn urls(mut self, list: &str) -> Result<Self, UrlError> {
+        if list.trim().eq_ignore_ascii_case(SYSTEMD_URLS) {
+            self.urls = Vec::new();
+            self.socket_activation = SocketActivation::Required;
+            return Ok(self);
+        }
         self.urls = parse_urls(list)?;
+        if self.socket_activation == SocketActivation::Required {
+            self.socket_activation = SocketActivation::Auto;
+        }
         Ok(self)
     }
 

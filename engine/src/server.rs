@@ -1,18 +1,23 @@
-//! The server's lifecycle: bind everything, start the workers, wait for shutdown
-//! (SIGINT/SIGTERM or [`ShutdownHandle::shutdown`]), stop accepting, let in-flight
-//! requests finish within the shutdown timeout, remove unix socket files.
+//! The server's lifecycle: bind everything (or take the sockets systemd or a restarting
+//! parent passed: `activation.rs`), start the workers, tell systemd we are ready
+//! (`notify.rs`), wait for shutdown (SIGINT/SIGTERM, [`ShutdownHandle::shutdown`], or a
+//! SIGUSR2 restart that handed the sockets over: `restart.rs`), stop accepting, let
+//! in-flight requests finish within the shutdown timeout, remove unix socket files.
 
 use std::sync::{mpsc, Arc};
 
 use peregrine_runtime::RuntimeThread;
 
+use crate::activation::{self, SocketActivation};
 use crate::admin;
 use crate::backend::{self, Backend};
 use crate::error::Error;
 use crate::handler::Handler;
-use crate::listen::{self, BindOptions, Endpoint, EndpointSockets, UnixSocketFile};
+use crate::listen::{self, BindOptions, Endpoint, EndpointSockets, Origin};
 use crate::metrics::Board;
+use crate::notify::{self, SystemdEnv};
 use crate::options::Options;
+use crate::restart::{Kept, KeptSockets, Restarter};
 use crate::shard::HttpSettings;
 use crate::signal::Trigger;
 use crate::sys;
@@ -29,9 +34,13 @@ pub struct Server {
     tls: Option<(Arc<rustls::ServerConfig>, Arc<Reloadable>)>,
     options: Options,
     endpoints: Vec<Endpoint>,
+    /// Admin (`/metrics`) sockets that were passed to us, served instead of binding
+    /// `metrics_urls`.
+    passed_metrics: Vec<Endpoint>,
     addresses: Vec<String>,
     backend: Backend,
     trigger: Trigger,
+    systemd: SystemdEnv,
 }
 
 /// Stops a server from any thread.
@@ -51,13 +60,28 @@ impl Server {
     /// Resolve the backend and bind every address in `options`. Fails, with nothing left
     /// bound, if any address cannot be bound.
     pub fn bind(options: Options) -> Result<Server, Error> {
-        if let Some((http, https)) = scheme_clash(&options.urls) {
-            return Err(Error::Config(format!(
-                "'{http}' and '{https}' ask for the same port: one port serves one scheme \
-                 (plain HTTP sent to an https port is answered 400)"
-            )));
+        // Sockets passed by systemd or by a restarting parent replace the URL prefixes.
+        let passed = activation::take(options.socket_activation).map_err(Error::Config)?;
+        if passed.is_none() {
+            if let Some((http, https)) = scheme_clash(&options.urls) {
+                return Err(Error::Config(format!(
+                    "'{http}' and '{https}' ask for the same port: one port serves one scheme \
+                     (plain HTTP sent to an https port is answered 400)"
+                )));
+            }
         }
-        let https = options.urls.iter().find(|a| a.scheme == Scheme::Https);
+        let https = match &passed {
+            Some(p) => p
+                .sockets
+                .iter()
+                .find(|s| s.role == activation::Role::App(Scheme::Https))
+                .map(|s| format!("the passed socket {} ('https')", s.number)),
+            None => options
+                .urls
+                .iter()
+                .find(|a| a.scheme == Scheme::Https)
+                .map(|a| format!("'{}'", a.original)),
+        };
         let tls = match (
             https,
             options
@@ -67,11 +91,10 @@ impl Server {
                 .or(options.pkcs12.as_ref().map(|_| ()))
                 .or(options.sni.first().map(|_| ())),
         ) {
-            (Some(a), None) => {
+            (Some(what), None) => {
                 return Err(Error::Config(format!(
-                    "TLS is not configured: cannot listen on '{}' without a certificate \
-                     (--cert and --key). Use an http:// URL, or give a certificate.",
-                    a.original
+                    "TLS is not configured: cannot listen on {what} without a certificate \
+                     (--cert and --key). Use an http:// URL, or give a certificate."
                 )))
             }
             (Some(_), Some(_)) => {
@@ -92,7 +115,7 @@ impl Server {
             }
             (None, _) => None,
         };
-        if options.urls.is_empty() {
+        if passed.is_none() && options.urls.is_empty() {
             return Err(Error::Url(UrlError::Empty));
         }
         options.validate().map_err(Error::Config)?;
@@ -118,15 +141,43 @@ impl Server {
             port_sharing: options.port_sharing,
             unix_socket_mode: options.unix_socket_mode,
         };
-        let endpoints = listen::bind_all(&options.urls, &bind_opts).map_err(Error::Bind)?;
+        let (endpoints, passed_metrics) = match passed {
+            Some(p) => {
+                let from = if p.from_restart {
+                    "the old copy of this server (SIGUSR2 restart)"
+                } else {
+                    "the service manager (LISTEN_FDS)"
+                };
+                let count = p.sockets.len();
+                let (app, metrics) = listen::adopt_all(p, &bind_opts).map_err(Error::Bind)?;
+                if app.is_empty() {
+                    return Err(Error::Config(format!(
+                        "socket activation: {from} passed no socket for the application \
+                         (only 'metrics' ones)"
+                    )));
+                }
+                if options.socket_activation == SocketActivation::Auto {
+                    tracing::info!(
+                        "Serving {count} socket(s) passed by {from}; the URL prefixes are not bound"
+                    );
+                }
+                (app, metrics)
+            }
+            None => (
+                listen::bind_all(&options.urls, &bind_opts).map_err(Error::Bind)?,
+                Vec::new(),
+            ),
+        };
         let addresses = endpoints.iter().map(|e| e.display.clone()).collect();
         Ok(Server {
             tls,
             options,
             endpoints,
+            passed_metrics,
             addresses,
             backend,
             trigger: Trigger::default(),
+            systemd: SystemdEnv::from_env(),
         })
     }
 
@@ -157,7 +208,7 @@ impl Server {
     }
 
     /// Start the workers and return once all of them accept connections.
-    pub fn start<H: Handler>(self, handler: H) -> Result<Running, Error> {
+    pub fn start<H: Handler>(mut self, handler: H) -> Result<Running, Error> {
         let tls_reload = match &self.tls {
             Some((_, certificates)) => Some(
                 reload::start(certificates.clone(), self.trigger.clone()).map_err(|e| {
@@ -166,8 +217,16 @@ impl Server {
             ),
             None => None,
         };
+        // The listening sockets are kept here once the workers have theirs.
+        let kept = Arc::new(Kept::default());
         if self.options.handle_signals {
-            install_signal_thread(self.trigger.clone(), tls_reload.clone())
+            let restarter = Arc::new(Restarter::new(
+                kept.clone(),
+                self.trigger.clone(),
+                self.systemd.notify.clone(),
+                self.options.restart_timeout,
+            ));
+            install_signal_thread(self.trigger.clone(), tls_reload.clone(), restarter)
                 .map_err(Error::Start)?;
         }
         let threads = self.options.threads.max(1);
@@ -177,7 +236,9 @@ impl Server {
             Vec::new()
         };
         let o = &self.options;
-        let http = Arc::new(HttpSettings::new(o, self.backend));
+        let mut http = HttpSettings::new(o, self.backend);
+        http.listeners_handed_over = kept.handed_over.clone();
+        let http = Arc::new(http);
         let mut per_worker: Vec<Vec<WorkerListener>> = (0..threads).map(|_| Vec::new()).collect();
         for ep in &self.endpoints {
             match &ep.sockets {
@@ -192,6 +253,17 @@ impl Server {
                                 tls: self.tls_for(ep),
                             });
                         }
+                    }
+                }
+                EndpointSockets::SharedTcp(listener) => {
+                    for list in per_worker.iter_mut() {
+                        let sock = listener.try_clone().map_err(|e| {
+                            Error::Start(format!("cannot share a listening socket: {e}"))
+                        })?;
+                        list.push(WorkerListener {
+                            socket: ListenSocket::Tcp(sock),
+                            tls: self.tls_for(ep),
+                        });
                     }
                 }
                 EndpointSockets::Unix(file) => {
@@ -212,11 +284,13 @@ impl Server {
             Backend::Epoll => "epoll",
         };
         let board = Board::new(threads, backend_name);
-        let (metrics_addresses, metrics_files) = if self.options.metrics_urls.is_empty() {
-            (Vec::new(), Vec::new())
-        } else {
-            admin::start(&self.options.metrics_urls, board.clone())?
-        };
+        let passed_metrics = std::mem::take(&mut self.passed_metrics);
+        let (metrics_addresses, metrics_endpoints) =
+            if self.options.metrics_urls.is_empty() && passed_metrics.is_empty() {
+                (Vec::new(), Vec::new())
+            } else {
+                admin::start(&self.options.metrics_urls, passed_metrics, board.clone())?
+            };
         for a in &metrics_addresses {
             tracing::info!("Metrics on {a}/metrics");
         }
@@ -261,16 +335,36 @@ impl Server {
             }
         }
         // The workers hold their own descriptors now; the endpoints stay with us until
-        // shutdown (their drop removes the unix socket files).
+        // shutdown (their drop removes the unix socket files), for a restart to hand over.
+        kept.keep(KeptSockets {
+            app: std::mem::take(&mut self.endpoints),
+            metrics: metrics_endpoints,
+        });
+        let watchdog = match (&self.systemd.notify, self.systemd.watchdog) {
+            (Some(n), Some(interval)) => {
+                match notify::start_watchdog(n.clone(), interval, board.clone()) {
+                    Ok(stop) => Some(stop),
+                    Err(e) => {
+                        self.trigger.fire();
+                        join_all(handles);
+                        return Err(Error::Start(format!(
+                            "cannot start the watchdog thread: {e}"
+                        )));
+                    }
+                }
+            }
+            _ => None,
+        };
         Ok(Running {
             handles,
-            endpoints: self.endpoints,
-            addresses: self.addresses,
+            kept,
+            addresses: std::mem::take(&mut self.addresses),
             metrics_addresses,
-            metrics_files,
-            trigger: self.trigger,
+            trigger: self.trigger.clone(),
             board,
             tls_reload,
+            systemd: std::mem::take(&mut self.systemd),
+            watchdog,
         })
     }
 
@@ -285,13 +379,16 @@ impl Server {
 #[derive(Debug)]
 pub struct Running {
     handles: Vec<RuntimeThread<()>>,
-    endpoints: Vec<Endpoint>,
+    /// The listening sockets (ours, for a restart, and for the unix socket files).
+    kept: Arc<Kept>,
     addresses: Vec<String>,
     metrics_addresses: Vec<String>,
-    metrics_files: Vec<UnixSocketFile>,
     trigger: Trigger,
     board: Board,
     tls_reload: Option<ReloadHandle>,
+    systemd: SystemdEnv,
+    /// Dropped to stop the watchdog thread.
+    watchdog: Option<mpsc::Sender<()>>,
 }
 
 impl Running {
@@ -327,16 +424,33 @@ impl Running {
         &self.board
     }
 
-    /// Block until shutdown is requested and every worker has finished; then close the
-    /// listeners and remove unix socket files.
+    /// Tell the service manager the server is ready (`READY=1` to `NOTIFY_SOCKET`, or to
+    /// the old copy on a SIGUSR2 restart), then block until shutdown is requested and
+    /// every worker has finished; then close the listeners and remove unix socket files
+    /// (not those a restart handed over to the new copy).
     pub fn wait(self) {
+        self.systemd.ready(&self.addresses);
         self.trigger.wait_blocking(None);
+        // The watchdog stops with the running state (systemd stops expecting pings once
+        // told STOPPING=1, or once the new copy is the main process).
+        drop(self.watchdog);
+        let handed_over = self.kept.handed_over();
+        if !handed_over {
+            self.systemd.stopping();
+        }
         tracing::info!("Application is shutting down...");
+        let mut kept = self.kept.take().unwrap_or_default();
+        for ep in kept.app.iter_mut().chain(kept.metrics.iter_mut()) {
+            if let EndpointSockets::Unix(file) = &mut ep.sockets {
+                // The new copy serves them now; a restart's new copy owns what it got.
+                file.remove = !handed_over && (file.remove || ep.origin == Origin::Restart);
+            }
+        }
         // Our copies of the listening sockets close now, so that once the workers close
         // theirs nothing accepts any more; unix socket files are removed.
-        drop(self.endpoints);
+        drop(kept.app);
         join_all(self.handles);
-        drop(self.metrics_files);
+        drop(kept.metrics);
     }
 }
 
@@ -387,13 +501,18 @@ fn scheme_clash(urls: &[crate::url::BindAddress]) -> Option<(&str, &str)> {
         .map(|(a, b)| (a.original.as_str(), b.original.as_str()))
 }
 
-/// Wait for SIGINT and SIGTERM on a dedicated thread (signal-hook: a handler that writes
-/// to a self-pipe): the first starts a graceful shutdown, a second one exits at once.
-fn install_signal_thread(trigger: Trigger, tls: Option<ReloadHandle>) -> Result<(), String> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+/// Wait for signals on a dedicated thread (signal-hook: a handler that writes to a
+/// self-pipe): the first SIGINT or SIGTERM starts a graceful shutdown, a second one exits
+/// at once; SIGHUP reloads the certificates; SIGUSR2 restarts (`restart.rs`).
+fn install_signal_thread(
+    trigger: Trigger,
+    tls: Option<ReloadHandle>,
+    restarter: Arc<Restarter>,
+) -> Result<(), String> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
     // SIGHUP reloads the certificates (systemd's `reload` convention); without TLS it is
-    // left alone.
-    let mut wanted = vec![SIGINT, SIGTERM];
+    // left alone. SIGUSR2 restarts the binary without dropping a connection.
+    let mut wanted = vec![SIGINT, SIGTERM, SIGUSR2];
     if tls.is_some() {
         wanted.push(SIGHUP);
     }
@@ -404,6 +523,10 @@ fn install_signal_thread(trigger: Trigger, tls: Option<ReloadHandle>) -> Result<
         .spawn(move || {
             let mut fired = false;
             for signal in signals.forever() {
+                if signal == SIGUSR2 {
+                    restarter.request();
+                    continue;
+                }
                 if signal == SIGHUP {
                     if let Some(tls) = &tls {
                         tracing::info!("SIGHUP: reloading the TLS certificates");

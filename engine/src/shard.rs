@@ -58,7 +58,7 @@ pub(crate) struct HttpSettings {
     pub port_sharing: bool,
     /// The listening sockets were handed to a new process (binary upgrade): they must
     /// not be shut down here.
-    pub listeners_handed_over: std::sync::atomic::AtomicBool,
+    pub listeners_handed_over: Arc<std::sync::atomic::AtomicBool>,
     /// Open (not upgraded) connections across all workers (touched once per connection,
     /// never per request), for `max_concurrent_connections`.
     pub open_connections: AtomicU64,
@@ -91,7 +91,7 @@ impl HttpSettings {
             websocket: o.websocket.clone(),
             edge: crate::edge::Edge::from_options(o),
             port_sharing: o.port_sharing,
-            listeners_handed_over: std::sync::atomic::AtomicBool::new(false),
+            listeners_handed_over: Arc::default(),
             keep_alive_timeout: o.keep_alive_timeout,
             hot_reads: backend == Backend::IoUring,
             open_connections: AtomicU64::new(0),

@@ -7,7 +7,7 @@
 //! else's file (an I/O-safety bug), never memory.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// Turn a `-1` return into the `errno` error.
 fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
@@ -70,6 +70,219 @@ pub(crate) fn raise_nofile_limit() -> io::Result<()> {
 /// another listener of its group (`net.ipv4.tcp_migrate_req`, Linux 5.14+).
 pub(crate) fn tcp_migrate_req() -> bool {
     std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req").is_ok_and(|v| v.trim() == "1")
+}
+
+/// The first descriptor of socket activation (`SD_LISTEN_FDS_START`).
+pub(crate) const LISTEN_FDS_START: RawFd = 3;
+
+/// Take ownership of the `count` descriptors a service manager (or the old copy of this
+/// server, on a SIGUSR2 restart) passed at `3..3 + count` under the `LISTEN_FDS`
+/// protocol, setting close-on-exec on each (sd_listen_fds(3) does the same). At most once
+/// per process: a second call returns an error, so no descriptor is owned twice.
+pub(crate) fn adopt_listen_fds(count: usize) -> io::Result<Vec<OwnedFd>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static ADOPTED: AtomicBool = AtomicBool::new(false);
+    let Some(end) = RawFd::try_from(count)
+        .ok()
+        .and_then(|n| n.checked_add(LISTEN_FDS_START))
+    else {
+        return Err(io::Error::other("too many descriptors"));
+    };
+    if ADOPTED.swap(true, Ordering::SeqCst) {
+        return Err(io::Error::other(
+            "the passed descriptors were already taken by this process",
+        ));
+    }
+    let mut fds = Vec::with_capacity(count);
+    for fd in LISTEN_FDS_START..end {
+        // SAFETY: fcntl(F_GETFD) takes no pointer; it only reads the descriptor's flags
+        // (and fails with EBADF when `fd` is not open).
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags == -1 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(e.kind(), format!("descriptor {fd}: {e}")));
+        }
+        set_cloexec(fd);
+        // SAFETY: `fd` is open (checked above) and, by the LISTEN_FDS protocol, was
+        // handed to this process for it to own: nothing else in the process uses the
+        // descriptors from 3 on before they are adopted here, and the `ADOPTED` flag
+        // makes sure they are adopted (and so closed) only once.
+        fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+    }
+    Ok(fds)
+}
+
+/// The soft open-files limit (a bound on descriptor numbers), for the fallback above.
+fn open_files_limit() -> RawFd {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a live, writable `rlimit`, the struct getrlimit(2) fills.
+    match check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }) {
+        Ok(_) => RawFd::try_from(lim.rlim_cur.min(1 << 20)).unwrap_or(1 << 20),
+        Err(_) => 1 << 16,
+    }
+}
+
+/// A duplicate of `fd` numbered `min` or above, close-on-exec (`F_DUPFD_CLOEXEC`).
+pub(crate) fn dup_at_least(fd: BorrowedFd<'_>, min: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) takes an integer argument, no pointer; `fd` is
+    // borrowed from a live descriptor for the call.
+    let new = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) })?;
+    // SAFETY: `new` is a descriptor the kernel just created for us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// What [`spawn_with_listen_fds`] starts.
+pub(crate) struct Inherit<'a> {
+    /// The program.
+    pub program: &'a std::path::Path,
+    /// Its whole argument vector, `argv[0]` included.
+    pub argv: &'a [std::ffi::OsString],
+    /// Its environment, without `LISTEN_PID` (set to the child's own pid here).
+    pub env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    /// The descriptors it inherits, in order, as 3, 4, …
+    pub fds: &'a [BorrowedFd<'a>],
+}
+
+/// Start `spec.program` with `spec.fds` as descriptors 3, 4, … (close-on-exec cleared on
+/// exactly those), every other descriptor of ours closed at exec, and
+/// `LISTEN_PID` set to the child's own pid, which only exists after the fork.
+///
+/// Setting the variable in the child is the delicate part: between `fork` and `exec` of a
+/// multi-threaded process only async-signal-safe calls are allowed (no allocation, no
+/// `setenv`, whose lock another thread may have held at the fork). So everything is built
+/// before the fork — the argument and environment arrays, and a `LISTEN_PID=` entry with
+/// room for the digits — and the child only calls `dup2`, `getpid`, writes the digits into
+/// that buffer and calls `execve` itself with the prepared arrays.
+pub(crate) fn spawn_with_listen_fds(spec: Inherit<'_>) -> io::Result<std::process::Child> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
+
+    let cstring = |bytes: &[u8]| {
+        CString::new(bytes).map_err(|_| io::Error::other("a NUL byte in an argument"))
+    };
+    let n = RawFd::try_from(spec.fds.len()).map_err(|_| io::Error::other("too many sockets"))?;
+    // Copies numbered above the target range, so that no dup2 below overwrites a source.
+    let high = spec
+        .fds
+        .iter()
+        .map(|fd| dup_at_least(*fd, LISTEN_FDS_START + n))
+        .collect::<io::Result<Vec<OwnedFd>>>()?;
+    let sources: Vec<RawFd> = high.iter().map(|fd| fd.as_raw_fd()).collect();
+
+    let program = cstring(spec.program.as_os_str().as_bytes())?;
+    let argv = spec
+        .argv
+        .iter()
+        .map(|a| cstring(a.as_bytes()))
+        .collect::<io::Result<Vec<CString>>>()?;
+    let env = spec
+        .env
+        .iter()
+        .map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            cstring(&kv)
+        })
+        .collect::<io::Result<Vec<CString>>>()?;
+    // "LISTEN_PID=" and room for any pid's digits and the NUL.
+    const PID_KEY: &[u8] = b"LISTEN_PID=";
+    let mut pid_entry = PID_KEY.to_vec();
+    pid_entry.resize(PID_KEY.len() + 24, 0);
+    // Pointer arrays as integers (the closure must be Send + Sync); null-terminated.
+    let argv_ptrs: Vec<usize> = argv
+        .iter()
+        .map(|a| a.as_ptr() as usize)
+        .chain(std::iter::once(0))
+        .collect();
+    // The LISTEN_PID slot (first) is filled in the child, from the buffer it wrote.
+    let mut env_ptrs: Vec<usize> = std::iter::once(0)
+        .chain(env.iter().map(|e| e.as_ptr() as usize))
+        .chain(std::iter::once(0))
+        .collect();
+
+    let max_fd = open_files_limit();
+    let mut cmd = std::process::Command::new(spec.program);
+    let child_side = move || -> io::Result<()> {
+        // Only async-signal-safe work from here on: dup2, getpid, stores into buffers
+        // allocated before the fork, execve.
+        // Every descriptor above the passed ones closes at exec, whether or not it was
+        // close-on-exec: a connection io_uring accepted a moment ago has not had the flag
+        // set yet, and the new copy must not keep it open.
+        // SAFETY: close_range(2) takes integers only; CLOSE_RANGE_CLOEXEC only sets
+        // flags.
+        let marked = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                (LISTEN_FDS_START + n) as libc::c_uint,
+                libc::c_uint::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            )
+        };
+        if marked == -1 {
+            // Before Linux 5.11: flag them one by one, up to the open-files limit.
+            for fd in LISTEN_FDS_START + n..max_fd {
+                // SAFETY: fcntl(F_SETFD) with an integer argument only sets the flags
+                // of `fd` (or fails with EBADF when it is not open).
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+        }
+        for (i, &src) in (0..).zip(sources.iter()) {
+            // SAFETY: dup2(2) takes no pointer; `src` is open (a copy made before the
+            // fork, kept open by the parent until the spawn returns) and the target is
+            // in 3..3+n, below every source. The new descriptor is not close-on-exec.
+            if unsafe { libc::dup2(src, LISTEN_FDS_START + i) } == -1 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        // SAFETY: getpid(2) cannot fail and touches no memory.
+        let pid = unsafe { libc::getpid() };
+        let mut digits = [0u8; 20];
+        let mut len = 0;
+        let mut v = pid.unsigned_abs();
+        loop {
+            digits[len] = b'0' + (v % 10) as u8;
+            len += 1;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        for i in 0..len {
+            pid_entry[PID_KEY.len() + i] = digits[len - 1 - i];
+        }
+        pid_entry[PID_KEY.len() + len] = 0;
+        env_ptrs[0] = pid_entry.as_ptr() as usize;
+        // SAFETY: `program` is a NUL-terminated string; `argv_ptrs` and `env_ptrs` are
+        // null-terminated arrays of pointers (stored as integers of the same size) to
+        // NUL-terminated strings, all owned by this closure and alive for the call:
+        // `argv`, `env` and `pid_entry`, whose NUL was written just above. execve only
+        // returns on failure.
+        unsafe {
+            libc::execve(
+                program.as_ptr(),
+                argv_ptrs.as_ptr().cast::<*const libc::c_char>(),
+                env_ptrs.as_ptr().cast::<*const libc::c_char>(),
+            );
+        }
+        // Keep the strings the pointer arrays point into alive up to here.
+        let _ = (&argv, &env);
+        Err(io::Error::last_os_error())
+    };
+    // SAFETY: the closure runs in the forked child before exec and does only
+    // async-signal-safe things (see above): no allocation, no locks, no environment
+    // access through libc's functions.
+    unsafe {
+        cmd.pre_exec(child_side);
+    }
+    let child = cmd.spawn();
+    // The parent's extra copies close here, after the child has its own.
+    drop(high);
+    child
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use crate::shard::{HttpSettings, Shard, ShardCore};
 use crate::signal::Trigger;
 use crate::transport::socket::{Socket, TcpTransport, UnixTransport};
 use crate::transport::{Addr, ConnInfo, Transport};
+use monoio::io::{CancelHandle, Canceller};
 
 /// A listening socket handed to a worker.
 pub(crate) struct WorkerListener {
@@ -107,17 +108,24 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
     }
     let _ = spec.ready.send(Ok(()));
     shard.publish();
+    let mut accepting = Vec::new();
     for (l, tls) in tcp {
-        monoio::spawn(accept_loop(shard.clone(), l, tls));
+        accepting.push(monoio::spawn(accept_loop(shard.clone(), l, tls)));
     }
     for (l, tls) in unix {
-        monoio::spawn(accept_loop(shard.clone(), l, tls));
+        accepting.push(monoio::spawn(accept_loop(shard.clone(), l, tls)));
     }
     monoio::spawn(tick(shard.core.clone()));
 
     spec.trigger.wait().await;
     shard.shutdown.fire();
     shard.registry.kick_idle();
+    // The accept loops end first: each serves the connection its last accept returns
+    // (the kernel may have handed one over as shutdown began), so none is dropped by
+    // ending the worker before they ran.
+    for loop_done in accepting {
+        loop_done.await;
+    }
     if shard.active() > 0 {
         let drained = monoio::time::timeout(spec.shutdown_timeout, shard.drained.wait()).await;
         if drained.is_err() {
@@ -153,8 +161,9 @@ pub(crate) trait Acceptor {
     /// The transport of an accepted connection.
     type Conn: Transport;
 
-    /// Accept the next connection.
-    async fn accept(&self) -> io::Result<Self::Conn>;
+    /// Accept the next connection; `cancel` ends the wait (the result is then the
+    /// connection the kernel had already handed over, or `ECANCELED`: none is lost).
+    async fn accept(&self, cancel: CancelHandle) -> io::Result<Self::Conn>;
 
     /// The listening socket's descriptor.
     fn fd(&self) -> std::os::fd::RawFd;
@@ -163,8 +172,8 @@ pub(crate) trait Acceptor {
 impl Acceptor for monoio::net::TcpListener {
     type Conn = TcpTransport;
 
-    async fn accept(&self) -> io::Result<TcpTransport> {
-        let (stream, peer) = monoio::net::TcpListener::accept(self).await?;
+    async fn accept(&self, cancel: CancelHandle) -> io::Result<TcpTransport> {
+        let (stream, peer) = monoio::net::TcpListener::cancelable_accept(self, cancel).await?;
         let local = stream
             .local_addr()
             .map(Addr::Ip)
@@ -195,8 +204,8 @@ pub(crate) struct UnixAcceptor {
 impl Acceptor for UnixAcceptor {
     type Conn = UnixTransport;
 
-    async fn accept(&self) -> io::Result<UnixTransport> {
-        let (stream, peer) = self.listener.accept().await?;
+    async fn accept(&self, cancel: CancelHandle) -> io::Result<UnixTransport> {
+        let (stream, peer) = self.listener.cancelable_accept(cancel).await?;
         let info = ConnInfo {
             local_addr: Addr::Unix(Some(self.path.clone())),
             remote_addr: Addr::Unix(peer.as_pathname().map(|p| p.to_path_buf())),
@@ -219,8 +228,9 @@ async fn accept_loop<H: Handler, A: Acceptor>(
     acceptor: A,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) {
+    let canceller = Canceller::new();
     loop {
-        let accept = acceptor.accept();
+        let accept = acceptor.accept(canceller.handle());
         let mut accept = std::pin::pin!(accept);
         let shutdown = shard.shutdown.wait();
         let mut shutdown = std::pin::pin!(shutdown);
@@ -234,12 +244,15 @@ async fn accept_loop<H: Handler, A: Acceptor>(
         let accepted = match accepted {
             Some(r) => r,
             None => {
-                if leave_group(&shard.http, acceptor.fd()) {
-                    // The pending accept completes now: with a connection the kernel
-                    // handed over just before (served, not dropped), or an error.
-                    if let Ok(conn) = accept.await {
-                        start_conn(&shard, conn, tls.clone());
-                    }
+                // Never drop a pending accept: on io_uring the kernel may have handed
+                // over a connection already, which would be lost. Make it complete (the
+                // listener leaves its group, or the accept is cancelled) and serve
+                // what it returns.
+                if !leave_group(&shard.http, acceptor.fd()) {
+                    let _ = canceller.cancel();
+                }
+                if let Ok(conn) = accept.await {
+                    start_conn(&shard, conn, tls.clone());
                 }
                 return;
             }

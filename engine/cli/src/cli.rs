@@ -16,8 +16,9 @@ use serde::Deserialize;
 #[command(name = "peregrine", version, about, long_about = None)]
 pub struct Args {
     /// URL prefixes to listen on, separated by ';' (Kestrel's rules): http://127.0.0.1:0,
-    /// http://[::]:80, http://localhost:5000, http://*:80, http://unix:/run/app.sock
-    /// [default: http://localhost:5000]
+    /// http://[::]:80, http://localhost:5000, http://*:80, http://unix:/run/app.sock; or
+    /// "systemd": only the sockets systemd passes (LISTEN_FDS), which are otherwise used
+    /// instead of the prefixes when present [default: http://localhost:5000]
     #[arg(long, env = "PEREGRINE_URLS")]
     pub urls: Option<String>,
 
@@ -237,6 +238,12 @@ pub struct Args {
     #[arg(long, env = "PEREGRINE_ALLOWED_HOSTS")]
     pub allowed_hosts: Option<String>,
 
+    /// SIGUSR2 starts a new copy of the binary on the same sockets and hands over; how
+    /// long it has to report ready before it is stopped and this one keeps serving
+    /// [default: 30s]
+    #[arg(long, env = "PEREGRINE_RESTART_TIMEOUT")]
+    pub restart_timeout: Option<String>,
+
     /// Admin listeners serving GET /metrics in Prometheus text format, ';'-separated
     /// (e.g. http://127.0.0.1:9100) [default: none]
     #[arg(long, env = "PEREGRINE_METRICS_URLS")]
@@ -289,6 +296,7 @@ pub struct FileConfig {
     client_ca: Option<PathBuf>,
     tls_handshake_timeout: Option<toml::Value>,
     metrics_urls: Option<String>,
+    restart_timeout: Option<toml::Value>,
     log_level: Option<String>,
     protocols: Option<String>,
     http2_max_streams_per_connection: Option<toml::Value>,
@@ -489,6 +497,16 @@ pub fn options(args: &Args, file: FileConfig) -> Result<Options, String> {
             return Err("--tls-handshake-timeout must be greater than 0".into());
         }
         o.tls_handshake_timeout = t;
+    }
+    if let Some(t) = duration_layer(
+        "restart-timeout",
+        &args.restart_timeout,
+        file.restart_timeout,
+    )? {
+        if t.is_zero() {
+            return Err("--restart-timeout must be greater than 0".into());
+        }
+        o.restart_timeout = t;
     }
     if let Some(m) = args.metrics_urls.clone().or(file.metrics_urls) {
         o = o
@@ -946,6 +964,41 @@ mod tests {
             "--client-certificate-mode: unknown client certificate mode 'maybe': expected \
              none, allow or require"
         );
+    }
+
+    #[test]
+    fn urls_systemd_requires_passed_sockets() {
+        use peregrine::SocketActivation;
+        let none = Args::parse_from(["peregrine"]);
+        let o = options(&none, FileConfig::default()).unwrap();
+        assert_eq!(o.socket_activation, SocketActivation::Auto);
+        let args = Args::parse_from(["peregrine", "--urls", "systemd"]);
+        let o = options(&args, FileConfig::default()).unwrap();
+        assert_eq!(o.socket_activation, SocketActivation::Required);
+        assert!(o.urls.is_empty());
+        let file: FileConfig = toml::from_str("urls = \"systemd\"").unwrap();
+        let o = options(&none, file).unwrap();
+        assert_eq!(o.socket_activation, SocketActivation::Required);
+        // The command line's prefixes win over the file's "systemd".
+        let args = Args::parse_from(["peregrine", "--urls", "http://127.0.0.1:0"]);
+        let file: FileConfig = toml::from_str("urls = \"systemd\"").unwrap();
+        let o = options(&args, file).unwrap();
+        assert_eq!(o.socket_activation, SocketActivation::Auto);
+    }
+
+    #[test]
+    fn restart_timeout_is_a_positive_duration() {
+        let none = Args::parse_from(["peregrine"]);
+        let o = options(&none, FileConfig::default()).unwrap();
+        assert_eq!(o.restart_timeout, Duration::from_secs(30));
+        let file: FileConfig = toml::from_str("restart-timeout = 5").unwrap();
+        assert_eq!(
+            options(&none, file).unwrap().restart_timeout,
+            Duration::from_secs(5)
+        );
+        let args = Args::parse_from(["peregrine", "--restart-timeout", "0"]);
+        let e = options(&args, FileConfig::default()).unwrap_err();
+        assert_eq!(e, "--restart-timeout must be greater than 0");
     }
 
     #[test]

@@ -443,6 +443,13 @@ impl Server {
         );
     }
 
+    /// The exit status, if the process has exited (without waiting, and without waiting
+    /// for stderr to close, which a process it left behind may keep open).
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.has_exited();
+        self.exit
+    }
+
     /// Whether the process has exited (without waiting).
     pub fn has_exited(&mut self) -> bool {
         if self.exit.is_none() {
