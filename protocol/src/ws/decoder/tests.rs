@@ -533,3 +533,23 @@ fn small_stored_blocks_at_the_limit_are_accepted() {
     let got = d.decode(&mut buf).expect("decodes").expect("a message");
     assert_eq!(got, Message::Binary(Bytes::from(data)));
 }
+
+#[test]
+fn compressed_failures_do_not_depend_on_splits() {
+    // Found by proptest: inflated text that is not UTF-8 followed by corrupt deflate data
+    // (1007 from the text whichever way it is split), and a compressed payload past the
+    // bound (only the allowed prefix is inflated).
+    let p = params("permessage-deflate");
+    let mut input = vec![65, 141, 184, 80, 12, 96, 98];
+    input.extend_from_slice(&[0; 29]);
+    assert_eq!(
+        run_with(&move || Decoder::new(1).with_deflate(&p), &input).1,
+        Some(E::InvalidUtf8)
+    );
+    // 1100 bytes: past the bound for a limit of 0 (1 KiB of framing room).
+    let input = frame(0xc1, &[0; 1100]);
+    assert_eq!(
+        run_with(&move || Decoder::new(0).with_deflate(&p), &input).1,
+        Some(E::InvalidCompressedData)
+    );
+}
