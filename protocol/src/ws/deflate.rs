@@ -363,12 +363,13 @@ impl Inflater {
                 out.reserve_exact(want.min(cap - out.len()));
             }
             let (before_in, before_out) = (d.total_in(), d.total_out());
-            let status = d
-                .decompress_vec(input, out, FlushDecompress::None)
-                .map_err(|_| DecodeError::InvalidCompressedData)?;
+            let status = d.decompress_vec(input, out, FlushDecompress::None);
+            // Output past the limit wins over an error found later in the same call: with
+            // the input in smaller pieces the limit would have been hit first.
             if out.len() > limit {
                 return Err(DecodeError::MessageTooBig);
             }
+            let status = status.map_err(|_| DecodeError::InvalidCompressedData)?;
             let used = (d.total_in() - before_in) as usize;
             input = input.get(used..).unwrap_or_default();
             if status == Status::StreamEnd {

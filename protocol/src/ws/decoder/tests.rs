@@ -553,3 +553,17 @@ fn compressed_failures_do_not_depend_on_splits() {
         Some(E::InvalidCompressedData)
     );
 }
+
+#[test]
+fn inflated_past_the_limit_before_corrupt_data() {
+    // Found by the ws_decoder fuzz target: one inflate call that both passes the limit
+    // and then meets corrupt data is a 1009, as it is when the input comes in pieces.
+    let p = params("permessage-deflate");
+    let mut input = vec![0xc1, 0x87, 0xfa, 0x30, 0x30, 0x30];
+    input.extend_from_slice(&[0x30; 50]);
+    input.push(0x34);
+    input.extend_from_slice(&[0x30; 61]);
+    input.extend_from_slice(&[0x3a, 0x37]);
+    let (_, err) = run_with(&move || Decoder::new(0).with_deflate(&p), &input);
+    assert_eq!(err, Some(E::MessageTooBig));
+}
