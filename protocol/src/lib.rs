@@ -1,4 +1,4 @@
-//! Sans-IO HTTP/1.1 for Peregrine (RFC 9112).
+//! Sans-IO HTTP/1.1 (RFC 9112) and WebSocket (RFC 6455, RFC 7692) for Peregrine.
 //!
 //! Bytes in, events out: nothing in this crate touches a socket, a runtime or a clock
 //! (the caller passes the time to [`date`]). The engine owns all I/O.
@@ -13,6 +13,8 @@
 //! - [`h1::error`]: parse errors that map straight to the status code sent on the wire.
 //! - [`proxy`]: the PROXY protocol header (versions 1 and 2) a proxy sends before the
 //!   client's bytes: push parser, source and destination addresses.
+//! - [`ws`]: WebSocket, server role: the opening handshake's checks, permessage-deflate,
+//!   a push decoder of client frames and an encoder of server frames.
 //! - [`date`]: the IMF-fixdate formatter behind the cached `Date` header.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

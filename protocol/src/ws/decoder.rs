@@ -286,23 +286,31 @@ impl Decoder {
             .as_mut()
             .ok_or(DecodeError::UnexpectedContinuation)?;
         let checked = m.data.len();
-        if m.compressed {
-            m.wire = m.wire.saturating_add(piece.len());
-            if m.wire > max_compressed {
-                return Err(DecodeError::MessageTooBig);
-            }
+        let inflated = if m.compressed {
+            // Only the allowed prefix of the compressed payload is inflated, so where the
+            // limit falls does not depend on how the payload was split either.
+            let allowed = max_compressed.saturating_sub(m.wire).min(piece.len());
+            m.wire += allowed;
             let inflater = self.inflater.as_mut().ok_or(DecodeError::ReservedBits)?;
-            inflater.inflate(piece, &mut m.data, self.max_message_size)?;
+            let r = inflater.inflate(&piece[..allowed], &mut m.data, self.max_message_size);
+            if r.is_ok() && allowed < piece.len() {
+                Err(DecodeError::MessageTooBig)
+            } else {
+                r
+            }
         } else {
             m.data.extend_from_slice(piece);
-        }
+            Ok(())
+        };
+        // Text inflated before an inflation error is checked first, so the outcome does
+        // not depend on how the payload was split.
         if m.text {
             let fresh = m.data.get(checked..).unwrap_or_default();
             self.utf8
                 .feed(fresh)
                 .map_err(|()| DecodeError::InvalidUtf8)?;
         }
-        Ok(())
+        inflated
     }
 
     /// The message's final frame is in: finish inflating, check the text, hand it out.
@@ -314,13 +322,14 @@ impl Decoder {
         if m.compressed {
             let checked = m.data.len();
             let inflater = self.inflater.as_mut().ok_or(DecodeError::ReservedBits)?;
-            inflater.finish(&mut m.data, self.max_message_size)?;
+            let inflated = inflater.finish(&mut m.data, self.max_message_size);
             if m.text {
                 let fresh = m.data.get(checked..).unwrap_or_default();
                 self.utf8
                     .feed(fresh)
                     .map_err(|()| DecodeError::InvalidUtf8)?;
             }
+            inflated?;
         }
         if m.text && !self.utf8.is_complete() {
             return Err(DecodeError::InvalidUtf8);

@@ -41,8 +41,8 @@ pub struct DeflateConfig {
     /// Ask the client to compress every message on its own (`client_no_context_takeover`).
     /// Default false.
     pub client_no_context_takeover: bool,
-    /// zlib compression level, 0 (store) to 9. Default 6... 1 is often better for
-    /// latency; see `DeflateConfig::default`.
+    /// zlib compression level, 0 (stored) to 9 (levels above 9 count as 9). Default 6;
+    /// 1 trades some ratio for much less CPU on chatty connections.
     pub level: u32,
 }
 
@@ -363,12 +363,13 @@ impl Inflater {
                 out.reserve_exact(want.min(cap - out.len()));
             }
             let (before_in, before_out) = (d.total_in(), d.total_out());
-            let status = d
-                .decompress_vec(input, out, FlushDecompress::None)
-                .map_err(|_| DecodeError::InvalidCompressedData)?;
+            let status = d.decompress_vec(input, out, FlushDecompress::None);
+            // Output past the limit wins over an error found later in the same call: with
+            // the input in smaller pieces the limit would have been hit first.
             if out.len() > limit {
                 return Err(DecodeError::MessageTooBig);
             }
+            let status = status.map_err(|_| DecodeError::InvalidCompressedData)?;
             let used = (d.total_in() - before_in) as usize;
             input = input.get(used..).unwrap_or_default();
             if status == Status::StreamEnd {

@@ -1,9 +1,10 @@
 //! The server's encoder: messages and control frames → unmasked frames (RFC 6455 §5),
 //! compressed with permessage-deflate when negotiated and asked for (RFC 7692 §6.1).
 //!
-//! Each call appends whole frames to the caller's output buffer; control frames may be
-//! written between the frames of a message only by encoding the message's frames
-//! separately, which this encoder does not do: a message's frames are written together.
+//! Each call appends whole frames to the caller's output buffer, a message's frames all
+//! together (so a ping or close goes before or after a message, never inside it). A
+//! compressed message is compressed whole into a scratch buffer first (kept up to 64 KiB
+//! between messages), then framed.
 
 use super::deflate::{DeflateParams, Deflater};
 use super::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};

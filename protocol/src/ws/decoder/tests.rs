@@ -533,3 +533,37 @@ fn small_stored_blocks_at_the_limit_are_accepted() {
     let got = d.decode(&mut buf).expect("decodes").expect("a message");
     assert_eq!(got, Message::Binary(Bytes::from(data)));
 }
+
+#[test]
+fn compressed_failures_do_not_depend_on_splits() {
+    // Found by proptest: inflated text that is not UTF-8 followed by corrupt deflate data
+    // (1007 from the text whichever way it is split), and a compressed payload past the
+    // bound (only the allowed prefix is inflated).
+    let p = params("permessage-deflate");
+    let mut input = vec![65, 141, 184, 80, 12, 96, 98];
+    input.extend_from_slice(&[0; 29]);
+    assert_eq!(
+        run_with(&move || Decoder::new(1).with_deflate(&p), &input).1,
+        Some(E::InvalidUtf8)
+    );
+    // 1100 bytes: past the bound for a limit of 0 (1 KiB of framing room).
+    let input = frame(0xc1, &[0; 1100]);
+    assert_eq!(
+        run_with(&move || Decoder::new(0).with_deflate(&p), &input).1,
+        Some(E::InvalidCompressedData)
+    );
+}
+
+#[test]
+fn inflated_past_the_limit_before_corrupt_data() {
+    // Found by the ws_decoder fuzz target: one inflate call that both passes the limit
+    // and then meets corrupt data is a 1009, as it is when the input comes in pieces.
+    let p = params("permessage-deflate");
+    let mut input = vec![0xc1, 0x87, 0xfa, 0x30, 0x30, 0x30];
+    input.extend_from_slice(&[0x30; 50]);
+    input.push(0x34);
+    input.extend_from_slice(&[0x30; 61]);
+    input.extend_from_slice(&[0x3a, 0x37]);
+    let (_, err) = run_with(&move || Decoder::new(0).with_deflate(&p), &input);
+    assert_eq!(err, Some(E::MessageTooBig));
+}
