@@ -81,6 +81,16 @@ impl Body {
         }
     }
 
+    /// Whether the body is a stream (its length unknown up front), trailers or not.
+    #[inline]
+    pub(crate) fn is_streamed(&self) -> bool {
+        match &self.kind {
+            BodyKind::Stream(_) => true,
+            BodyKind::Trailed(t) => matches!(t.body, BodyKind::Stream(_)),
+            _ => false,
+        }
+    }
+
     /// The length when known up front.
     pub fn len(&self) -> Option<u64> {
         match &self.kind {

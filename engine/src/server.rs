@@ -208,7 +208,19 @@ impl Server {
     }
 
     /// Start the workers and return once all of them accept connections.
-    pub fn start<H: Handler>(mut self, handler: H) -> Result<Running, Error> {
+    pub fn start<H: Handler>(self, handler: H) -> Result<Running, Error> {
+        // Forwarded headers or allowed hosts: every request passes the edge first (a
+        // wrapper, so a server without them pays nothing per request).
+        match crate::edge::Edge::from_options(&self.options) {
+            Some(edge) => self.start_with(crate::edge::handler::Edged {
+                inner: handler,
+                edge: Arc::new(edge),
+            }),
+            None => self.start_with(handler),
+        }
+    }
+
+    fn start_with<H: Handler>(mut self, handler: H) -> Result<Running, Error> {
         let tls_reload = match &self.tls {
             Some((_, certificates)) => Some(
                 reload::start(certificates.clone(), self.trigger.clone()).map_err(|e| {

@@ -47,8 +47,6 @@ pub(crate) struct HttpSettings {
     pub http2: Http2Limits,
     /// How accepted WebSockets behave.
     pub websocket: WebSocketOptions,
-    /// Forwarded headers and allowed hosts, when configured.
-    pub edge: Option<crate::edge::Edge>,
     /// The keep-alive timeout as given (HTTP/2 connections time themselves).
     pub keep_alive_timeout: Duration,
     /// Wait for back-to-back requests with a pending read (io_uring: one operation
@@ -89,7 +87,6 @@ impl HttpSettings {
             proxy_protocol: o.proxy_protocol,
             http2: o.http2,
             websocket: o.websocket.clone(),
-            edge: crate::edge::Edge::from_options(o),
             port_sharing: o.port_sharing,
             listeners_handed_over: Arc::default(),
             keep_alive_timeout: o.keep_alive_timeout,

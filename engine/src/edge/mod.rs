@@ -1,6 +1,7 @@
 //! What a request learns from the proxy in front of the server (nginx over a unix
 //! socket, a load balancer): forwarded headers ([`forwarded`]), then host filtering
-//! ([`hosts`]). Off unless configured; when on, it runs once per request, before the
+//! ([`hosts`]). Off unless configured; when on, the workers run the application's
+//! handler behind [`handler::Edged`], which applies it once per request, before the
 //! handler, for HTTP/1.1 and HTTP/2 alike.
 //!
 //! Believed forwarded headers change what the handler sees: `conn_info()`'s remote
@@ -10,6 +11,7 @@
 
 pub mod cidr;
 mod forwarded;
+pub(crate) mod handler;
 mod hosts;
 
 use std::net::IpAddr;

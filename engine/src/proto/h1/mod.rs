@@ -397,7 +397,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             && h.version == Version::Http11
             && matches!(h.framing, BodyFraming::Empty | BodyFraming::Length(0));
         self.exchange.start_body(h.framing, h.expect_continue);
-        let mut req = Request {
+        let req = Request {
             method,
             version: match h.version {
                 Version::Http10 => http::Version::HTTP_10,
@@ -415,14 +415,6 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             spare_headers: self.exchange.spare_headers().clone(),
             upgradable,
         };
-        if let Some(edge) = &self.shard.http.edge {
-            if let Err(status) = crate::edge::apply(&mut req, edge) {
-                drop(req);
-                self.io = Some(io);
-                self.reject(status, None);
-                return Some(End::Reject);
-            }
-        }
 
         self.exchange.lend(io);
         let mut handled = None;

@@ -26,12 +26,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         meta: ReqMeta,
     ) -> Result<(), End> {
         let (status, headers, body) = response.into_parts();
-        let body = match body.kind {
-            // HTTP/1.1 sends no response trailers (as Kestrel).
-            BodyKind::Trailed(_) => body.split_trailers().0,
-            _ => body,
-        };
-        let streaming = matches!(body.kind, BodyKind::Stream(_));
+        let streaming = body.is_streamed();
         if (self.exchange.continue_pending() && !streaming) || self.exchange.closed() {
             // The announced body was never asked for (and a finished handler will not
             // ask), or its framing broke: we cannot tell where the next request starts,
@@ -89,8 +84,21 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 // Boxed: streaming needs more state than a whole body.
                 Box::pin(self.write_stream(stream, framing)).await
             }
-            // Unwrapped above.
-            BodyKind::Trailed(_) => Ok(()),
+            // HTTP/1.1 sends no response trailers (as Kestrel): the body alone. Boxed
+            // (rare), so the common path keeps one body local.
+            BodyKind::Trailed(t) => Box::pin(self.write_untrailed(t.body, framing)).await,
+        }
+    }
+
+    /// The body of a response that had trailers, without them.
+    async fn write_untrailed(&mut self, body: BodyKind, framing: Framing) -> Result<(), End> {
+        if framing == Framing::NoBody {
+            return Ok(());
+        }
+        match body {
+            BodyKind::Full(bytes) => self.write_bytes(bytes).await,
+            BodyKind::Stream(stream) => self.write_stream(stream, framing).await,
+            BodyKind::Empty | BodyKind::Trailed(_) => Ok(()),
         }
     }
 

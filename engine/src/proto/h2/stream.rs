@@ -62,12 +62,6 @@ pub(super) async fn serve<H: Handler>(
     let Some(mut respond) = shared.borrow_mut().take() else {
         return;
     };
-    let head = head.and_then(|mut r| match &settings.edge {
-        Some(edge) => crate::edge::apply(&mut r, edge)
-            .map(|()| r)
-            .map_err(Refused::Status),
-        None => Ok(r),
-    });
     let request = match head {
         Ok(r) => r,
         Err(Refused::Status(code)) => {
