@@ -56,6 +56,9 @@ fn inside_netns(name: &str) -> bool {
         text.contains("1 passed"),
         "the inner test did not run:\n{text}"
     );
+    for line in text.lines().filter(|l| l.contains("restart (")) {
+        println!("{line}");
+    }
     false
 }
 
