@@ -123,7 +123,7 @@ fn through_nginx(backend: Backend) {
         "what was not believed stays: {j}"
     );
 
-    if python_has("websockets") {
+    if python_has("websockets.sync.client") {
         let j = ws_case(
             "echo",
             &format!("ws://127.0.0.1:{}/ws", nginx.port),

@@ -164,7 +164,7 @@ impl Raw {
 }
 
 fn python_clients(backend: Backend) {
-    if !python_has("websockets") {
+    if !python_has("websockets.sync.client") {
         return;
     }
     let s = server(backend, &[]);
@@ -319,7 +319,7 @@ fn handshake_rules(backend: Backend) {
 both_backends!(handshakes_are_checked, handshake_rules);
 
 fn shutdown_closes_with_1001(backend: Backend) {
-    if !python_has("websockets") {
+    if !python_has("websockets.sync.client") {
         return;
     }
     let mut s = server(backend, &[]);
@@ -398,7 +398,7 @@ fn over_http2(backend: Backend) {
 both_backends!(websockets_over_http2, over_http2);
 
 fn through_nginx(backend: Backend) {
-    if !python_has("websockets") {
+    if !python_has("websockets.sync.client") {
         return;
     }
     let s = server(backend, &[]);

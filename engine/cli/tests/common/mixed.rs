@@ -27,7 +27,9 @@ pub fn server(backend: Backend, extra: &[&str]) -> Server {
     Server::start(backend, &args)
 }
 
-/// Whether python3 can import `module`; a skip notice when not.
+/// Whether python3 can import `module` (`websockets.sync.client`: the sync client
+/// arrived in websockets 11; Debian's python3-websockets 10 lacks it); a skip notice
+/// when not.
 pub fn python_has(module: &str) -> bool {
     let ok = Command::new("python3")
         .args(["-c", &format!("import {module}")])
@@ -36,8 +38,9 @@ pub fn python_has(module: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
+        let package = module.split('.').next().unwrap_or(module);
         skip(&format!(
-            "python3 with the {module} module is not installed (pip install {module})"
+            "python3 cannot import {module} (pip install --upgrade {package})"
         ));
     }
     ok
