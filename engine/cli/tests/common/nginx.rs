@@ -59,14 +59,8 @@ impl Nginx {
         let dir = TempDir::new("nginx");
         let port = free_port();
         let d = dir.path().display();
-        let conf = format!(
-            "worker_processes 1;
-daemon off;
-master_process off;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
+        let body = format!(
+            "http {{
     access_log off;
     client_body_temp_path {d}/body;
     proxy_temp_path {d}/proxy;
@@ -77,6 +71,25 @@ http {{
 }}
 ",
             site = site(port)
+        );
+        Some(Nginx::launch(dir, "", &body, &[port]))
+    }
+
+    /// Start nginx in `dir` with `preamble` (e.g. `load_module`), the settings every test
+    /// needs (one process, paths inside `dir`) and `body` (its `http {}` or `stream {}`
+    /// block), and wait (bounded) until every one of `ports` accepts; `port` is the
+    /// first.
+    pub fn launch(dir: TempDir, preamble: &str, body: &str, ports: &[u16]) -> Nginx {
+        let d = dir.path().display();
+        let conf = format!(
+            "{preamble}
+worker_processes 1;
+daemon off;
+master_process off;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 256; }}
+{body}"
         );
         let path = dir.join("nginx.conf");
         std::fs::write(&path, conf).expect("write nginx.conf");
@@ -92,18 +105,24 @@ http {{
             .stderr(Stdio::null())
             .spawn()
             .expect("nginx");
-        let nginx = Nginx { port, child, dir };
+        let nginx = Nginx {
+            port: ports.first().copied().unwrap_or_default(),
+            child,
+            dir,
+        };
         // nginx prints nothing when ready: wait (bounded) until it accepts.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not start: {}",
-                std::fs::read_to_string(nginx.dir.join("error.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        for &port in ports {
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "nginx did not start: {}",
+                    std::fs::read_to_string(nginx.dir.join("error.log")).unwrap_or_default()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        Some(nginx)
+        nginx
     }
 }
 

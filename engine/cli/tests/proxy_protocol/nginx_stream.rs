@@ -3,11 +3,10 @@
 //! upstream. Debian builds the module separately (`libnginx-mod-stream`): it is loaded
 //! from nginx's modules directory when it is not built in; without it the test skips.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
+use crate::common::nginx::Nginx;
 use crate::common::{free_port, skip, TempDir};
 
 /// A running nginx with two stream servers.
@@ -16,8 +15,7 @@ pub struct NginxStream {
     pub tcp_port: u16,
     /// Relays to the unix-socket upstream.
     pub unix_port: u16,
-    child: Child,
-    dir: TempDir,
+    _nginx: Nginx,
 }
 
 /// How nginx gets its stream module: built in (`None`), or the `load_module` path.
@@ -49,16 +47,8 @@ impl NginxStream {
             .unwrap_or_default();
         let dir = TempDir::new("nginx-stream");
         let (tcp_port, unix_port) = (free_port(), free_port());
-        let d = dir.path().display();
-        let conf = format!(
-            "{load}
-worker_processes 1;
-daemon off;
-master_process off;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 64; }}
-stream {{
+        let body = format!(
+            "stream {{
     server {{
         listen 127.0.0.1:{tcp_port};
         proxy_pass 127.0.0.1:{upstream};
@@ -73,46 +63,13 @@ stream {{
 ",
             unix = unix_upstream.display()
         );
-        let path = dir.join("nginx.conf");
-        std::fs::write(&path, conf).expect("write nginx.conf");
-        let child = Command::new("nginx")
-            .args([
-                "-c",
-                &path.display().to_string(),
-                "-e",
-                &format!("{d}/error.log"),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx");
-        let nginx = NginxStream {
+        // A connection accepted while waiting for the ports is relayed upstream with a
+        // PROXY header and closed.
+        let nginx = Nginx::launch(dir, &load, &body, &[tcp_port, unix_port]);
+        Some(NginxStream {
             tcp_port,
             unix_port,
-            child,
-            dir,
-        };
-        // nginx prints nothing when ready: wait (bounded) until both ports accept. A
-        // connection accepted here is relayed upstream with a PROXY header and closed.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        for port in [tcp_port, unix_port] {
-            while TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(
-                    Instant::now() < deadline,
-                    "nginx did not start: {}",
-                    std::fs::read_to_string(nginx.dir.join("error.log")).unwrap_or_default()
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        Some(nginx)
-    }
-}
-
-impl Drop for NginxStream {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+            _nginx: nginx,
+        })
     }
 }
