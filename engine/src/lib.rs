@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod accept;
 mod activation;
 mod admin;
 mod backend;
@@ -25,6 +26,7 @@ mod body;
 mod date;
 mod edge;
 mod error;
+mod fair;
 mod handler;
 mod listen;
 pub mod metrics;

@@ -285,6 +285,29 @@ pub(crate) fn spawn_with_listen_fds(spec: Inherit<'_>) -> io::Result<std::proces
     child
 }
 
+/// Accept a connection already queued on the non-blocking listening socket `listener`
+/// (close-on-exec; non-blocking too when `nonblocking`): `Ok(None)` when none is queued.
+/// The peer's address comes with it.
+pub(crate) fn accept_queued(
+    listener: RawFd,
+    nonblocking: bool,
+) -> io::Result<Option<(socket2::Socket, socket2::SockAddr)>> {
+    // SAFETY: the caller's listener owns `listener` and outlives this call; the
+    // borrow ends with it.
+    let fd = unsafe { BorrowedFd::borrow_raw(listener) };
+    match socket2::SockRef::from(&fd).accept() {
+        Ok((socket, peer)) => {
+            if nonblocking {
+                socket.set_nonblocking(true)?;
+            }
+            Ok(Some((socket, peer)))
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,22 +51,7 @@ pub(crate) fn run<F: Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-/// Give every other task that is ready a turn. (A task that wakes itself while it runs
-/// goes to the front of monoio's queue, so the wake comes from a task queued behind the
-/// others.)
-pub(crate) async fn yield_now() {
-    let mut queued = false;
-    std::future::poll_fn(|cx| {
-        if queued {
-            return std::task::Poll::Ready(());
-        }
-        queued = true;
-        let waker = cx.waker().clone();
-        monoio::spawn(async move { waker.wake() });
-        std::task::Poll::Pending
-    })
-    .await
-}
+pub(crate) use crate::fair::yield_now;
 
 /// Let every task that can run, run (the connection reacts to what the client sent).
 pub(crate) async fn settle() {
@@ -215,6 +200,15 @@ impl<H: Handler> Bench<H> {
         let (client, server) = pipe(self.pipe_capacity);
         crate::worker::start_conn(&self.shard, server, Some(config));
         client
+    }
+
+    /// Run the worker's accept loop over `acceptor` (plain connections) on a task.
+    pub fn accept_from<A: crate::accept::Acceptor + 'static>(&self, acceptor: A) {
+        monoio::spawn(crate::accept::accept_loop(
+            self.shard.clone(),
+            acceptor,
+            None,
+        ));
     }
 
     /// One second passes on the worker's clock: the sweep enforces timeouts and rates.

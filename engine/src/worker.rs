@@ -4,15 +4,14 @@
 //! with nothing; the only thing that crosses threads is the shutdown [`Trigger`].
 
 use std::future::Future;
-use std::io;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use peregrine_runtime::{RuntimeThread, StartError, ThreadBuilder};
 
+use crate::accept::{accept_loop, TcpAcceptor, UnixAcceptor};
 use crate::backend::{Backend, RING_ENTRIES};
 use crate::handler::Handler;
 use crate::metrics::{bump, Board, CloseReason};
@@ -20,9 +19,7 @@ use crate::proto::{self, CatchUnwind, Served};
 use crate::registry::ConnId;
 use crate::shard::{HttpSettings, Shard, ShardCore};
 use crate::signal::Trigger;
-use crate::transport::socket::{Socket, TcpTransport, UnixTransport};
-use crate::transport::{Addr, ConnInfo, Transport};
-use monoio::io::{CancelHandle, Canceller};
+use crate::transport::Transport;
 
 /// A listening socket handed to a worker.
 pub(crate) struct WorkerListener {
@@ -87,17 +84,19 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
     });
     let mut tcp = Vec::new();
     let mut unix = Vec::new();
+    // Sockets accepted by hand (a batch after each accept) must be non-blocking for
+    // the readiness backend.
+    let nonblocking = spec.backend == Backend::Epoll;
     for l in spec.listeners {
         let registered = match l {
             WorkerListener {
                 socket: ListenSocket::Tcp(s),
                 tls,
-            } => monoio::net::TcpListener::from_std(s).map(|s| tcp.push((s, tls))),
+            } => TcpAcceptor::new(s, nonblocking).map(|s| tcp.push((s, tls))),
             WorkerListener {
                 socket: ListenSocket::Unix(s, path),
                 tls,
-            } => monoio::net::UnixListener::from_std(s)
-                .map(|listener| unix.push((UnixAcceptor { listener, path }, tls))),
+            } => UnixAcceptor::new(s, path, nonblocking).map(|s| unix.push((s, tls))),
         };
         if let Err(e) = registered {
             let _ = spec
@@ -154,129 +153,6 @@ async fn tick(core: Rc<ShardCore>) {
         core.registry.sweep();
         core.publish();
     }
-}
-
-/// A listening socket that yields transports.
-pub(crate) trait Acceptor {
-    /// The transport of an accepted connection.
-    type Conn: Transport;
-
-    /// Accept the next connection; `cancel` ends the wait (the result is then the
-    /// connection the kernel had already handed over, or `ECANCELED`: none is lost).
-    async fn accept(&self, cancel: CancelHandle) -> io::Result<Self::Conn>;
-
-    /// The listening socket's descriptor.
-    fn fd(&self) -> std::os::fd::RawFd;
-}
-
-impl Acceptor for monoio::net::TcpListener {
-    type Conn = TcpTransport;
-
-    async fn accept(&self, cancel: CancelHandle) -> io::Result<TcpTransport> {
-        let (stream, peer) = monoio::net::TcpListener::cancelable_accept(self, cancel).await?;
-        let local = stream
-            .local_addr()
-            .map(Addr::Ip)
-            .unwrap_or(Addr::Unix(None));
-        let _ = stream.set_nodelay(true);
-        let info = ConnInfo {
-            local_addr: local,
-            remote_addr: Addr::Ip(peer),
-            scheme: "http",
-            tls: None,
-        };
-        let conn = Socket::new(stream, info);
-        crate::sys::set_cloexec(conn.fd());
-        Ok(conn)
-    }
-
-    fn fd(&self) -> std::os::fd::RawFd {
-        std::os::fd::AsRawFd::as_raw_fd(self)
-    }
-}
-
-/// A unix listening socket and its path (the local address of its connections).
-pub(crate) struct UnixAcceptor {
-    listener: monoio::net::UnixListener,
-    path: std::path::PathBuf,
-}
-
-impl Acceptor for UnixAcceptor {
-    type Conn = UnixTransport;
-
-    async fn accept(&self, cancel: CancelHandle) -> io::Result<UnixTransport> {
-        let (stream, peer) = self.listener.cancelable_accept(cancel).await?;
-        let info = ConnInfo {
-            local_addr: Addr::Unix(Some(self.path.clone())),
-            remote_addr: Addr::Unix(peer.as_pathname().map(|p| p.to_path_buf())),
-            scheme: "http",
-            tls: None,
-        };
-        let conn = Socket::new(stream, info);
-        crate::sys::set_cloexec(conn.fd());
-        Ok(conn)
-    }
-
-    fn fd(&self) -> std::os::fd::RawFd {
-        std::os::fd::AsRawFd::as_raw_fd(&self.listener)
-    }
-}
-
-/// Accept connections until shutdown starts.
-async fn accept_loop<H: Handler, A: Acceptor>(
-    shard: Rc<Shard<H>>,
-    acceptor: A,
-    tls: Option<Arc<rustls::ServerConfig>>,
-) {
-    let canceller = Canceller::new();
-    loop {
-        let accept = acceptor.accept(canceller.handle());
-        let mut accept = std::pin::pin!(accept);
-        let shutdown = shard.shutdown.wait();
-        let mut shutdown = std::pin::pin!(shutdown);
-        let accepted = std::future::poll_fn(|cx| {
-            if let std::task::Poll::Ready(r) = accept.as_mut().poll(cx) {
-                return std::task::Poll::Ready(Some(r));
-            }
-            shutdown.as_mut().poll(cx).map(|()| None)
-        })
-        .await;
-        let accepted = match accepted {
-            Some(r) => r,
-            None => {
-                // Never drop a pending accept: on io_uring the kernel may have handed
-                // over a connection already, which would be lost. Make it complete (the
-                // listener leaves its group, or the accept is cancelled) and serve
-                // what it returns.
-                if !leave_group(&shard.http, acceptor.fd()) {
-                    let _ = canceller.cancel();
-                }
-                if let Ok(conn) = accept.await {
-                    start_conn(&shard, conn, tls.clone());
-                }
-                return;
-            }
-        };
-        match accepted {
-            Ok(conn) => start_conn(&shard, conn, tls.clone()),
-            Err(e) => accept_failed(&shard, e).await,
-        }
-    }
-}
-
-/// At shutdown, take a shared (`--port-sharing`) listening socket out of its
-/// `SO_REUSEPORT` group at once: closing it is not enough, since a pending io_uring
-/// accept keeps the socket listening until the kernel tears the ring down, after the
-/// process exited, and connections the kernel hands it meanwhile are reset.
-/// `shutdown(2)` unhashes it now; with `net.ipv4.tcp_migrate_req=1` the connections
-/// still queued on it move to another socket of the group (the new process) instead of
-/// being reset. A socket handed to another process (a binary upgrade) is left alone: it
-/// lives on there.
-/// `true` when it did.
-fn leave_group(http: &HttpSettings, fd: std::os::fd::RawFd) -> bool {
-    http.port_sharing
-        && !http.listeners_handed_over.load(Ordering::Acquire)
-        && crate::sys::shutdown(fd, libc::SHUT_RDWR).is_ok()
 }
 
 /// Admit a connection (the max-concurrent-connections limit) and serve it on a task of
@@ -342,18 +218,4 @@ fn run_conn<H: Handler, F: Future<Output = Served> + 'static>(
             shard.leave();
         }
     });
-}
-
-/// Accept errors: out of descriptors backs off briefly instead of spinning.
-async fn accept_failed<H: Handler>(shard: &Rc<Shard<H>>, e: io::Error) {
-    match e.raw_os_error() {
-        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
-            tracing::warn!(error = %e, "accept failed: out of resources; backing off");
-            monoio::select! {
-                _ = monoio::time::sleep(Duration::from_millis(50)) => {},
-                _ = shard.shutdown.wait() => {},
-            }
-        }
-        _ => tracing::debug!(error = %e, "accept failed"),
-    }
 }

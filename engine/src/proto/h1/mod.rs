@@ -44,6 +44,11 @@ const COPY_LIMIT: usize = 16 * 1024;
 /// read (and its buffer); before, and after a silent second, it waits buffer-free. A
 /// client that sends one request and stays connected never holds a buffer.
 const HOT_AFTER: u32 = 2;
+/// Requests a connection answers before it gives the worker's other ready tasks a turn
+/// (tokio's cooperative budget is 128 operations too). On the readiness backend the
+/// reads of a client that keeps its pipeline full return at once, so without it one
+/// such connection would be served without a pause while its neighbours wait.
+const FAIR_TURN: u32 = 128;
 /// Largest single write: big bodies go out in pieces so the response data rate sees
 /// progress.
 const WRITE_PIECE: usize = 64 * 1024;
@@ -108,6 +113,7 @@ pub(crate) async fn serve<H: Handler, T: Transport>(
         info,
         persist: Persist::KeepAlive,
         served: 0,
+        turn: 0,
         fresh: true,
     };
     let end = conn.run().await;
@@ -179,6 +185,8 @@ struct Conn<H: Handler, T: Transport> {
     persist: Persist,
     /// Requests answered since the connection last went quiet (see `read_head`).
     served: u32,
+    /// Requests answered since the connection last gave way ([`FAIR_TURN`]).
+    turn: u32,
     /// No request has been read yet (only then may the HTTP/2 preface arrive).
     fresh: bool,
 }
@@ -243,6 +251,10 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             // More bytes are needed: first send what the previous reads produced.
             if !self.wbuf.is_empty() {
                 self.flush().await.map_err(|_| HeadError::Io)?;
+            }
+            if self.turn >= FAIR_TURN {
+                self.turn = 0;
+                crate::fair::yield_now().await;
             }
             let idle = self.io.as_ref().is_some_and(|io| io.rbuf.is_empty());
             if idle && self.persist == Persist::Close {
@@ -363,6 +375,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         self.fresh = false;
         bump(&self.shard.counters.requests, 1);
         self.served = self.served.saturating_add(1);
+        self.turn += 1;
         let mut io = self.io.take()?;
         let head_bytes = io.rbuf.split_to(head_len).freeze();
         let h = &mut self.head;

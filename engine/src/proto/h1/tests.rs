@@ -5,6 +5,7 @@ mod backpressure;
 mod buffers;
 mod drain;
 mod expect;
+mod fairness;
 mod pipelining;
 mod shutdown;
 mod shutdown_timeout;

@@ -1,0 +1,21 @@
+//! Cooperative fairness on a worker: a task that could go on without waiting (an accept
+//! loop with connections queued, a connection whose client keeps its pipeline full on
+//! the readiness backend, where reads of ready sockets return at once) gives every
+//! other ready task a turn first.
+
+/// Give every other task that is ready a turn. A task that wakes itself while it runs
+/// goes to the front of monoio's queue, so the wake comes from a task queued behind the
+/// others (one small allocation: this is for rare yields, not every request).
+pub(crate) async fn yield_now() {
+    let mut queued = false;
+    std::future::poll_fn(|cx| {
+        if queued {
+            return std::task::Poll::Ready(());
+        }
+        queued = true;
+        let waker = cx.waker().clone();
+        monoio::spawn(async move { waker.wake() });
+        std::task::Poll::Pending
+    })
+    .await
+}
