@@ -1,7 +1,16 @@
 //! Cooperative fairness on a worker: a task that could go on without waiting (an accept
 //! loop with connections queued, a connection whose client keeps its pipeline full on
 //! the readiness backend, where reads of ready sockets return at once) gives every
-//! other ready task a turn first.
+//! other ready task a turn first. And the measure of the worker's run queue that the
+//! metrics report.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::metrics::bump;
 
 /// Give every other task that is ready a turn. A task that wakes itself while it runs
 /// goes to the front of monoio's queue, so the wake comes from a task queued behind the
@@ -18,4 +27,40 @@ pub(crate) async fn yield_now() {
         std::task::Poll::Pending
     })
     .await
+}
+
+pin_project_lite::pin_project! {
+    /// A connection task's future, counting its polls into the worker's counter (what
+    /// [`sample_run_queue`] measures the run queue with).
+    pub(crate) struct Counted<'a, F> {
+        #[pin]
+        inner: F,
+        polls: &'a Cell<u64>,
+    }
+}
+
+impl<'a, F> Counted<'a, F> {
+    pub fn new(inner: F, polls: &'a Cell<u64>) -> Self {
+        Counted { inner, polls }
+    }
+}
+
+impl<F: Future> Future for Counted<'_, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        bump(this.polls, 1);
+        this.inner.poll(cx)
+    }
+}
+
+/// The worker's run queue now: how many connection tasks were ready to run, and how
+/// long the worker took to give each its turn (the wait of a connection that becomes
+/// ready now). A probe queued behind them all: every task already queued runs first.
+pub(crate) async fn sample_run_queue(polls: &Cell<u64>) -> (u64, Duration) {
+    let (before, start) = (polls.get(), Instant::now());
+    yield_now().await;
+    (polls.get().wrapping_sub(before), start.elapsed())
 }

@@ -65,6 +65,15 @@ pub(crate) struct Counters {
     pub panics: Cell<u64>,
     pub upgrades: Cell<u64>,
     pub http2_connections: Cell<u64>,
+    /// Polls of connection tasks (the run-queue probe counts them).
+    pub polls: Cell<u64>,
+    /// Accept-loop turns that took a whole batch (a burst of new connections).
+    pub accept_batches_full: Cell<u64>,
+    /// Gauges sampled by the worker's ticker: the run queue (tasks, microseconds to run
+    /// them) and the kernel's accept queues of the worker's TCP listeners.
+    pub run_queue_tasks: Cell<u64>,
+    pub run_queue_delay_us: Cell<u64>,
+    pub accept_queue: Cell<u64>,
 }
 
 #[inline]
@@ -110,6 +119,10 @@ impl Counters {
             panics: self.panics.get(),
             upgrades: self.upgrades.get(),
             http2_connections: self.http2_connections.get(),
+            accept_batches_full: self.accept_batches_full.get(),
+            run_queue_tasks: self.run_queue_tasks.get(),
+            run_queue_delay_us: self.run_queue_delay_us.get(),
+            accept_queue: self.accept_queue.get(),
             active,
             pool_idle: pool.0,
             pool_hits: pool.1,
@@ -134,6 +147,10 @@ pub struct Snapshot {
     panics: u64,
     upgrades: u64,
     http2_connections: u64,
+    accept_batches_full: u64,
+    run_queue_tasks: u64,
+    run_queue_delay_us: u64,
+    accept_queue: u64,
     /// Connections open now.
     pub active: u64,
     /// Buffers idle in the pool now.
@@ -226,7 +243,7 @@ impl Board {
             self.backend,
             snaps.len()
         );
-        let simple: [Family; 16] = [
+        let simple: [Family; 20] = [
             (
                 "connections_accepted_total",
                 "counter",
@@ -300,6 +317,30 @@ impl Board {
                 |s| s.panics,
             ),
             (
+                "run_queue_tasks",
+                "gauge",
+                "Connection tasks ready to run on the worker when last sampled (once a second).",
+                |s| s.run_queue_tasks,
+            ),
+            (
+                "run_queue_delay_microseconds",
+                "gauge",
+                "How long the worker took to give each of those tasks its turn: the wait of a connection that became ready then.",
+                |s| s.run_queue_delay_us,
+            ),
+            (
+                "accept_queue_length",
+                "gauge",
+                "Connections waiting in the kernel's accept queues of the worker's TCP listeners when last sampled.",
+                |s| s.accept_queue,
+            ),
+            (
+                "accept_batches_full_total",
+                "counter",
+                "Accept-loop turns that took a whole batch of queued connections (bursts).",
+                |s| s.accept_batches_full,
+            ),
+            (
                 "buffer_pool_idle",
                 "gauge",
                 "Buffers idle in the pool.",
@@ -332,6 +373,12 @@ impl Board {
             for (w, s) in snaps.iter().enumerate() {
                 let _ = writeln!(out, "peregrine_{name}{{worker=\"{w}\"}} {}", get(s));
             }
+        }
+        if let Some(n) = crate::sys::listen_overflows() {
+            let _ = writeln!(
+                out,
+                "# HELP peregrine_listen_overflows_total Connections the kernel dropped because an accept queue was full (TcpExt ListenOverflows of the network namespace, all processes).\n# TYPE peregrine_listen_overflows_total counter\nperegrine_listen_overflows_total {n}"
+            );
         }
         let _ = writeln!(out, "# HELP peregrine_connections_closed_total Connections closed, by reason.\n# TYPE peregrine_connections_closed_total counter");
         for (w, s) in snaps.iter().enumerate() {

@@ -308,6 +308,55 @@ pub(crate) fn accept_queued(
     }
 }
 
+/// Connections waiting in the accept queue of the listening TCP socket `listener` (the
+/// kernel's `tcpi_unacked` of a socket in LISTEN state, as `ss -lt` shows in Recv-Q).
+#[cfg(target_os = "linux")]
+pub(crate) fn accept_queue_len(listener: RawFd) -> Option<u32> {
+    // SAFETY: tcp_info is plain integers; all zeroes is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` and `len` are valid for writes of `len` bytes and outlive the
+    // call; the kernel writes at most `len` bytes and stores the length it wrote.
+    let rc = unsafe {
+        libc::getsockopt(
+            listener,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    // TCP_LISTEN in the kernel's `enum tcp_state` (include/net/tcp_states.h).
+    const TCP_LISTEN: u8 = 10;
+    (rc == 0 && info.tcpi_state == TCP_LISTEN).then_some(info.tcpi_unacked)
+}
+
+/// Elsewhere the accept queue is not reported.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn accept_queue_len(_listener: RawFd) -> Option<u32> {
+    None
+}
+
+/// Connections the kernel dropped because an accept queue was full, in this network
+/// namespace (`TcpExt: ListenOverflows` of `/proc/net/netstat`); `None` where unknown.
+pub(crate) fn listen_overflows() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    netstat_value(&text, "TcpExt:", "ListenOverflows")
+}
+
+/// A value from `/proc/net/netstat` text: a line of names after `prefix`, then a line
+/// of values.
+fn netstat_value(text: &str, prefix: &str, name: &str) -> Option<u64> {
+    let mut lines = text.lines().filter(|l| l.starts_with(prefix));
+    while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
+        let at = names.split_whitespace().position(|n| n == name);
+        if let Some(at) = at {
+            return values.split_whitespace().nth(at)?.parse().ok();
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,5 +407,35 @@ mod tests {
     #[test]
     fn raises_the_open_files_limit() {
         raise_nofile_limit().unwrap();
+    }
+
+    #[test]
+    fn accept_queue_length_and_queued_accepts() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let addr = l.local_addr().unwrap();
+        assert_eq!(accept_queue_len(l.as_raw_fd()), Some(0));
+        assert!(accept_queued(l.as_raw_fd(), false).unwrap().is_none());
+        let clients: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        // connect(2) returns once the kernel queued the connection.
+        assert_eq!(accept_queue_len(l.as_raw_fd()), Some(3));
+        let (s, peer) = accept_queued(l.as_raw_fd(), true).unwrap().unwrap();
+        assert_eq!(peer.as_socket(), Some(clients[0].local_addr().unwrap()));
+        assert!(s.nonblocking().unwrap());
+        assert!(cloexec(s.as_raw_fd()));
+        let (s, _) = accept_queued(l.as_raw_fd(), false).unwrap().unwrap();
+        assert!(!s.nonblocking().unwrap());
+        assert_eq!(accept_queue_len(l.as_raw_fd()), Some(1));
+        // Not a listening socket.
+        assert_eq!(accept_queue_len(clients[0].as_raw_fd()), None);
+    }
+
+    #[test]
+    fn netstat_values_are_found_by_name() {
+        let text = "TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 0 17 18\nIpExt: InNoRoutes\nIpExt: 4\n";
+        assert_eq!(netstat_value(text, "TcpExt:", "ListenOverflows"), Some(17));
+        assert_eq!(netstat_value(text, "IpExt:", "InNoRoutes"), Some(4));
+        assert_eq!(netstat_value(text, "TcpExt:", "Missing"), None);
+        assert!(listen_overflows().is_some(), "/proc/net/netstat");
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use peregrine_runtime::{RuntimeThread, StartError, ThreadBuilder};
 
-use crate::accept::{accept_loop, TcpAcceptor, UnixAcceptor};
+use crate::accept::{accept_loop, Acceptor, TcpAcceptor, UnixAcceptor};
 use crate::backend::{Backend, RING_ENTRIES};
 use crate::handler::Handler;
 use crate::metrics::{bump, Board, CloseReason};
@@ -107,6 +107,7 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
     }
     let _ = spec.ready.send(Ok(()));
     shard.publish();
+    let tcp_fds: Vec<std::os::fd::RawFd> = tcp.iter().map(|(l, _)| l.fd()).collect();
     let mut accepting = Vec::new();
     for (l, tls) in tcp {
         accepting.push(monoio::spawn(accept_loop(shard.clone(), l, tls)));
@@ -114,7 +115,7 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
     for (l, tls) in unix {
         accepting.push(monoio::spawn(accept_loop(shard.clone(), l, tls)));
     }
-    monoio::spawn(tick(shard.core.clone()));
+    monoio::spawn(tick(shard.core.clone(), tcp_fds));
 
     spec.trigger.wait().await;
     shard.shutdown.fire();
@@ -143,14 +144,23 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
     }
 }
 
-/// Once a second: re-render the Date value, let the buffer pool shrink, and enforce
-/// timeouts and data rates.
-async fn tick(core: Rc<ShardCore>) {
+/// Once a second: re-render the Date value, let the buffer pool shrink, enforce
+/// timeouts and data rates, sample the run queue and the accept queues of the worker's
+/// TCP listeners (`tcp`), and publish the counters.
+async fn tick(core: Rc<ShardCore>, tcp: Vec<std::os::fd::RawFd>) {
     loop {
         monoio::time::sleep(Duration::from_secs(1)).await;
         core.date.refresh();
         core.pool.borrow_mut().trim();
         core.registry.sweep();
+        let counters = &core.counters;
+        let (tasks, delay) = crate::fair::sample_run_queue(&counters.polls).await;
+        counters.run_queue_tasks.set(tasks);
+        counters.run_queue_delay_us.set(delay.as_micros() as u64);
+        let queued = tcp
+            .iter()
+            .filter_map(|fd| crate::sys::accept_queue_len(*fd));
+        counters.accept_queue.set(queued.map(u64::from).sum());
         core.publish();
     }
 }
@@ -203,7 +213,8 @@ fn run_conn<H: Handler, F: Future<Output = Served> + 'static>(
         // A panic anywhere in the connection (the handler's own panics are answered with
         // a 500 earlier) ends this connection only, never the worker.
         let mut served = None;
-        let ran = CatchUnwind::new(conn, &mut served).await;
+        let counted = crate::fair::Counted::new(conn, &shard.counters.polls);
+        let ran = CatchUnwind::new(counted, &mut served).await;
         if ran.is_err() {
             tracing::error!("a connection task panicked; the connection was dropped");
             bump(&shard.counters.panics, 1);

@@ -1,16 +1,20 @@
 //! Accepting: a burst of connections larger than one accept batch, over TCP and a unix
-//! socket, with one worker: every connection is taken (the one waited for and those
-//! taken from the queue by hand, blocking on io_uring, non-blocking on epoll) and served
-//! like any other, its peer address known. Each case runs on both backends.
+//! socket, with one worker. The server is stopped (SIGSTOP) while the clients connect,
+//! so every connection is queued in the kernel when it resumes: the accept loop waits
+//! for one, takes full batches of the rest by hand (blocking sockets on io_uring,
+//! non-blocking on epoll), yields between batches, and serves every connection like any
+//! other, its peer address known. The metrics count the full batches and report the
+//! run queue and the accept queue. Each case runs on both backends.
 
 #[macro_use]
 mod common;
 
+use common::probe::{metrics_addr, wait_until, Metrics};
 use common::*;
 
-/// More than `accept::ACCEPT_BATCH` (128): the loop waits, drains a full batch, yields
-/// and goes on.
-const BURST: usize = 400;
+/// More than two accept batches (128 each): one waited for and 127 taken, twice, then
+/// the rest.
+const BURST: usize = 300;
 
 fn burst(backend: Backend) {
     let dir = TempDir::new("burst");
@@ -25,15 +29,46 @@ fn burst(backend: Backend) {
             "1",
             "--backlog",
             "1024",
+            "--metrics-urls",
+            "http://127.0.0.1:0",
         ],
     );
+    let metrics = metrics_addr(&s);
+    let scrape = || Metrics::scrape(metrics);
+    // The gauges appear with the worker's first publish (a second after it started).
+    let m = wait_until(
+        IO_TIMEOUT,
+        "the run-queue gauge",
+        || {
+            Some(scrape()).filter(|m| {
+                m.series
+                    .keys()
+                    .any(|k| k.starts_with("peregrine_run_queue_tasks"))
+            })
+        },
+        String::new,
+    );
+    for series in [
+        "peregrine_run_queue_delay_microseconds",
+        "peregrine_accept_queue_length",
+        "peregrine_listen_overflows_total",
+    ] {
+        assert!(
+            m.series.keys().any(|k| k.starts_with(series)),
+            "{series} missing: {:?}",
+            m.series.keys()
+        );
+    }
+    let mut full_before = scrape().sum("peregrine_accept_batches_full_total", &[]);
     for listener in 0..2 {
-        // Every client connects and sends its request before any answer is read, so
-        // the connections queue up behind the listener together.
+        s.signal(libc::SIGSTOP);
+        // Every client connects (queued by the kernel) and sends its request while
+        // the server is stopped.
         let mut clients: Vec<Client> = (0..BURST).map(|_| s.connect(listener)).collect();
         for (i, c) in clients.iter_mut().enumerate() {
             c.send(format!("GET /request?i={i} HTTP/1.1\r\nHost: t\r\n\r\n"));
         }
+        s.signal(libc::SIGCONT);
         for (i, c) in clients.iter_mut().enumerate() {
             let r = c.read_response();
             assert_eq!(r.status, 200, "connection {i}");
@@ -47,6 +82,16 @@ fn burst(backend: Backend) {
             // The connection stays usable.
             assert_eq!(c.get("/plaintext").status, 200);
         }
+        let full = wait_until(
+            IO_TIMEOUT,
+            "two full accept batches in the metrics",
+            || {
+                let n = scrape().sum("peregrine_accept_batches_full_total", &[]);
+                (n >= full_before + 2).then_some(n)
+            },
+            || format!("{:?}", scrape().series),
+        );
+        full_before = full;
     }
 }
 both_backends!(a_burst_of_connections_is_served_whole, burst);

@@ -24,6 +24,7 @@ use monoio::io::{CancelHandle, Canceller};
 
 use crate::fair::yield_now;
 use crate::handler::Handler;
+use crate::metrics::bump;
 use crate::shard::{HttpSettings, Shard};
 use crate::transport::socket::{Socket, TcpTransport, UnixTransport};
 use crate::transport::{Addr, ConnInfo, Transport};
@@ -215,6 +216,7 @@ pub(crate) async fn accept_loop<H: Handler, A: Acceptor>(
             }
         }
         if take_queued(&shard, &acceptor, &tls).await {
+            bump(&shard.counters.accept_batches_full, 1);
             yield_now().await;
         }
     }
