@@ -10,11 +10,11 @@ pub const MAX_WS_MESSAGE: usize = 16 << 20;
 /// The I/O backend each worker thread runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
-    /// io_uring when the kernel allows it, epoll otherwise.
+    /// io_uring when the kernel allows it, epoll otherwise (kqueue on macOS and FreeBSD).
     Auto,
-    /// io_uring (fails if unavailable).
+    /// io_uring (fails if unavailable; Linux only).
     IoUring,
-    /// epoll (monoio's legacy driver).
+    /// epoll (monoio's legacy driver; kqueue on macOS and FreeBSD).
     Epoll,
 }
 

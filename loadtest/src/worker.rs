@@ -61,11 +61,7 @@ pub fn resolve_backend(b: args::Backend) -> Result<Backend, String> {
     };
     peregrine_runtime::resolve(choice)
         .map(|(backend, _)| backend)
-        .map_err(|_| {
-            "io_uring is not available here (kernel too old, or blocked by seccomp); use \
-             --backend epoll"
-                .into()
-        })
+        .map_err(|e| format!("{e}; use --backend epoll"))
 }
 
 /// Start one worker thread: pinned to its core (when the plan says so), with its runtime

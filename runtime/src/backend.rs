@@ -1,11 +1,15 @@
 //! Choosing the I/O backend once, at start: io_uring (monoio's uring driver) or epoll
-//! (monoio's legacy driver; kqueue on macOS through the same path).
+//! (monoio's legacy driver; kqueue on macOS and FreeBSD through the same path).
 //!
-//! `auto` probes the kernel with the `io-uring` crate: a ring must be set up and every
-//! opcode the runtime uses must be supported; otherwise we fall back to epoll and say why.
+//! `auto` probes the kernel with the `io-uring` crate ([`probe_io_uring`], Linux only): a
+//! ring must be set up and every opcode the runtime uses must be supported; otherwise we
+//! fall back to epoll and say why. Elsewhere the probe always fails, so `auto` is the
+//! readiness driver and `io-uring` an error.
 
 use std::fmt;
 use std::str::FromStr;
+
+pub use crate::uring::probe_io_uring;
 
 /// The backend asked for (`--backend`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -15,7 +19,7 @@ pub enum BackendChoice {
     Auto,
     /// io_uring or fail.
     IoUring,
-    /// epoll (kqueue on macOS).
+    /// The readiness driver: epoll on Linux, kqueue on macOS and FreeBSD.
     Epoll,
 }
 
@@ -39,16 +43,19 @@ impl FromStr for BackendChoice {
 pub enum Backend {
     /// io_uring through monoio's uring driver.
     IoUring,
-    /// Readiness-based (epoll / kqueue) through monoio's legacy driver.
+    /// Readiness-based (epoll on Linux, kqueue on macOS and FreeBSD) through monoio's
+    /// legacy driver.
     Epoll,
 }
 
 impl Backend {
-    /// The name used in logs and reports: `io-uring` or `epoll`.
+    /// The name used in logs and reports: `io-uring`, or for the readiness driver what it
+    /// is here: `epoll` on Linux, `kqueue` on macOS and FreeBSD.
     pub fn name(self) -> &'static str {
         match self {
             Backend::IoUring => "io-uring",
-            Backend::Epoll => "epoll",
+            Backend::Epoll if crate::uring::EXISTS => "epoll",
+            Backend::Epoll => "kqueue",
         }
     }
 }
@@ -62,7 +69,8 @@ impl fmt::Display for Backend {
 /// Ring entries each worker's io_uring is created with.
 pub const RING_ENTRIES: u32 = 1024;
 
-/// Resolve a choice into the backend to run, with the reason for a fallback.
+/// Resolve a choice into the backend to run, with the reason for a fallback (none where
+/// io_uring does not exist: macOS and FreeBSD run on kqueue without a word).
 pub fn resolve(choice: BackendChoice) -> Result<(Backend, Option<String>), String> {
     match choice {
         BackendChoice::Epoll => Ok((Backend::Epoll, None)),
@@ -70,59 +78,13 @@ pub fn resolve(choice: BackendChoice) -> Result<(Backend, Option<String>), Strin
             Ok(()) => Ok((Backend::IoUring, None)),
             Err(why) => Err(format!("io_uring was requested but is unavailable: {why}")),
         },
+        // Not a fallback where io_uring does not exist: the readiness driver is the one.
+        BackendChoice::Auto if !crate::uring::EXISTS => Ok((Backend::Epoll, None)),
         BackendChoice::Auto => match probe_io_uring() {
             Ok(()) => Ok((Backend::IoUring, None)),
             Err(why) => Ok((Backend::Epoll, Some(why))),
         },
     }
-}
-
-/// Check that io_uring works here: ring setup plus every opcode monoio's uring driver
-/// submits for us.
-#[cfg(target_os = "linux")]
-pub fn probe_io_uring() -> Result<(), String> {
-    use io_uring::{opcode, IoUring, Probe};
-
-    let ring = IoUring::new(RING_ENTRIES).map_err(|e| format!("io_uring_setup failed: {e}"))?;
-    let mut probe = Probe::new();
-    ring.submitter()
-        .register_probe(&mut probe)
-        .map_err(|e| format!("io_uring probe failed: {e}"))?;
-    let needed = [
-        ("Accept", opcode::Accept::CODE),
-        ("AsyncCancel", opcode::AsyncCancel::CODE),
-        ("Close", opcode::Close::CODE),
-        ("Connect", opcode::Connect::CODE),
-        ("PollAdd", opcode::PollAdd::CODE),
-        ("Read", opcode::Read::CODE),
-        ("Readv", opcode::Readv::CODE),
-        ("Recv", opcode::Recv::CODE),
-        ("Send", opcode::Send::CODE),
-        ("SendMsg", opcode::SendMsg::CODE),
-        ("RecvMsg", opcode::RecvMsg::CODE),
-        ("Timeout", opcode::Timeout::CODE),
-        ("Write", opcode::Write::CODE),
-        ("Writev", opcode::Writev::CODE),
-    ];
-    let missing: Vec<&str> = needed
-        .iter()
-        .filter(|(_, code)| !probe.is_supported(*code))
-        .map(|(name, _)| *name)
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "kernel lacks io_uring opcodes: {}",
-            missing.join(", ")
-        ))
-    }
-}
-
-/// io_uring exists only on Linux.
-#[cfg(not(target_os = "linux"))]
-pub fn probe_io_uring() -> Result<(), String> {
-    Err("io_uring is Linux-only".into())
 }
 
 #[cfg(test)]
@@ -150,6 +112,7 @@ mod tests {
         let resolved = resolve(BackendChoice::Auto).unwrap();
         match probe_io_uring() {
             Ok(()) => assert_eq!(resolved, (Backend::IoUring, None)),
+            Err(_) if !crate::uring::EXISTS => assert_eq!(resolved, (Backend::Epoll, None)),
             Err(why) => assert_eq!(resolved, (Backend::Epoll, Some(why))),
         }
         match (probe_io_uring(), resolve(BackendChoice::IoUring)) {
@@ -162,6 +125,11 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(Backend::IoUring.to_string(), "io-uring");
-        assert_eq!(Backend::Epoll.name(), "epoll");
+        let readiness = if cfg!(target_os = "linux") {
+            "epoll"
+        } else {
+            "kqueue"
+        };
+        assert_eq!(Backend::Epoll.name(), readiness);
     }
 }

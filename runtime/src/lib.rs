@@ -7,6 +7,10 @@
 //!   the best ring flags the kernel accepts ([`uring_runtime`]) or on epoll
 //!   ([`legacy_runtime`]).
 //! - Pinning: [`pin_current`] pins the calling thread to a core, reporting failure.
+//!
+//! The platforms differ only here, each difference in one module with a twin: io_uring
+//! (`uring.rs` on Linux, `uring_none.rs` elsewhere, where the legacy driver is kqueue)
+//! and pinning (`thread.rs`: Linux and FreeBSD pin, macOS cannot, [`pinning_unsupported`]).
 //! - Threads: [`ThreadBuilder::spawn`] starts a named, pinned thread, builds its runtime
 //!   and runs a `!Send` future made on it.
 //!
@@ -28,10 +32,18 @@
 mod backend;
 mod runtime;
 mod thread;
+#[cfg(target_os = "linux")]
+mod uring;
+#[cfg(not(target_os = "linux"))]
+#[path = "uring_none.rs"]
+mod uring;
 
 pub use backend::{probe_io_uring, resolve, Backend, BackendChoice, RING_ENTRIES};
 pub use runtime::{
     legacy_runtime, uring_runtime, uring_runtime_with, LegacyRuntime, RingFlags, Runtime,
     UringRuntime,
 };
-pub use thread::{cores, pin_current, CoreId, PinError, RuntimeThread, StartError, ThreadBuilder};
+pub use thread::{
+    cores, pin_current, pinning_unsupported, CoreId, PinError, RuntimeThread, StartError,
+    ThreadBuilder,
+};
