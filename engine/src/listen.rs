@@ -4,7 +4,9 @@
 //! - A TCP address is bound once per worker with `SO_REUSEPORT`: the kernel shards
 //!   accepted connections across workers. Before that, an exclusive probe bind checks the
 //!   port is free (unless port sharing is on), so a taken port is an error, not a
-//!   silent join of somebody else's group.
+//!   silent join of somebody else's group. Where a group does not balance connections
+//!   (macOS, FreeBSD: [`sys::REUSEPORT_BALANCES`]) the address is bound once and every
+//!   worker accepts from a copy of that one socket, as from a unix socket.
 //! - A unix socket is one listening socket that every worker accepts from. A stale file
 //!   (nothing listening) is replaced; a live socket or a non-socket file is refused.
 //! - `localhost` binds 127.0.0.1 and [::1]; a missing loopback family is a warning.
@@ -26,6 +28,7 @@ use std::path::{Path, PathBuf};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::activation::{Passed, Role};
+use crate::sys;
 use crate::url::{BindAddress, ListenTarget, Scheme};
 
 /// A bound endpoint: the sockets for one reported address.
@@ -308,8 +311,19 @@ fn bind_any(s: &str, port: u16, opts: &BindOptions) -> Result<Vec<TcpListener>, 
 }
 
 /// Bind `workers` sockets to `addr` in one `SO_REUSEPORT` group (port 0 resolves to one
-/// real port shared by the group).
+/// real port shared by the group); where groups do not balance, one socket and a copy of
+/// it for each other worker.
 fn bind_group(addr: SocketAddr, opts: &BindOptions) -> io::Result<Vec<TcpListener>> {
+    bind_group_as(addr, opts, sys::REUSEPORT_BALANCES)
+}
+
+/// [`bind_group`] as on a platform whose groups balance or not (the tests run the kqueue
+/// platforms' choice on Linux too).
+fn bind_group_as(
+    addr: SocketAddr,
+    opts: &BindOptions,
+    balanced: bool,
+) -> io::Result<Vec<TcpListener>> {
     let mut addr = addr;
     if !opts.port_sharing {
         // Exclusive probe: fails with EADDRINUSE if anyone holds the port, including
@@ -322,8 +336,9 @@ fn bind_group(addr: SocketAddr, opts: &BindOptions) -> io::Result<Vec<TcpListene
             .ok_or_else(|| io::Error::other("bound address is not an IP address"))?;
         drop(probe);
     }
-    let mut group = Vec::with_capacity(opts.workers);
-    for _ in 0..opts.workers.max(1) {
+    let mut group: Vec<TcpListener> = Vec::with_capacity(opts.workers);
+    let bound = if balanced { opts.workers.max(1) } else { 1 };
+    for _ in 0..bound {
         let sock = new_tcp_socket(addr, true)?;
         sock.bind(&addr.into())?;
         sock.listen(opts.backlog.min(i32::MAX as u32) as i32)?;
@@ -334,7 +349,21 @@ fn bind_group(addr: SocketAddr, opts: &BindOptions) -> io::Result<Vec<TcpListene
         }
         group.push(sock.into());
     }
+    share_first(&mut group, opts.workers)?;
     Ok(group)
+}
+
+/// Fill `group` up to `workers` with copies of its first socket (nothing to do where each
+/// worker bound its own).
+fn share_first(group: &mut Vec<TcpListener>, workers: usize) -> io::Result<()> {
+    while group.len() < workers {
+        let copy = group
+            .first()
+            .ok_or_else(|| io::Error::other("no socket was bound"))?
+            .try_clone()?;
+        group.push(copy);
+    }
+    Ok(())
 }
 
 fn new_tcp_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
@@ -438,8 +467,8 @@ pub(crate) fn adopt_all(
         };
         let sock = Socket::from(p.fd);
         let local = sock.local_addr().map_err(failed)?;
-        let listening =
-            sock.r#type().map_err(failed)? == Type::STREAM && sock.is_listener().map_err(failed)?;
+        let listening = sock.r#type().map_err(failed)? == Type::STREAM
+            && crate::sys::is_listener(&sock).map_err(failed)?;
         if !listening {
             return Err(BindError::new(
                 format!(
@@ -532,14 +561,14 @@ fn scheme_of(role: Role) -> Scheme {
 
 /// The sockets of one passed TCP address: with `SO_REUSEPORT` on all of them, the group
 /// grows to one socket per worker (we bind the others, as the passed ones are bound);
-/// without, the one socket is shared by every worker.
+/// without, or where groups do not balance, the one socket is shared by every worker.
 fn tcp_group(
     addr: SocketAddr,
     passed: Vec<Socket>,
     workers: usize,
     opts: &BindOptions,
 ) -> io::Result<EndpointSockets> {
-    let mut reuse = true;
+    let mut reuse = sys::REUSEPORT_BALANCES;
     for s in &passed {
         reuse &= s.reuse_port()?;
     }
@@ -585,6 +614,50 @@ pub(crate) fn parse_mode(text: &str) -> Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn opts(workers: usize) -> BindOptions {
+        BindOptions {
+            workers,
+            backlog: 128,
+            port_sharing: false,
+            unix_socket_mode: None,
+        }
+    }
+
+    /// Accept one connection from `l` without waiting.
+    fn accepts(l: &TcpListener) -> bool {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        l.accept().is_ok()
+    }
+
+    #[test]
+    fn where_groups_do_not_balance_the_workers_share_one_socket() {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let group = bind_group_as(any, &opts(3), false).unwrap();
+        assert_eq!(group.len(), 3);
+        let addr = group[0].local_addr().unwrap();
+        // One socket: a connection is there for whichever copy accepts it.
+        for l in &group {
+            assert_eq!(l.local_addr().unwrap(), addr);
+            let _client = std::net::TcpStream::connect(addr).unwrap();
+            assert!(accepts(l));
+        }
+        // Still exclusive: the port is taken.
+        let again = bind_group_as(addr, &opts(1), false).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AddrInUse);
+    }
+
+    #[test]
+    fn balanced_groups_are_one_socket_per_worker() {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let group = bind_group_as(any, &opts(2), true).unwrap();
+        let addr = group[0].local_addr().unwrap();
+        assert_eq!(group[1].local_addr().unwrap(), addr);
+        // Two sockets: the kernel hands each connection to one of them only.
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        let taken = group.iter().filter(|l| accepts(l)).count();
+        assert_eq!(taken, 1);
+    }
 
     #[test]
     fn modes() {

@@ -102,7 +102,8 @@ pub struct Options {
     pub port_sharing: bool,
     /// Listen backlog per socket.
     pub backlog: u32,
-    /// Pin each worker to its own core.
+    /// Pin each worker to its own core (Linux, FreeBSD; where threads cannot be pinned,
+    /// macOS, the workers run unpinned after one warning).
     pub pin_workers: bool,
     /// Install SIGINT/SIGTERM handling in [`crate::Server::run`].
     pub handle_signals: bool,

@@ -18,8 +18,7 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -254,12 +253,13 @@ fn ready_socket() -> io::Result<(UnixDatagram, String)> {
         std::process::id(),
         h.finish()
     );
-    let sock = UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes())?)?;
+    let sock = UnixDatagram::bind_addr(&sys::abstract_name(name.as_bytes())?)?;
     Ok((sock, name))
 }
 
 /// The binary to start: the file now at the path we were started from (a new version
-/// installed over it is the point of a binary upgrade), else our own image.
+/// installed over it is the point of a binary upgrade), else our own image (or, without
+/// `/proc`, what the standard library finds).
 fn program_path() -> PathBuf {
     let own = PathBuf::from("/proc/self/exe");
     match std::fs::read_link(&own) {
@@ -275,7 +275,7 @@ fn program_path() -> PathBuf {
                 own
             }
         }
-        Err(_) => own,
+        Err(_) => std::env::current_exe().unwrap_or(own),
     }
 }
 

@@ -128,12 +128,12 @@ impl Server {
         if let Err(e) = sys::raise_nofile_limit() {
             tracing::debug!(error = %e, "cannot raise the open-files limit");
         }
-        if options.port_sharing && !crate::sys::tcp_migrate_req() {
-            tracing::warn!(
-                "--port-sharing: connections still queued on this process's sockets when it \
-                 stops are reset; set net.ipv4.tcp_migrate_req=1 so the kernel hands them \
-                 to the process that stays"
-            );
+        if let Some(caveat) = options
+            .port_sharing
+            .then(sys::port_sharing_caveat)
+            .flatten()
+        {
+            tracing::warn!("{caveat}");
         }
         let bind_opts = BindOptions {
             workers: options.threads.max(1),
@@ -242,10 +242,14 @@ impl Server {
                 .map_err(Error::Start)?;
         }
         let threads = self.options.threads.max(1);
-        let cores = if self.options.pin_workers {
-            core_affinity::get_core_ids().unwrap_or_default()
-        } else {
+        let cores = if !self.options.pin_workers {
             Vec::new()
+        } else if let Some(why) = peregrine_runtime::pinning_unsupported() {
+            // Said once, not once per worker.
+            tracing::warn!("the workers are not pinned to cores: {why}");
+            Vec::new()
+        } else {
+            peregrine_runtime::cores()
         };
         let o = &self.options;
         let mut http = HttpSettings::new(o, self.backend);
@@ -291,11 +295,7 @@ impl Server {
                 }
             }
         }
-        let backend_name = match self.backend {
-            Backend::IoUring => "io-uring",
-            Backend::Epoll => "epoll",
-        };
-        let board = Board::new(threads, backend_name);
+        let board = Board::new(threads, self.backend.name());
         let passed_metrics = std::mem::take(&mut self.passed_metrics);
         let (metrics_addresses, metrics_endpoints) =
             if self.options.metrics_urls.is_empty() && passed_metrics.is_empty() {

@@ -5,6 +5,11 @@
 //! Functions taking a [`RawFd`] only change that descriptor's kernel state and touch no
 //! memory of ours; passing a descriptor the caller does not own would affect somebody
 //! else's file (an I/O-safety bug), never memory.
+//!
+//! What differs between Linux and the kqueue platforms (macOS, FreeBSD) is here too, in
+//! one module with a twin ([`platform`]): whether an `SO_REUSEPORT` group balances
+//! connections, abstract unix socket names, `close_range(2)`, the `--port-sharing`
+//! caveat. Nothing else in the engine's connection path names a platform.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -50,8 +55,11 @@ pub(crate) fn listen(socket: &impl AsFd, backlog: u32) -> io::Result<()> {
     check(unsafe { libc::listen(fd, backlog) }).map(drop)
 }
 
-/// Raise this process's soft `RLIMIT_NOFILE` to its hard limit.
+/// Raise this process's soft `RLIMIT_NOFILE` to its hard limit (macOS, whose hard limit
+/// is unlimited, refuses more than `OPEN_MAX`: then to that).
 pub(crate) fn raise_nofile_limit() -> io::Result<()> {
+    /// macOS's `OPEN_MAX` (setrlimit(2): `EINVAL` above it).
+    const OPEN_MAX: libc::rlim_t = 10240;
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -59,17 +67,141 @@ pub(crate) fn raise_nofile_limit() -> io::Result<()> {
     // SAFETY: `lim` is a live, writable `rlimit`, the struct getrlimit(2) fills.
     check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
     if lim.rlim_cur < lim.rlim_max {
+        let soft = lim.rlim_cur;
         lim.rlim_cur = lim.rlim_max;
         // SAFETY: `lim` is a live, initialised `rlimit`, which setrlimit(2) only reads.
-        check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
+        let raised = check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) });
+        match raised {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && soft < OPEN_MAX => {
+                lim.rlim_cur = OPEN_MAX.min(lim.rlim_max);
+                // SAFETY: as above.
+                check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
+            }
+            other => {
+                other?;
+            }
+        }
     }
     Ok(())
 }
 
-/// Whether the kernel moves connections queued on a closing `SO_REUSEPORT` listener to
-/// another listener of its group (`net.ipv4.tcp_migrate_req`, Linux 5.14+).
-pub(crate) fn tcp_migrate_req() -> bool {
-    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req").is_ok_and(|v| v.trim() == "1")
+/// Whether `socket` is listening (`SO_ACCEPTCONN`; socket2 offers it on Linux and FreeBSD
+/// only, the option exists on macOS too).
+pub(crate) fn is_listener(socket: &impl AsFd) -> io::Result<bool> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` and `len` are live, writable and as large as `len` says, which is
+    // all getsockopt(2) writes; the descriptor is borrowed for the call.
+    check(unsafe {
+        libc::getsockopt(
+            socket.as_fd().as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(value != 0)
+}
+
+pub(crate) use platform::{abstract_name, port_sharing_caveat, REUSEPORT_BALANCES};
+
+/// Linux: `SO_REUSEPORT` groups balance connections, abstract socket names,
+/// `close_range(2)`, `net.ipv4.tcp_migrate_req`.
+#[cfg(target_os = "linux")]
+mod platform {
+    use std::io;
+    use std::os::fd::RawFd;
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::SocketAddr;
+
+    /// The kernel spreads the connections of one address over the sockets of an
+    /// `SO_REUSEPORT` group: each worker binds its own.
+    pub(crate) const REUSEPORT_BALANCES: bool = true;
+
+    /// A unix socket address in the abstract namespace.
+    pub(crate) fn abstract_name(name: &[u8]) -> io::Result<SocketAddr> {
+        SocketAddr::from_abstract_name(name)
+    }
+
+    /// What `--port-sharing` cannot promise here, if anything: connections queued on a
+    /// stopping process's sockets move to the process that stays only with
+    /// `net.ipv4.tcp_migrate_req=1` (Linux 5.14+).
+    pub(crate) fn port_sharing_caveat() -> Option<&'static str> {
+        let migrate = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req")
+            .is_ok_and(|v| v.trim() == "1");
+        (!migrate).then_some(
+            "--port-sharing: connections still queued on this process's sockets when it \
+             stops are reset; set net.ipv4.tcp_migrate_req=1 so the kernel hands them \
+             to the process that stays",
+        )
+    }
+
+    /// Mark every descriptor from `first` on close-on-exec, in a forked child
+    /// (async-signal-safe: system calls only).
+    pub(super) fn cloexec_from(first: RawFd, max_fd: RawFd) {
+        // SAFETY: close_range(2) takes integers only; CLOSE_RANGE_CLOEXEC only sets
+        // flags.
+        let marked = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                first as libc::c_uint,
+                libc::c_uint::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            )
+        };
+        if marked == -1 {
+            // Before Linux 5.11: flag them one by one, up to the open-files limit.
+            super::cloexec_each(first, max_fd);
+        }
+    }
+}
+
+/// macOS and FreeBSD (kqueue): an `SO_REUSEPORT` group does not balance connections (on
+/// macOS the last socket bound gets them all; FreeBSD's `SO_REUSEPORT_LB` is not used),
+/// so the workers share one listening socket per address; no abstract socket names (nor
+/// SIGUSR2 restarts, which report on one); no `close_range(2)`.
+#[cfg(not(target_os = "linux"))]
+mod platform {
+    use std::io;
+    use std::os::fd::RawFd;
+    use std::os::unix::net::SocketAddr;
+
+    /// One listening socket per address, every worker accepting from it.
+    pub(crate) const REUSEPORT_BALANCES: bool = false;
+
+    /// Abstract unix socket names exist only on Linux.
+    pub(crate) fn abstract_name(_name: &[u8]) -> io::Result<SocketAddr> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "abstract unix socket names exist only on Linux (so do SIGUSR2 restarts)",
+        ))
+    }
+
+    /// Connections queued on a stopping process's socket are reset, and the kernel does
+    /// not share new ones out between the processes.
+    pub(crate) fn port_sharing_caveat() -> Option<&'static str> {
+        Some(
+            "--port-sharing: this platform does not balance connections between the \
+             processes sharing a port, and connections still queued on this process's \
+             socket when it stops are reset",
+        )
+    }
+
+    /// Mark every descriptor from `first` on close-on-exec, one by one (no
+    /// `close_range(2)` to call here).
+    pub(super) fn cloexec_from(first: RawFd, max_fd: RawFd) {
+        super::cloexec_each(first, max_fd);
+    }
+}
+
+/// Flag `first..max_fd` close-on-exec one by one (async-signal-safe).
+fn cloexec_each(first: RawFd, max_fd: RawFd) {
+    for fd in first..max_fd {
+        // SAFETY: fcntl(F_SETFD) with an integer argument only sets the flags of `fd`
+        // (or fails with EBADF when it is not open).
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
 }
 
 /// The first descriptor of socket activation (`SD_LISTEN_FDS_START`).
@@ -213,24 +345,7 @@ pub(crate) fn spawn_with_listen_fds(spec: Inherit<'_>) -> io::Result<std::proces
         // Every descriptor above the passed ones closes at exec, whether or not it was
         // close-on-exec: a connection io_uring accepted a moment ago has not had the flag
         // set yet, and the new copy must not keep it open.
-        // SAFETY: close_range(2) takes integers only; CLOSE_RANGE_CLOEXEC only sets
-        // flags.
-        let marked = unsafe {
-            libc::syscall(
-                libc::SYS_close_range,
-                (LISTEN_FDS_START + n) as libc::c_uint,
-                libc::c_uint::MAX,
-                libc::CLOSE_RANGE_CLOEXEC,
-            )
-        };
-        if marked == -1 {
-            // Before Linux 5.11: flag them one by one, up to the open-files limit.
-            for fd in LISTEN_FDS_START + n..max_fd {
-                // SAFETY: fcntl(F_SETFD) with an integer argument only sets the flags
-                // of `fd` (or fails with EBADF when it is not open).
-                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-            }
-        }
+        platform::cloexec_from(LISTEN_FDS_START + n, max_fd);
         for (i, &src) in (0..).zip(sources.iter()) {
             // SAFETY: dup2(2) takes no pointer; `src` is open (a copy made before the
             // fork, kept open by the parent until the spawn returns) and the target is

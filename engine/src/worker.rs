@@ -47,7 +47,7 @@ impl std::fmt::Debug for WorkerListener {
 /// Everything a worker thread starts from.
 pub(crate) struct WorkerSpec<H> {
     pub id: usize,
-    pub core: Option<core_affinity::CoreId>,
+    pub core: Option<peregrine_runtime::CoreId>,
     pub backend: Backend,
     pub handler: H,
     pub listeners: Vec<WorkerListener>,

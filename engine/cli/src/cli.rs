@@ -26,8 +26,9 @@ pub struct Args {
     #[arg(long, env = "PEREGRINE_THREADS")]
     pub threads: Option<usize>,
 
-    /// I/O backend: auto (io_uring if the kernel allows, else epoll), io-uring or epoll
-    /// [default: auto]
+    /// I/O backend: auto (io_uring if the kernel allows, else epoll), io-uring or epoll.
+    /// On macOS and FreeBSD epoll is the readiness backend, kqueue: auto picks it and
+    /// io-uring is an error [default: auto]
     #[arg(long, env = "PEREGRINE_BACKEND")]
     pub backend: Option<String>,
 

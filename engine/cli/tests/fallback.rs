@@ -6,6 +6,9 @@
 //!
 //! These tests are about the backend choice itself, so they pass `--backend` explicitly
 //! instead of running once per backend.
+//!
+//! Linux only: seccomp filters and io_uring are Linux's.
+#![cfg(target_os = "linux")]
 
 #[macro_use]
 mod common;

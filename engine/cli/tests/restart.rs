@@ -8,6 +8,9 @@
 //! Each case runs in a network namespace of its own (`unshare -n`, root), where
 //! `net.ipv4.tcp_migrate_req=1` hands connections still queued on the stopping
 //! process's sockets to the one that stays; without root it skips, saying so.
+//!
+//! Linux only: network namespaces and `net.ipv4.tcp_migrate_req` are Linux's.
+#![cfg(target_os = "linux")]
 
 #[macro_use]
 mod common;

@@ -19,6 +19,9 @@
 //!
 //! The test process is a child subreaper, so a new copy started by a restart becomes our
 //! child when the old copy exits, and can be reaped (and killed if a test fails).
+//!
+//! Linux only: systemd's contracts (socket activation, sd_notify, SIGUSR2 restarts on abstract sockets) are Linux's.
+#![cfg(target_os = "linux")]
 
 #[macro_use]
 mod common;
