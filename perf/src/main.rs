@@ -6,6 +6,12 @@
 //! - `gate` — the CI check of instructions per request against `perf/baseline.json`.
 //!
 //! Each prints a table and writes JSON (under `perf/out/` unless `--json` says where).
+//!
+//! Linux only: perf, callgrind and strace are Linux tools (and the harness it shares with
+//! peregrine-bench pins and measures processes through Linux interfaces).
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("peregrine-perf is Linux-only: perf, callgrind and strace are Linux tools");
 
 mod baseline;
 mod callgrind;
