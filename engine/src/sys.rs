@@ -9,7 +9,7 @@
 //! What differs between Linux and the kqueue platforms (macOS, FreeBSD) is here too, in
 //! one module with a twin ([`platform`]): whether an `SO_REUSEPORT` group balances
 //! connections, abstract unix socket names, `close_range(2)`, the `--port-sharing`
-//! caveat. Nothing else in the engine's connection path names a platform.
+//! caveat, the accept queue's length (`TCP_INFO`). Nothing else in the engine's connection path names a platform.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -104,7 +104,9 @@ pub(crate) fn is_listener(socket: &impl AsFd) -> io::Result<bool> {
     Ok(value != 0)
 }
 
-pub(crate) use platform::{abstract_name, port_sharing_caveat, REUSEPORT_BALANCES};
+pub(crate) use platform::{
+    abstract_name, accept_queue_len, port_sharing_caveat, REUSEPORT_BALANCES,
+};
 
 /// Linux: `SO_REUSEPORT` groups balance connections, abstract socket names,
 /// `close_range(2)`, `net.ipv4.tcp_migrate_req`.
@@ -122,6 +124,28 @@ mod platform {
     /// A unix socket address in the abstract namespace.
     pub(crate) fn abstract_name(name: &[u8]) -> io::Result<SocketAddr> {
         SocketAddr::from_abstract_name(name)
+    }
+
+    /// Connections waiting in the accept queue of the listening TCP socket `listener` (the
+    /// kernel's `tcpi_unacked` of a socket in LISTEN state, as `ss -lt` shows in Recv-Q).
+    pub(crate) fn accept_queue_len(listener: RawFd) -> Option<u32> {
+        // SAFETY: tcp_info is plain integers; all zeroes is a valid value.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: `info` and `len` are valid for writes of `len` bytes and outlive the
+        // call; the kernel writes at most `len` bytes and stores the length it wrote.
+        let rc = unsafe {
+            libc::getsockopt(
+                listener,
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast(),
+                &mut len,
+            )
+        };
+        // TCP_LISTEN in the kernel's `enum tcp_state` (include/net/tcp_states.h).
+        const TCP_LISTEN: u8 = 10;
+        (rc == 0 && info.tcpi_state == TCP_LISTEN).then_some(info.tcpi_unacked)
     }
 
     /// What `--port-sharing` cannot promise here, if anything: connections queued on a
@@ -158,7 +182,7 @@ mod platform {
 }
 
 /// macOS and FreeBSD (kqueue): an `SO_REUSEPORT` group does not balance connections (on
-/// macOS the last socket bound gets them all; FreeBSD's `SO_REUSEPORT_LB` is not used),
+/// macOS one socket of it gets them all; FreeBSD's `SO_REUSEPORT_LB` is not used),
 /// so the workers share one listening socket per address; no abstract socket names (nor
 /// SIGUSR2 restarts, which report on one); no `close_range(2)`.
 #[cfg(not(target_os = "linux"))]
@@ -176,6 +200,11 @@ mod platform {
             io::ErrorKind::Unsupported,
             "abstract unix socket names exist only on Linux (so do SIGUSR2 restarts)",
         ))
+    }
+
+    /// Elsewhere the accept queue is not reported.
+    pub(crate) fn accept_queue_len(_listener: RawFd) -> Option<u32> {
+        None
     }
 
     /// Connections queued on a stopping process's socket are reset, and the kernel does
@@ -423,35 +452,6 @@ pub(crate) fn accept_queued(
     }
 }
 
-/// Connections waiting in the accept queue of the listening TCP socket `listener` (the
-/// kernel's `tcpi_unacked` of a socket in LISTEN state, as `ss -lt` shows in Recv-Q).
-#[cfg(target_os = "linux")]
-pub(crate) fn accept_queue_len(listener: RawFd) -> Option<u32> {
-    // SAFETY: tcp_info is plain integers; all zeroes is a valid value.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: `info` and `len` are valid for writes of `len` bytes and outlive the
-    // call; the kernel writes at most `len` bytes and stores the length it wrote.
-    let rc = unsafe {
-        libc::getsockopt(
-            listener,
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
-            &mut len,
-        )
-    };
-    // TCP_LISTEN in the kernel's `enum tcp_state` (include/net/tcp_states.h).
-    const TCP_LISTEN: u8 = 10;
-    (rc == 0 && info.tcpi_state == TCP_LISTEN).then_some(info.tcpi_unacked)
-}
-
-/// Elsewhere the accept queue is not reported.
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn accept_queue_len(_listener: RawFd) -> Option<u32> {
-    None
-}
-
 /// Connections the kernel dropped because an accept queue was full, in this network
 /// namespace (`TcpExt: ListenOverflows` of `/proc/net/netstat`); `None` where unknown.
 pub(crate) fn listen_overflows() -> Option<u64> {
@@ -525,6 +525,9 @@ mod tests {
     }
 
     #[test]
+    // TCP_INFO, and an accepted socket that does not inherit the listener's O_NONBLOCK,
+    // are Linux's.
+    #[cfg(target_os = "linux")]
     fn accept_queue_length_and_queued_accepts() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.set_nonblocking(true).unwrap();
@@ -551,6 +554,8 @@ mod tests {
         assert_eq!(netstat_value(text, "TcpExt:", "ListenOverflows"), Some(17));
         assert_eq!(netstat_value(text, "IpExt:", "InNoRoutes"), Some(4));
         assert_eq!(netstat_value(text, "TcpExt:", "Missing"), None);
-        assert!(listen_overflows().is_some(), "/proc/net/netstat");
+        if cfg!(target_os = "linux") {
+            assert!(listen_overflows().is_some(), "/proc/net/netstat");
+        }
     }
 }
