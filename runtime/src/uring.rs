@@ -74,10 +74,31 @@ impl RingFlags {
     }
 }
 
-/// An io_uring runtime with exactly these setup flags (no fallback).
+/// Completion-queue entries of every ring (`IORING_SETUP_CQSIZE`; the kernel's default
+/// is twice the submission queue, 2,048 here). monoio reaps completions only when the
+/// worker waits, and a worker with thousands of connections can have more complete in
+/// between: the rest overflow into a kernel list (allocated per entry, delivered a
+/// round later). Measured with the `io_uring:io_uring_cqe_overflow` tracepoint at 12,000
+/// keep-alive connections on one worker: 42,341 overflows among 992,797 completions with
+/// 2,048 entries, none with 16,384. At most two operations are in flight per connection,
+/// so this covers 8,192 connections per worker without overflow; 256 KiB per ring.
+pub const CQ_ENTRIES: u32 = 16384;
+
+/// An io_uring runtime with exactly these setup flags and [`CQ_ENTRIES`] completion
+/// entries. A plain ring falls back to the kernel's default completion queue (a kernel
+/// that counts ring memory against a small `RLIMIT_MEMLOCK` may refuse the larger one).
 pub fn uring_runtime_with(flags: RingFlags, entries: u32) -> io::Result<UringRuntime> {
+    let mut b = flags.builder();
+    b.setup_cqsize(CQ_ENTRIES);
+    build(b, entries).or_else(|e| match flags {
+        RingFlags::Plain => build(flags.builder(), entries),
+        _ => Err(e),
+    })
+}
+
+fn build(b: io_uring_06::Builder, entries: u32) -> io::Result<UringRuntime> {
     RuntimeBuilder::<IoUringDriver>::new()
-        .uring_builder(flags.builder())
+        .uring_builder(b)
         .with_entries(entries)
         .enable_timer()
         .build()
