@@ -49,13 +49,17 @@ impl<R: Read> ResponseReader<R> {
 
     fn fill(&mut self) -> Result<(), String> {
         let mut chunk = [0u8; 8192];
-        match self.inner.read(&mut chunk) {
-            Ok(0) => Err("connection closed before a whole response".to_string()),
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                Ok(())
-            }
-            Err(e) => Err(format!("read failed: {e}")),
+        loop {
+            return match self.inner.read(&mut chunk) {
+                Ok(0) => Err("connection closed before a whole response".to_string()),
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    Ok(())
+                }
+                // A signal arrived during the read (seen once in CI-like runs): read again.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(format!("read failed: {e}")),
+            };
         }
     }
 

@@ -38,6 +38,7 @@ mod registry;
 mod request;
 mod response;
 mod restart;
+mod ring;
 mod server;
 mod shard;
 mod signal;
