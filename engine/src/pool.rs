@@ -68,6 +68,12 @@ impl BufPool {
         self.low_water = self.free.len();
     }
 
+    /// Free every idle buffer (the worker has no connection left).
+    pub fn clear(&mut self) {
+        self.free = Vec::new();
+        self.low_water = 0;
+    }
+
     /// Idle buffers held.
     pub fn idle(&self) -> usize {
         self.free.len()

@@ -254,6 +254,7 @@ impl Server {
         let o = &self.options;
         let mut http = HttpSettings::new(o, self.backend);
         http.listeners_handed_over = kept.handed_over.clone();
+        http.always_tick = self.systemd.notify.is_some() && self.systemd.watchdog.is_some();
         let http = Arc::new(http);
         let mut per_worker: Vec<Vec<WorkerListener>> = (0..threads).map(|_| Vec::new()).collect();
         for ep in &self.endpoints {

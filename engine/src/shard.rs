@@ -52,6 +52,9 @@ pub(crate) struct HttpSettings {
     /// Wait for back-to-back requests with a pending read (io_uring: one operation
     /// instead of two; on epoll the readiness wait is the cheaper way).
     pub hot_reads: bool,
+    /// The ticker beats even while the worker has no connection: the systemd watchdog
+    /// reads its beats (`notify.rs`).
+    pub always_tick: bool,
     /// `--port-sharing`: listeners leave their group at shutdown (see `worker`).
     pub port_sharing: bool,
     /// The listening sockets were handed to a new process (binary upgrade): they must
@@ -88,6 +91,7 @@ impl HttpSettings {
             http2: o.http2,
             websocket: o.websocket.clone(),
             port_sharing: o.port_sharing,
+            always_tick: false,
             listeners_handed_over: Arc::default(),
             keep_alive_timeout: o.keep_alive_timeout,
             hot_reads: backend == Backend::IoUring,
@@ -145,6 +149,9 @@ pub(crate) struct ShardCore {
     /// Open connections of this worker, upgraded streams that outlived their
     /// connection task included.
     active: Cell<usize>,
+    /// The ticker's waker while it is parked: a worker without connections has nothing
+    /// to time, so it does not tick (an idle server costs nothing).
+    parked_ticker: Cell<Option<std::task::Waker>>,
     /// The interrupts of the upgraded streams alive (a slot per [`Lease`], emptied when
     /// it is dropped, right after its stream closed), to end them at the shutdown timeout.
     upgraded: RefCell<Vec<Option<Interrupt>>>,
@@ -166,6 +173,7 @@ impl ShardCore {
             shutdown: LocalSignal::default(),
             drained: LocalSignal::default(),
             active: Cell::new(0),
+            parked_ticker: Cell::new(None),
             upgraded: RefCell::new(Vec::new()),
             upgraded_free: RefCell::new(Vec::new()),
             registry: Registry::new(http.timeouts),
@@ -181,9 +189,26 @@ impl ShardCore {
         self.active.get()
     }
 
-    /// A connection (or an upgraded stream) starts.
+    /// A connection (or an upgraded stream) starts; a ticker parked for want of
+    /// connections resumes (with a fresh Date line for this one).
     pub fn enter(&self) {
         self.active.set(self.active.get() + 1);
+        if let Some(ticker) = self.parked_ticker.take() {
+            self.date.refresh();
+            ticker.wake();
+        }
+    }
+
+    /// Wait, as the ticker, until a connection starts (`enter`).
+    pub async fn until_a_connection(&self) {
+        std::future::poll_fn(|cx| {
+            if self.active.get() > 0 {
+                return std::task::Poll::Ready(());
+            }
+            self.parked_ticker.set(Some(cx.waker().clone()));
+            std::task::Poll::Pending
+        })
+        .await
     }
 
     /// A connection (or an upgraded stream) ended; the last one after shutdown started

@@ -155,7 +155,8 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
 
 /// Once a second: re-render the Date value, let the buffer pool shrink, enforce
 /// timeouts and data rates, sample the run queue and the accept queues of the worker's
-/// TCP listeners (`tcp`), and publish the counters.
+/// TCP listeners (`tcp`), and publish the counters. Parked while the worker has no
+/// connection (unless the systemd watchdog wants its beats).
 async fn tick(core: Rc<ShardCore>, tcp: Vec<std::os::fd::RawFd>) {
     loop {
         monoio::time::sleep(Duration::from_secs(1)).await;
@@ -171,6 +172,13 @@ async fn tick(core: Rc<ShardCore>, tcp: Vec<std::os::fd::RawFd>) {
             .filter_map(|fd| crate::sys::accept_queue_len(*fd));
         counters.accept_queue.set(queued.map(u64::from).sum());
         core.publish();
+        if core.active() == 0 && !core.http.always_tick {
+            // No connection: nothing to time or rate, no buffer worth keeping, nothing
+            // new to publish. Sleep until one arrives, so an idle worker never wakes.
+            core.pool.borrow_mut().clear();
+            core.publish();
+            core.until_a_connection().await;
+        }
     }
 }
 
