@@ -1,6 +1,7 @@
 //! peregrine-bench: criterion benches of `peregrine-protocol` (in `benches/`) and the
-//! TechEmpower-style harness (`techempower` binary, `src/techempower/`), plus the
-//! process and load-generator plumbing `peregrine-perf` reuses (`harness`, `check`).
+//! TechEmpower-style harness (`techempower` binary, `src/techempower/`), plus the process
+//! and load-generator plumbing `peregrine-perf` reuses (`harness`, `check`) and the runners'
+//! shared options (`cli`).
 //!
 //! Linux only, like the machines it measures: the harness pins child processes with
 //! `sched_setaffinity` (as `taskset` does), reads their CPU time from `/proc` and installs
@@ -13,5 +14,6 @@ compile_error!(
 );
 
 pub mod check;
+pub mod cli;
 pub mod harness;
 pub mod techempower;

@@ -6,14 +6,14 @@
 //! `cargo run --release -p peregrine-bench --bin techempower -- [--peers]`
 
 use std::fs;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use peregrine_bench::check::TestType;
-use peregrine_bench::harness::{self, parse_cpu_list, parse_duration};
+use peregrine_bench::cli::Common;
+use peregrine_bench::harness::{self, parse_duration};
 use peregrine_bench::techempower::{
-    self, chart, report, servers, Config, Server, ServerSetup, JSON_CONNECTIONS, PEERS,
+    self, chart, report, Config, Server, ServerSetup, JSON_CONNECTIONS, PEERS,
     PLAINTEXT_CONNECTIONS,
 };
 
@@ -52,30 +52,11 @@ struct Args {
     /// peregrine-load threads.
     #[arg(long, default_value_t = 1)]
     load_threads: u32,
-    /// CPUs of the server.
-    #[arg(long, default_value = "0")]
-    server_cpus: String,
-    /// CPUs of peregrine-load.
-    #[arg(long, default_value = "1")]
-    load_cpus: String,
-    /// Pin nothing.
-    #[arg(long)]
-    no_pin: bool,
     /// peregrine's I/O backend (auto, io-uring, epoll).
     #[arg(long)]
     backend: Option<String>,
-    /// Output directory (default bench/out).
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// The peregrine binary (default: target/release/peregrine, built first).
-    #[arg(long)]
-    server_bin: Option<PathBuf>,
-    /// The peregrine-load binary (default: target/release/peregrine-load, built first).
-    #[arg(long)]
-    load_bin: Option<PathBuf>,
-    /// Build nothing: use the binaries as they are.
-    #[arg(long)]
-    no_build: bool,
+    #[command(flatten)]
+    common: Common,
 }
 
 fn main() -> ExitCode {
@@ -112,26 +93,8 @@ fn run(args: Args) -> Result<bool, String> {
         .map(|t| TestType::parse(t))
         .collect::<Result<_, _>>()?;
     let or = |v: Vec<u32>, d: &[u32]| if v.is_empty() { d.to_vec() } else { v };
-    let (server_cpus, load_cpus) = if args.no_pin {
-        (None, None)
-    } else {
-        (
-            Some(parse_cpu_list(&args.server_cpus)?),
-            Some(parse_cpu_list(&args.load_cpus)?),
-        )
-    };
-    let root = harness::workspace_root();
-    let out = args.out.unwrap_or_else(|| root.join("bench").join("out"));
-    let bins = harness::locate_binaries(args.server_bin, args.load_bin, !args.no_build)?;
-    let peers_dir = servers::peers_dir();
-    if servers.iter().any(|s| s.peer_binary().is_some()) && !args.no_build {
-        servers::build_peers(&peers_dir)?;
-    }
-    let nginx = if servers.contains(&Server::Nginx) {
-        Some(harness::ensure_tool("nginx", "nginx")?)
-    } else {
-        None
-    };
+    let pin = args.common.pinning()?;
+    let (setup, load_bin) = args.common.prepare(&servers)?;
     let limit = harness::raise_open_files_limit();
     let config = Config {
         servers,
@@ -142,17 +105,15 @@ fn run(args: Args) -> Result<bool, String> {
         duration: parse_duration(&args.duration)?,
         warmup: parse_duration(&args.warmup)?,
         load_threads: args.load_threads.max(1),
-        server_cpus,
-        load_cpus,
+        server_cpus: pin.server,
+        load_cpus: pin.load,
         setup: ServerSetup {
-            peregrine: bins.server,
             peregrine_backend: args.backend,
-            peers_dir,
-            nginx,
             threads: args.threads.max(1),
+            ..setup
         },
-        load_bin: bins.load,
-        out,
+        load_bin,
+        out: args.common.out(),
     };
     let most = config
         .plaintext_connections

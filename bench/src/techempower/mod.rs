@@ -156,21 +156,13 @@ impl Run {
 }
 
 fn environment(config: &Config) -> Environment {
-    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let machine = harness::machine();
     Environment {
         date: harness::utc_now(),
         commit: harness::git_commit(&harness::workspace_root()),
-        cpus: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        cpu_model: cpuinfo
-            .lines()
-            .find(|l| l.starts_with("model name"))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.trim().to_string()),
-        kernel: fs::read_to_string("/proc/sys/kernel/osrelease")
-            .ok()
-            .map(|s| s.trim().to_string()),
+        cpus: machine.cpus,
+        cpu_model: machine.cpu_model,
+        kernel: machine.kernel,
         server_cpus: config.server_cpus.clone(),
         load_cpus: config.load_cpus.clone(),
         server_threads: config.setup.threads,
@@ -216,22 +208,17 @@ pub fn run(config: &Config) -> Result<Run, String> {
 }
 
 fn run_server(config: &Config, server: Server, run: &mut Run) -> Result<(), String> {
-    let port = harness::free_port()?;
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut cmd = servers::command(server, &config.setup, port, &config.out)?;
-    if let Some(cpus) = &config.server_cpus {
-        harness::pin_command(&mut cmd, cpus)?;
-    }
     let log = config
         .out
         .join("logs")
         .join(format!("{}.log", server.name()));
-    let mut process = Process::spawn(server.name(), &mut cmd, Some(&log))?;
-    let started = harness::wait_until_answers(
-        &mut process,
-        addr,
+    let (mut process, addr, started) = servers::start(
+        server,
+        &config.setup,
+        config.server_cpus.as_deref(),
+        &config.out,
+        &log,
         TestType::Plaintext.path(),
-        Duration::from_secs(30),
     )?;
     println!(
         "== {} (pid {}, answering after {:.1} s, log {})",
@@ -311,28 +298,12 @@ fn measure(
         }
     }
     spec.duration = config.duration;
-    let pid = process.pid();
-    let cpu_before = harness::process_tree_cpu_seconds(pid);
-    let busy_before = harness::machine_busy_seconds();
     let started = Instant::now();
-    let result = harness::run_load(&config.load_bin, &spec, &json);
-    let wall = started.elapsed().as_secs_f64();
-    let busy_after = harness::machine_busy_seconds();
-    let cpu_after = harness::process_tree_cpu_seconds(pid);
-    match result {
-        Ok((load, _)) => {
-            if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
-                if load.responses > 0 {
-                    level.server_cpu_us_per_request = Some((b - a) * 1e6 / load.responses as f64);
-                }
-                if let (Some(x), Some(y)) = (busy_before, busy_after) {
-                    // The generator's CPU time is counted from its start (no warm-up
-                    // inside the measured run).
-                    let ours = (b - a) + load.cpu_s;
-                    level.foreign_cores = Some(((y - x - ours) / wall).max(0.0));
-                }
-            }
-            level.load = Some(load);
+    match harness::run_load_observed(&config.load_bin, &spec, &json, process.pid()) {
+        Ok(observed) => {
+            level.server_cpu_us_per_request = observed.server_cpu_us_per_request;
+            level.foreign_cores = observed.foreign_cores;
+            level.load = Some(observed.load);
         }
         Err(e) => level.error = Some(e),
     }
