@@ -1,9 +1,10 @@
 //! The command-line options the runners share (`techempower`, `latency`): where the
 //! server and the generator run (`--server-cpus`, `--load-cpus`, `--no-pin`), where the
 //! output goes (`--out`) and which binaries to use (`--server-bin`, `--load-bin`,
-//! `--no-build`).
+//! `--no-build`); and writing a run's outputs.
 
-use std::path::PathBuf;
+use std::fs;
+use std::path::{Path, PathBuf};
 
 use crate::harness::{self, parse_cpu_list};
 use crate::techempower::servers::{self, Server, ServerSetup};
@@ -93,6 +94,37 @@ impl Common {
     }
 }
 
+/// Writes `name` in `dir`; returns its path.
+pub fn write_output(dir: &Path, name: &str, contents: impl AsRef<[u8]>) -> Result<PathBuf, String> {
+    let path = dir.join(name);
+    fs::write(&path, contents).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Writes a run's markdown report and JSON in `dir` and prints where they and the
+/// charts (already written there) are.
+pub fn finish(
+    dir: &Path,
+    report: (&str, &str),
+    json: (&str, &impl serde::Serialize),
+    charts: &[String],
+) -> Result<(), String> {
+    let md = write_output(dir, report.0, report.1)?;
+    let text = serde_json::to_string_pretty(json.1).map_err(|e| e.to_string())?;
+    let json = write_output(dir, json.0, text)?;
+    println!(
+        "report {}\njson   {}\ncharts {}",
+        md.display(),
+        json.display(),
+        charts
+            .iter()
+            .map(|f| dir.join(f).display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +150,20 @@ mod tests {
         let a = Args::try_parse_from(["x", "--no-pin"]).unwrap().common;
         let pin = a.pinning().unwrap();
         assert_eq!((pin.server, pin.load), (None, None));
+    }
+
+    #[test]
+    fn outputs() {
+        let dir = std::env::temp_dir().join(format!("peregrine-bench-cli-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        finish(&dir, ("r.md", "# hi\n"), ("r.json", &vec![1, 2]), &[]).unwrap();
+        assert_eq!(fs::read_to_string(dir.join("r.md")).unwrap(), "# hi\n");
+        assert_eq!(
+            fs::read_to_string(dir.join("r.json")).unwrap(),
+            "[\n  1,\n  2\n]"
+        );
+        let err = write_output(&dir.join("missing"), "x", "y").unwrap_err();
+        assert!(err.starts_with("cannot write "), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

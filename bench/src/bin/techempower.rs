@@ -5,12 +5,11 @@
 //!
 //! `cargo run --release -p peregrine-bench --bin techempower -- [--peers]`
 
-use std::fs;
 use std::process::ExitCode;
 
 use clap::Parser;
 use peregrine_bench::check::TestType;
-use peregrine_bench::cli::Common;
+use peregrine_bench::cli::{self, Common};
 use peregrine_bench::harness::{self, parse_duration};
 use peregrine_bench::techempower::{
     self, chart, report, Config, Server, ServerSetup, JSON_CONNECTIONS, PEERS,
@@ -145,32 +144,21 @@ fn run(args: Args) -> Result<bool, String> {
     let mut charts = Vec::new();
     for &test in &run.tests {
         let file = format!("techempower-{}.svg", test.name());
-        let path = config.out.join(&file);
-        fs::write(&path, chart::svg(&run, test)?)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        cli::write_output(&config.out, &file, chart::svg(&run, test)?)?;
         charts.push((test, file));
     }
     let md = report::markdown(&run, &charts);
-    let md_path = config.out.join("techempower.md");
-    fs::write(&md_path, &md).map_err(|e| format!("cannot write {}: {e}", md_path.display()))?;
-    let json_path = config.out.join("techempower.json");
-    let json = serde_json::to_string_pretty(&run).map_err(|e| e.to_string())?;
-    fs::write(&json_path, json)
-        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
     println!();
     for &test in &run.tests {
         println!("{}:\n{}", test.name(), report::table(&run, test));
     }
-    println!(
-        "report {}\njson   {}\ncharts {}",
-        md_path.display(),
-        json_path.display(),
-        charts
-            .iter()
-            .map(|(_, f)| config.out.join(f).display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let files: Vec<String> = charts.into_iter().map(|(_, f)| f).collect();
+    cli::finish(
+        &config.out,
+        ("techempower.md", &md),
+        ("techempower.json", &run),
+        &files,
+    )?;
     let clean = run.clean();
     if !clean {
         println!("some checks failed or some levels had errors: see the report");
