@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::harness::{self, parse_cpu_list};
-use crate::techempower::servers::{self, Server, ServerSetup};
+use crate::techempower::servers::{self, Rig, Server, ServerSetup};
 
 /// Where the server and the generator run: `None` leaves a side unpinned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +66,10 @@ impl Common {
 
     /// Everything `servers` need, built first unless `--no-build` (peregrine,
     /// peregrine-load, the peers among them; nginx installed when missing): their setup
-    /// (one thread, peregrine's default backend and backlog) and the generator.
-    pub fn prepare(&self, servers: &[Server]) -> Result<(ServerSetup, PathBuf), String> {
+    /// (one thread, peregrine's default backend and backlog), the generator, the CPUs,
+    /// and `out` as the output directory.
+    pub fn prepare(&self, servers: &[Server], out: PathBuf) -> Result<Rig, String> {
+        let pin = self.pinning()?;
         let bins = harness::locate_binaries(
             self.server_bin.clone(),
             self.load_bin.clone(),
@@ -90,7 +92,13 @@ impl Common {
             threads: 1,
             backlog: None,
         };
-        Ok((setup, bins.load))
+        Ok(Rig {
+            setup,
+            load_bin: bins.load,
+            server_cpus: pin.server,
+            load_cpus: pin.load,
+            out,
+        })
     }
 }
 

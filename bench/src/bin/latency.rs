@@ -11,7 +11,6 @@ use clap::Parser;
 use peregrine_bench::cli::{self, Common};
 use peregrine_bench::harness::{self, parse_duration};
 use peregrine_bench::latency::{self, chart, report, Config, Entry};
-use peregrine_bench::techempower::servers::ServerSetup;
 
 /// Open-loop latency of peregrine (both backends) against hyper and nginx.
 #[derive(Parser, Debug)]
@@ -72,10 +71,10 @@ fn run(args: Args) -> Result<bool, String> {
     if let Some(l) = args.levels.iter().find(|l| !(**l > 0.0 && **l <= 100.0)) {
         return Err(format!("--levels: {l} is not a percentage in (0, 100]"));
     }
-    let pin = args.common.pinning()?;
     let out = latency::out_dir(&args.common.out(), &harness::utc_now());
     let servers: Vec<_> = entries.iter().map(|e| e.server()).collect();
-    let (setup, load_bin) = args.common.prepare(&servers)?;
+    let mut rig = args.common.prepare(&servers, out)?;
+    rig.setup.backlog = Some(args.backlog);
     let config = Config {
         entries,
         repeats: args.repeat,
@@ -86,14 +85,7 @@ fn run(args: Args) -> Result<bool, String> {
         max_duration: parse_duration(&args.max_duration)?,
         max_connections: args.max_connections.max(1),
         timeout: parse_duration(&args.timeout)?,
-        server_cpus: pin.server,
-        load_cpus: pin.load,
-        setup: ServerSetup {
-            backlog: Some(args.backlog),
-            ..setup
-        },
-        load_bin,
-        out,
+        rig,
     };
     let limit = harness::raise_open_files_limit();
     let most = config.connections.iter().copied().max().unwrap_or(0) as u64;
@@ -118,14 +110,14 @@ fn run(args: Args) -> Result<bool, String> {
             .collect::<Vec<_>>()
             .join(", "),
         config.estimate().as_secs_f64(),
-        config.out.display()
+        config.rig.out.display()
     );
     let run = latency::run(&config)?;
     let mut charts = Vec::new();
     for &c in &run.connections {
         for &l in &run.levels {
             let file = chart::file_name(c, l);
-            cli::write_output(&config.out, &file, chart::svg(&run, c, l)?)?;
+            cli::write_output(&config.rig.out, &file, chart::svg(&run, c, l)?)?;
             charts.push(((c, l), file));
         }
     }
@@ -135,7 +127,7 @@ fn run(args: Args) -> Result<bool, String> {
     let json = serde_json::json!({ "run": run, "comparisons": comparisons });
     let files: Vec<String> = charts.into_iter().map(|(_, f)| f).collect();
     cli::finish(
-        &config.out,
+        &config.rig.out,
         ("results.md", &md),
         ("results.json", &json),
         &files,

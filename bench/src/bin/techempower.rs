@@ -12,8 +12,7 @@ use peregrine_bench::check::TestType;
 use peregrine_bench::cli::{self, Common};
 use peregrine_bench::harness::{self, parse_duration};
 use peregrine_bench::techempower::{
-    self, chart, report, Config, Server, ServerSetup, JSON_CONNECTIONS, PEERS,
-    PLAINTEXT_CONNECTIONS,
+    self, chart, report, Config, Server, JSON_CONNECTIONS, PEERS, PLAINTEXT_CONNECTIONS,
 };
 
 /// TechEmpower-style plaintext and json runs against peregrine (and peers).
@@ -92,8 +91,9 @@ fn run(args: Args) -> Result<bool, String> {
         .map(|t| TestType::parse(t))
         .collect::<Result<_, _>>()?;
     let or = |v: Vec<u32>, d: &[u32]| if v.is_empty() { d.to_vec() } else { v };
-    let pin = args.common.pinning()?;
-    let (setup, load_bin) = args.common.prepare(&servers)?;
+    let mut rig = args.common.prepare(&servers, args.common.out())?;
+    rig.setup.peregrine_backend = args.backend;
+    rig.setup.threads = args.threads.max(1);
     let limit = harness::raise_open_files_limit();
     let config = Config {
         servers,
@@ -104,15 +104,7 @@ fn run(args: Args) -> Result<bool, String> {
         duration: parse_duration(&args.duration)?,
         warmup: parse_duration(&args.warmup)?,
         load_threads: args.load_threads.max(1),
-        server_cpus: pin.server,
-        load_cpus: pin.load,
-        setup: ServerSetup {
-            peregrine_backend: args.backend,
-            threads: args.threads.max(1),
-            ..setup
-        },
-        load_bin,
-        out: args.common.out(),
+        rig,
     };
     let most = config
         .plaintext_connections
@@ -144,7 +136,7 @@ fn run(args: Args) -> Result<bool, String> {
     let mut charts = Vec::new();
     for &test in &run.tests {
         let file = format!("techempower-{}.svg", test.name());
-        cli::write_output(&config.out, &file, chart::svg(&run, test)?)?;
+        cli::write_output(&config.rig.out, &file, chart::svg(&run, test)?)?;
         charts.push((test, file));
     }
     let md = report::markdown(&run, &charts);
@@ -154,7 +146,7 @@ fn run(args: Args) -> Result<bool, String> {
     }
     let files: Vec<String> = charts.into_iter().map(|(_, f)| f).collect();
     cli::finish(
-        &config.out,
+        &config.rig.out,
         ("techempower.md", &md),
         ("techempower.json", &run),
         &files,

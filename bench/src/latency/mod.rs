@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::harness::{self, LoadResult, LoadSpec, Machine};
-use crate::techempower::servers::{self, Server, ServerSetup};
+use crate::techempower::servers::{self, Rig, Server};
 
 /// One server of the matrix: peregrine counts twice, once per I/O backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -122,12 +122,8 @@ pub struct Config {
     /// Connections of the maximum-throughput runs.
     pub max_connections: u32,
     pub timeout: Duration,
-    pub server_cpus: Option<Vec<usize>>,
-    pub load_cpus: Option<Vec<usize>>,
-    /// Threads, backlog, binaries (peregrine's backend is set per entry).
-    pub setup: ServerSetup,
-    pub load_bin: PathBuf,
-    pub out: PathBuf,
+    /// Backlog, binaries, CPUs, output (peregrine's backend is set per entry).
+    pub rig: Rig,
 }
 
 impl Config {
@@ -288,14 +284,14 @@ fn environment(config: &Config) -> Environment {
         date: harness::utc_now(),
         commit: harness::git_commit(&harness::workspace_root()),
         machine: harness::machine(),
-        server_cpus: config.server_cpus.clone(),
-        load_cpus: config.load_cpus.clone(),
+        server_cpus: config.rig.server_cpus.clone(),
+        load_cpus: config.rig.load_cpus.clone(),
         duration_s: config.duration.as_secs_f64(),
         warmup_s: config.warmup.as_secs_f64(),
         max_duration_s: config.max_duration.as_secs_f64(),
         max_connections: config.max_connections,
         timeout_s: config.timeout.as_secs_f64(),
-        backlog: config.setup.backlog,
+        backlog: config.rig.setup.backlog,
         somaxconn: harness::somaxconn(),
         open_files: harness::raise_open_files_limit(),
     }
@@ -303,8 +299,8 @@ fn environment(config: &Config) -> Environment {
 
 /// Runs the whole matrix; progress goes to stdout.
 pub fn run(config: &Config) -> Result<Run, String> {
-    std::fs::create_dir_all(config.out.join("logs"))
-        .map_err(|e| format!("cannot create {}: {e}", config.out.display()))?;
+    std::fs::create_dir_all(config.rig.out.join("logs"))
+        .map_err(|e| format!("cannot create {}: {e}", config.rig.out.display()))?;
     let mut run = Run {
         environment: environment(config),
         entries: config.entries.clone(),
@@ -366,7 +362,7 @@ fn spec(config: &Config, addr: std::net::SocketAddr, connections: u32) -> LoadSp
     spec.connections = connections;
     spec.threads = 1;
     spec.headers = harness::techempower_headers(false);
-    spec.cpus = config.load_cpus.clone();
+    spec.cpus = config.rig.load_cpus.clone();
     spec.timeout = config.timeout;
     spec.warmup = Some(config.warmup);
     spec
@@ -378,14 +374,14 @@ fn start(
     entry: Entry,
     tag: &str,
 ) -> Result<(harness::Process, std::net::SocketAddr), String> {
-    let mut setup = config.setup.clone();
+    let mut setup = config.rig.setup.clone();
     setup.peregrine_backend = entry.backend().map(str::to_string);
     let log = logs(config).join(format!("{}-{tag}.log", entry.name()));
     let (process, addr, _) = servers::start(
         entry.server(),
         &setup,
-        config.server_cpus.as_deref(),
-        &config.out,
+        config.rig.server_cpus.as_deref(),
+        &config.rig.out,
         &log,
         "/plaintext",
     )?;
@@ -393,7 +389,7 @@ fn start(
 }
 
 fn logs(config: &Config) -> PathBuf {
-    config.out.join("logs")
+    config.rig.out.join("logs")
 }
 
 /// The closed-loop maximum of one server: `max_connections` connections for
@@ -408,19 +404,13 @@ fn maximum(config: &Config, repeat: u32, entry: Entry) -> Maximum {
         error: None,
     };
     let tag = format!("r{repeat}-max");
-    let result = start(config, entry, &tag).and_then(|(mut process, addr)| {
-        let mut spec = spec(config, addr, config.max_connections);
-        spec.duration = config.max_duration;
-        let json = logs(config).join(format!("{}-{tag}.json", entry.name()));
-        let observed = harness::run_load_observed(&config.load_bin, &spec, &json, process.pid());
-        let died = died(&mut process);
-        process.stop(Duration::from_secs(5));
-        let observed = observed?;
-        m.foreign_cores = observed.foreign_cores;
-        m.load = Some(observed.load);
-        died.map_or(Ok(()), Err)
-    });
-    m.error = result.err();
+    match drive(config, entry, &tag, config.max_connections, None) {
+        Ok(observed) => {
+            m.foreign_cores = observed.foreign_cores;
+            m.load = Some(observed.load);
+        }
+        Err(e) => m.error = Some(e),
+    }
     m
 }
 
@@ -435,27 +425,48 @@ fn open_loop(
 ) -> Sample {
     let mut s = Sample::new(repeat, entry, connections, level, rate);
     let tag = format!("r{repeat}-c{connections}-{}", report::percent_tag(level));
-    let result = start(config, entry, &tag).and_then(|(mut process, addr)| {
-        let mut spec = spec(config, addr, connections);
-        spec.duration = config.duration;
-        spec.rate = Some(rate);
-        let json = logs(config).join(format!("{}-{tag}.json", entry.name()));
-        let observed = harness::run_load_observed(&config.load_bin, &spec, &json, process.pid());
-        let died = died(&mut process);
-        process.stop(Duration::from_secs(5));
-        let observed = observed?;
-        s.distribution = distribution(&observed.json);
-        s.rate_reached = observed
-            .json
-            .pointer("/rate/reached")
-            .and_then(Value::as_bool);
-        s.server_cpu_us_per_request = observed.server_cpu_us_per_request;
-        s.foreign_cores = observed.foreign_cores;
-        s.load = Some(observed.load);
-        died.map_or(Ok(()), Err)
-    });
-    s.error = result.err();
+    match drive(config, entry, &tag, connections, Some(rate)) {
+        Ok(observed) => {
+            s.distribution = distribution(&observed.json);
+            s.rate_reached = observed
+                .json
+                .pointer("/rate/reached")
+                .and_then(Value::as_bool);
+            s.server_cpu_us_per_request = observed.server_cpu_us_per_request;
+            s.foreign_cores = observed.foreign_cores;
+            s.load = Some(observed.load);
+        }
+        Err(e) => s.error = Some(e),
+    }
     s
+}
+
+/// Starts `entry`'s server afresh, drives it with `connections` — closed loop for
+/// `max_duration`, or open loop at `rate` for `duration` — and stops it. A server that
+/// exited during the run voids it.
+fn drive(
+    config: &Config,
+    entry: Entry,
+    tag: &str,
+    connections: u32,
+    rate: Option<f64>,
+) -> Result<harness::Observed, String> {
+    let (mut process, addr) = start(config, entry, tag)?;
+    let mut spec = spec(config, addr, connections);
+    spec.duration = if rate.is_some() {
+        config.duration
+    } else {
+        config.max_duration
+    };
+    spec.rate = rate;
+    let json = logs(config).join(format!("{}-{tag}.json", entry.name()));
+    let observed = harness::run_load_observed(&config.rig.load_bin, &spec, &json, process.pid());
+    let died = died(&mut process);
+    process.stop(Duration::from_secs(5));
+    match died {
+        Some(e) => Err(e),
+        None => observed,
+    }
 }
 
 /// Why the run is void if the server exited during it.
@@ -579,18 +590,20 @@ mod tests {
             max_duration: Duration::from_secs(5),
             max_connections: 1000,
             timeout: Duration::from_secs(10),
-            server_cpus: None,
-            load_cpus: None,
-            setup: ServerSetup {
-                peregrine: PathBuf::new(),
-                peregrine_backend: None,
-                peers_dir: PathBuf::new(),
-                nginx: None,
-                threads: 1,
-                backlog: None,
+            rig: Rig {
+                setup: crate::techempower::ServerSetup {
+                    peregrine: PathBuf::new(),
+                    peregrine_backend: None,
+                    peers_dir: PathBuf::new(),
+                    nginx: None,
+                    threads: 1,
+                    backlog: None,
+                },
+                load_bin: PathBuf::new(),
+                server_cpus: None,
+                load_cpus: None,
+                out: PathBuf::new(),
             },
-            load_bin: PathBuf::new(),
-            out: PathBuf::new(),
         };
         // 3 × (4 × 7.5 s + 16 × 12.5 s)
         assert_eq!(config.estimate(), Duration::from_secs(690));

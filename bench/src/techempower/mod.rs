@@ -11,14 +11,13 @@ pub mod servers;
 
 use std::fs;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::check::{check_endpoint, TestType};
 use crate::harness::{self, LoadResult, LoadSpec, Process};
-pub use servers::{Server, ServerSetup, PEERS};
+pub use servers::{Rig, Server, ServerSetup, PEERS};
 
 /// TechEmpower's plaintext connection levels (16 384 left out: one small machine).
 pub const PLAINTEXT_CONNECTIONS: [u32; 3] = [256, 1024, 4096];
@@ -37,11 +36,8 @@ pub struct Config {
     pub duration: Duration,
     pub warmup: Duration,
     pub load_threads: u32,
-    pub server_cpus: Option<Vec<usize>>,
-    pub load_cpus: Option<Vec<usize>>,
-    pub setup: ServerSetup,
-    pub load_bin: PathBuf,
-    pub out: PathBuf,
+    /// The servers (threads, backend), the generator, the CPUs and the output.
+    pub rig: Rig,
 }
 
 impl Config {
@@ -163,21 +159,21 @@ fn environment(config: &Config) -> Environment {
         cpus: machine.cpus,
         cpu_model: machine.cpu_model,
         kernel: machine.kernel,
-        server_cpus: config.server_cpus.clone(),
-        load_cpus: config.load_cpus.clone(),
-        server_threads: config.setup.threads,
+        server_cpus: config.rig.server_cpus.clone(),
+        load_cpus: config.rig.load_cpus.clone(),
+        server_threads: config.rig.setup.threads,
         load_threads: config.load_threads,
         duration_s: config.duration.as_secs_f64(),
         warmup_s: config.warmup.as_secs_f64(),
         pipeline: config.pipeline,
-        peregrine_backend: config.setup.peregrine_backend.clone(),
+        peregrine_backend: config.rig.setup.peregrine_backend.clone(),
     }
 }
 
 /// Runs every server through every test type; progress goes to stdout.
 pub fn run(config: &Config) -> Result<Run, String> {
-    fs::create_dir_all(config.out.join("logs"))
-        .map_err(|e| format!("cannot create {}: {e}", config.out.display()))?;
+    fs::create_dir_all(config.rig.out.join("logs"))
+        .map_err(|e| format!("cannot create {}: {e}", config.rig.out.display()))?;
     let mut run = Run {
         environment: environment(config),
         servers: config.servers.clone(),
@@ -209,14 +205,15 @@ pub fn run(config: &Config) -> Result<Run, String> {
 
 fn run_server(config: &Config, server: Server, run: &mut Run) -> Result<(), String> {
     let log = config
+        .rig
         .out
         .join("logs")
         .join(format!("{}.log", server.name()));
     let (mut process, addr, started) = servers::start(
         server,
-        &config.setup,
-        config.server_cpus.as_deref(),
-        &config.out,
+        &config.rig.setup,
+        config.rig.server_cpus.as_deref(),
+        &config.rig.out,
         &log,
         TestType::Plaintext.path(),
     )?;
@@ -284,22 +281,22 @@ fn measure(
     spec.threads = config.load_threads.min(connections);
     spec.pipeline = pipeline;
     spec.headers = harness::techempower_headers(test == TestType::Json);
-    spec.cpus = config.load_cpus.clone();
-    let json = config.out.join("logs").join(format!(
+    spec.cpus = config.rig.load_cpus.clone();
+    let json = config.rig.out.join("logs").join(format!(
         "{}-{}-{connections}.json",
         server.name(),
         test.name()
     ));
     if !config.warmup.is_zero() {
         spec.duration = config.warmup;
-        if let Err(e) = harness::run_load(&config.load_bin, &spec, &json) {
+        if let Err(e) = harness::run_load(&config.rig.load_bin, &spec, &json) {
             level.error = Some(format!("warm-up: {e}"));
             return level;
         }
     }
     spec.duration = config.duration;
     let started = Instant::now();
-    match harness::run_load_observed(&config.load_bin, &spec, &json, process.pid()) {
+    match harness::run_load_observed(&config.rig.load_bin, &spec, &json, process.pid()) {
         Ok(observed) => {
             level.server_cpu_us_per_request = observed.server_cpu_us_per_request;
             level.foreign_cores = observed.foreign_cores;

@@ -95,6 +95,17 @@ pub struct ServerSetup {
     pub backlog: Option<u32>,
 }
 
+/// Where a runner's processes come from and run: the servers' setup, the generator, the
+/// CPUs of each side (`None`: not pinned) and the output directory.
+#[derive(Debug, Clone)]
+pub struct Rig {
+    pub setup: ServerSetup,
+    pub load_bin: PathBuf,
+    pub server_cpus: Option<Vec<usize>>,
+    pub load_cpus: Option<Vec<usize>>,
+    pub out: PathBuf,
+}
+
 /// The `bench/peers/` workspace of this checkout.
 pub fn peers_dir() -> PathBuf {
     harness::workspace_root().join("bench").join("peers")
