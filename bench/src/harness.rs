@@ -586,6 +586,41 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// What the machine is, for reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: Option<String>,
+    pub kernel: Option<String>,
+}
+
+/// This machine's CPU count and model (`/proc/cpuinfo`) and kernel release.
+pub fn machine() -> Machine {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    Machine {
+        cpus: thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        cpu_model: cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string()),
+        kernel: fs::read_to_string("/proc/sys/kernel/osrelease")
+            .ok()
+            .map(|s| s.trim().to_string()),
+    }
+}
+
+/// `net.core.somaxconn`: the kernel caps every listen backlog at it.
+pub fn somaxconn() -> Option<u32> {
+    fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// The workspace's `git rev-parse HEAD`, if it is a git checkout.
 pub fn git_commit(root: &Path) -> Option<String> {
     let out = Command::new("git")
@@ -637,6 +672,9 @@ pub struct LoadSpec {
     pub duration: Duration,
     pub warmup: Option<Duration>,
     pub pipeline: u32,
+    /// Open loop (`--rate`): this many requests per second in total, on a fixed
+    /// schedule, latency counted from each request's scheduled time.
+    pub rate: Option<f64>,
     pub headers: Vec<String>,
     /// The generator's own backend (`--backend`), default auto.
     pub backend: Option<String>,
@@ -655,6 +693,7 @@ impl LoadSpec {
             duration: Duration::from_secs(5),
             warmup: None,
             pipeline: 1,
+            rate: None,
             headers: Vec::new(),
             backend: None,
             cpus: None,
@@ -679,6 +718,9 @@ impl LoadSpec {
         }
         if self.pipeline > 1 {
             a.extend(["--pipeline".to_string(), self.pipeline.to_string()]);
+        }
+        if let Some(r) = self.rate {
+            a.extend(["--rate".to_string(), format!("{r:.0}")]);
         }
         for h in &self.headers {
             a.extend(["-H".to_string(), h.clone()]);
@@ -705,10 +747,13 @@ pub struct LoadResult {
     pub elapsed_s: f64,
     pub p50_us: f64,
     pub p99_us: f64,
+    pub p99_9_us: f64,
     pub max_us: f64,
     pub status_2xx: u64,
     /// Requests that got no answer (connect, read, write, timeout, malformed).
     pub failed_requests: u64,
+    /// Of those, the ones not answered within the timeout.
+    pub timeouts: u64,
     /// Answers that were not 2xx.
     pub non_2xx: u64,
     pub connections_opened: u64,
@@ -738,9 +783,11 @@ impl LoadResult {
             elapsed_s: f("/elapsed_s")?,
             p50_us: f("/latency/p50_us").unwrap_or(0.0),
             p99_us: f("/latency/p99_us").unwrap_or(0.0),
+            p99_9_us: f("/latency/p99_9_us").unwrap_or(0.0),
             max_us: f("/latency/max_us").unwrap_or(0.0),
             status_2xx,
             failed_requests: u("/errors/failed_requests")?,
+            timeouts: u("/errors/timeout").unwrap_or(0),
             non_2xx: responses.saturating_sub(status_2xx),
             connections_opened: u("/connections_opened").unwrap_or(0),
             cpu_s: f("/cpu_s").unwrap_or(0.0),
@@ -760,6 +807,83 @@ pub fn run_load(
     spec: &LoadSpec,
     json_path: &Path,
 ) -> Result<(LoadResult, String), String> {
+    let out = load_command(load_bin, spec, json_path)?
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", load_bin.display()))?;
+    let (result, _, text) = load_outcome(spec, json_path, out)?;
+    Ok((result, text))
+}
+
+/// A `peregrine-load` run with what the rest of the machine did meanwhile.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub load: LoadResult,
+    /// Its whole `--json` report.
+    pub json: Value,
+    /// Its text report.
+    pub text: String,
+    /// The server's CPU time (its process tree) per response, over the measured part.
+    pub server_cpu_us_per_request: Option<f64>,
+    /// CPU used by other processes of the machine during the measured part, in cores
+    /// (a shared machine's noise: a run measured with much of it is suspect).
+    pub foreign_cores: Option<f64>,
+}
+
+/// As [`run_load`], watching the server `server_pid` and the machine over the measured
+/// part of the run (after the spec's `--warmup`, which the generator's own CPU figure
+/// also leaves out).
+pub fn run_load_observed(
+    load_bin: &Path,
+    spec: &LoadSpec,
+    json_path: &Path,
+    server_pid: u32,
+) -> Result<Observed, String> {
+    let mut child = load_command(load_bin, spec, json_path)?
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", load_bin.display()))?;
+    // Its report is printed at the end only (--no-progress), well within a pipe's buffer.
+    let warmup = spec.warmup.unwrap_or_default();
+    let deadline = Instant::now() + warmup;
+    while Instant::now() < deadline && child.try_wait().ok().flatten().is_none() {
+        thread::sleep(
+            Duration::from_millis(10).min(deadline.saturating_duration_since(Instant::now())),
+        );
+    }
+    let cpu_before = process_tree_cpu_seconds(server_pid);
+    let busy_before = machine_busy_seconds();
+    let started = Instant::now();
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("cannot run {}: {e}", load_bin.display()))?;
+    let wall = started.elapsed().as_secs_f64();
+    let busy_after = machine_busy_seconds();
+    let cpu_after = process_tree_cpu_seconds(server_pid);
+    let (load, json, text) = load_outcome(spec, json_path, out)?;
+    let mut observed = Observed {
+        load,
+        json,
+        text,
+        server_cpu_us_per_request: None,
+        foreign_cores: None,
+    };
+    if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
+        let load = &observed.load;
+        if load.responses > 0 {
+            observed.server_cpu_us_per_request = Some((b - a) * 1e6 / load.responses as f64);
+        }
+        if let (Some(x), Some(y)) = (busy_before, busy_after) {
+            let ours = (b - a) + load.cpu_s;
+            observed.foreign_cores = Some(((y - x - ours) / wall.max(1e-3)).max(0.0));
+        }
+    }
+    Ok(observed)
+}
+
+/// The `peregrine-load` command of `spec`, writing its JSON to `json_path` (removed
+/// first), pinned as the spec says.
+fn load_command(load_bin: &Path, spec: &LoadSpec, json_path: &Path) -> Result<Command, String> {
     let mut cmd = Command::new(load_bin);
     cmd.args(spec.args())
         .arg("--json")
@@ -769,9 +893,15 @@ pub fn run_load(
         pin_command(&mut cmd, cpus)?;
     }
     let _ = fs::remove_file(json_path);
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", load_bin.display()))?;
+    Ok(cmd)
+}
+
+/// The figures, the JSON and the text of a finished `peregrine-load`.
+fn load_outcome(
+    spec: &LoadSpec,
+    json_path: &Path,
+    out: std::process::Output,
+) -> Result<(LoadResult, Value, String), String> {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
         return Err(format!(
@@ -786,7 +916,7 @@ pub fn run_load(
         .map_err(|e| format!("peregrine-load wrote no {}: {e}", json_path.display()))?;
     let v: Value = serde_json::from_str(&text)
         .map_err(|e| format!("peregrine-load JSON {}: {e}", json_path.display()))?;
-    Ok((LoadResult::from_json(&v)?, stdout))
+    Ok((LoadResult::from_json(&v)?, v, stdout))
 }
 
 /// Raises this process's open-files limit to its hard limit (children inherit it), for
@@ -885,14 +1015,17 @@ mod tests {
         let a = spec.args();
         assert!(a.windows(2).any(|w| w == ["-d", "5000ms"]));
         assert!(a.windows(2).any(|w| w == ["--warmup", "1000ms"]));
+        assert!(!a.iter().any(|a| a == "--rate"));
+        spec.rate = Some(41_999.6);
+        assert!(spec.args().windows(2).any(|w| w == ["--rate", "42000"]));
     }
 
     #[test]
     fn load_json() {
         let v: Value = serde_json::json!({
             "requests": 10, "responses": 9, "requests_per_s": 100.0, "elapsed_s": 0.1,
-            "latency": {"p50_us": 5.0, "p99_us": 9.0, "max_us": 10.0},
-            "status": {"2xx": 8}, "errors": {"failed_requests": 1},
+            "latency": {"p50_us": 5.0, "p99_us": 9.0, "p99_9_us": 9.5, "max_us": 10.0},
+            "status": {"2xx": 8}, "errors": {"failed_requests": 1, "timeout": 1},
             "connections_opened": 2, "cpu_s": 0.01
         });
         let r = LoadResult::from_json(&v).unwrap();
@@ -900,6 +1033,7 @@ mod tests {
             (r.requests, r.responses, r.non_2xx, r.errors()),
             (10, 9, 1, 2)
         );
+        assert_eq!((r.p99_9_us, r.timeouts), (9.5, 1));
         let err = LoadResult::from_json(&serde_json::json!({})).unwrap_err();
         assert!(err.contains("/status/2xx"), "{err}");
     }

@@ -1,6 +1,8 @@
-//! peregrine-bench: criterion benches of `peregrine-protocol` (in `benches/`) and the
-//! TechEmpower-style harness (`techempower` binary, `src/techempower/`), plus the
-//! process and load-generator plumbing `peregrine-perf` reuses (`harness`, `check`).
+//! peregrine-bench: criterion benches of `peregrine-protocol` (in `benches/`), the
+//! TechEmpower-style harness (`techempower` binary, `src/techempower/`) and the
+//! open-loop latency matrix (`latency` binary, `src/latency/`), plus the process and
+//! load-generator plumbing `peregrine-perf` reuses (`harness`, `check`) and the runners'
+//! shared options (`cli`).
 //!
 //! Linux only, like the machines it measures: the harness pins child processes with
 //! `sched_setaffinity` (as `taskset` does), reads their CPU time from `/proc` and installs
@@ -13,5 +15,7 @@ compile_error!(
 );
 
 pub mod check;
+pub mod cli;
 pub mod harness;
+pub mod latency;
 pub mod techempower;

@@ -5,16 +5,14 @@
 //!
 //! `cargo run --release -p peregrine-bench --bin techempower -- [--peers]`
 
-use std::fs;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use peregrine_bench::check::TestType;
-use peregrine_bench::harness::{self, parse_cpu_list, parse_duration};
+use peregrine_bench::cli::{self, Common};
+use peregrine_bench::harness::{self, parse_duration};
 use peregrine_bench::techempower::{
-    self, chart, report, servers, Config, Server, ServerSetup, JSON_CONNECTIONS, PEERS,
-    PLAINTEXT_CONNECTIONS,
+    self, chart, report, Config, Server, JSON_CONNECTIONS, PEERS, PLAINTEXT_CONNECTIONS,
 };
 
 /// TechEmpower-style plaintext and json runs against peregrine (and peers).
@@ -52,30 +50,11 @@ struct Args {
     /// peregrine-load threads.
     #[arg(long, default_value_t = 1)]
     load_threads: u32,
-    /// CPUs of the server.
-    #[arg(long, default_value = "0")]
-    server_cpus: String,
-    /// CPUs of peregrine-load.
-    #[arg(long, default_value = "1")]
-    load_cpus: String,
-    /// Pin nothing.
-    #[arg(long)]
-    no_pin: bool,
     /// peregrine's I/O backend (auto, io-uring, epoll).
     #[arg(long)]
     backend: Option<String>,
-    /// Output directory (default bench/out).
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// The peregrine binary (default: target/release/peregrine, built first).
-    #[arg(long)]
-    server_bin: Option<PathBuf>,
-    /// The peregrine-load binary (default: target/release/peregrine-load, built first).
-    #[arg(long)]
-    load_bin: Option<PathBuf>,
-    /// Build nothing: use the binaries as they are.
-    #[arg(long)]
-    no_build: bool,
+    #[command(flatten)]
+    common: Common,
 }
 
 fn main() -> ExitCode {
@@ -112,26 +91,9 @@ fn run(args: Args) -> Result<bool, String> {
         .map(|t| TestType::parse(t))
         .collect::<Result<_, _>>()?;
     let or = |v: Vec<u32>, d: &[u32]| if v.is_empty() { d.to_vec() } else { v };
-    let (server_cpus, load_cpus) = if args.no_pin {
-        (None, None)
-    } else {
-        (
-            Some(parse_cpu_list(&args.server_cpus)?),
-            Some(parse_cpu_list(&args.load_cpus)?),
-        )
-    };
-    let root = harness::workspace_root();
-    let out = args.out.unwrap_or_else(|| root.join("bench").join("out"));
-    let bins = harness::locate_binaries(args.server_bin, args.load_bin, !args.no_build)?;
-    let peers_dir = servers::peers_dir();
-    if servers.iter().any(|s| s.peer_binary().is_some()) && !args.no_build {
-        servers::build_peers(&peers_dir)?;
-    }
-    let nginx = if servers.contains(&Server::Nginx) {
-        Some(harness::ensure_tool("nginx", "nginx")?)
-    } else {
-        None
-    };
+    let mut rig = args.common.prepare(&servers, args.common.out())?;
+    rig.setup.peregrine_backend = args.backend;
+    rig.setup.threads = args.threads.max(1);
     let limit = harness::raise_open_files_limit();
     let config = Config {
         servers,
@@ -142,17 +104,7 @@ fn run(args: Args) -> Result<bool, String> {
         duration: parse_duration(&args.duration)?,
         warmup: parse_duration(&args.warmup)?,
         load_threads: args.load_threads.max(1),
-        server_cpus,
-        load_cpus,
-        setup: ServerSetup {
-            peregrine: bins.server,
-            peregrine_backend: args.backend,
-            peers_dir,
-            nginx,
-            threads: args.threads.max(1),
-        },
-        load_bin: bins.load,
-        out,
+        rig,
     };
     let most = config
         .plaintext_connections
@@ -184,32 +136,21 @@ fn run(args: Args) -> Result<bool, String> {
     let mut charts = Vec::new();
     for &test in &run.tests {
         let file = format!("techempower-{}.svg", test.name());
-        let path = config.out.join(&file);
-        fs::write(&path, chart::svg(&run, test)?)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        cli::write_output(&config.rig.out, &file, chart::svg(&run, test)?)?;
         charts.push((test, file));
     }
     let md = report::markdown(&run, &charts);
-    let md_path = config.out.join("techempower.md");
-    fs::write(&md_path, &md).map_err(|e| format!("cannot write {}: {e}", md_path.display()))?;
-    let json_path = config.out.join("techempower.json");
-    let json = serde_json::to_string_pretty(&run).map_err(|e| e.to_string())?;
-    fs::write(&json_path, json)
-        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
     println!();
     for &test in &run.tests {
         println!("{}:\n{}", test.name(), report::table(&run, test));
     }
-    println!(
-        "report {}\njson   {}\ncharts {}",
-        md_path.display(),
-        json_path.display(),
-        charts
-            .iter()
-            .map(|(_, f)| config.out.join(f).display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let files: Vec<String> = charts.into_iter().map(|(_, f)| f).collect();
+    cli::finish(
+        &config.rig.out,
+        ("techempower.md", &md),
+        ("techempower.json", &run),
+        &files,
+    )?;
     let clean = run.clean();
     if !clean {
         println!("some checks failed or some levels had errors: see the report");

@@ -8,7 +8,8 @@ use super::report::thousands;
 use super::Run;
 use crate::check::TestType;
 
-const PALETTE: [RGBColor; 6] = [
+/// The series colours (matplotlib's first six), shared with the latency plots.
+pub(crate) const PALETTE: [RGBColor; 6] = [
     RGBColor(0x1f, 0x77, 0xb4),
     RGBColor(0xff, 0x7f, 0x0e),
     RGBColor(0x2c, 0xa0, 0x2c),
@@ -18,9 +19,10 @@ const PALETTE: [RGBColor; 6] = [
 ];
 
 /// Room for the legend, right of the plot.
-const LEGEND_WIDTH: u32 = 130;
+pub(crate) const LEGEND_WIDTH: u32 = 130;
 
-fn err<E: std::fmt::Debug>(e: E) -> String {
+/// A plotters error as ours.
+pub(crate) fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("cannot draw the chart: {e:?}")
 }
 

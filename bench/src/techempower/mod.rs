@@ -11,14 +11,13 @@ pub mod servers;
 
 use std::fs;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::check::{check_endpoint, TestType};
 use crate::harness::{self, LoadResult, LoadSpec, Process};
-pub use servers::{Server, ServerSetup, PEERS};
+pub use servers::{Rig, Server, ServerSetup, PEERS};
 
 /// TechEmpower's plaintext connection levels (16 384 left out: one small machine).
 pub const PLAINTEXT_CONNECTIONS: [u32; 3] = [256, 1024, 4096];
@@ -37,11 +36,8 @@ pub struct Config {
     pub duration: Duration,
     pub warmup: Duration,
     pub load_threads: u32,
-    pub server_cpus: Option<Vec<usize>>,
-    pub load_cpus: Option<Vec<usize>>,
-    pub setup: ServerSetup,
-    pub load_bin: PathBuf,
-    pub out: PathBuf,
+    /// The servers (threads, backend), the generator, the CPUs and the output.
+    pub rig: Rig,
 }
 
 impl Config {
@@ -156,36 +152,28 @@ impl Run {
 }
 
 fn environment(config: &Config) -> Environment {
-    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let machine = harness::machine();
     Environment {
         date: harness::utc_now(),
         commit: harness::git_commit(&harness::workspace_root()),
-        cpus: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        cpu_model: cpuinfo
-            .lines()
-            .find(|l| l.starts_with("model name"))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.trim().to_string()),
-        kernel: fs::read_to_string("/proc/sys/kernel/osrelease")
-            .ok()
-            .map(|s| s.trim().to_string()),
-        server_cpus: config.server_cpus.clone(),
-        load_cpus: config.load_cpus.clone(),
-        server_threads: config.setup.threads,
+        cpus: machine.cpus,
+        cpu_model: machine.cpu_model,
+        kernel: machine.kernel,
+        server_cpus: config.rig.server_cpus.clone(),
+        load_cpus: config.rig.load_cpus.clone(),
+        server_threads: config.rig.setup.threads,
         load_threads: config.load_threads,
         duration_s: config.duration.as_secs_f64(),
         warmup_s: config.warmup.as_secs_f64(),
         pipeline: config.pipeline,
-        peregrine_backend: config.setup.peregrine_backend.clone(),
+        peregrine_backend: config.rig.setup.peregrine_backend.clone(),
     }
 }
 
 /// Runs every server through every test type; progress goes to stdout.
 pub fn run(config: &Config) -> Result<Run, String> {
-    fs::create_dir_all(config.out.join("logs"))
-        .map_err(|e| format!("cannot create {}: {e}", config.out.display()))?;
+    fs::create_dir_all(config.rig.out.join("logs"))
+        .map_err(|e| format!("cannot create {}: {e}", config.rig.out.display()))?;
     let mut run = Run {
         environment: environment(config),
         servers: config.servers.clone(),
@@ -216,22 +204,18 @@ pub fn run(config: &Config) -> Result<Run, String> {
 }
 
 fn run_server(config: &Config, server: Server, run: &mut Run) -> Result<(), String> {
-    let port = harness::free_port()?;
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut cmd = servers::command(server, &config.setup, port, &config.out)?;
-    if let Some(cpus) = &config.server_cpus {
-        harness::pin_command(&mut cmd, cpus)?;
-    }
     let log = config
+        .rig
         .out
         .join("logs")
         .join(format!("{}.log", server.name()));
-    let mut process = Process::spawn(server.name(), &mut cmd, Some(&log))?;
-    let started = harness::wait_until_answers(
-        &mut process,
-        addr,
+    let (mut process, addr, started) = servers::start(
+        server,
+        &config.rig.setup,
+        config.rig.server_cpus.as_deref(),
+        &config.rig.out,
+        &log,
         TestType::Plaintext.path(),
-        Duration::from_secs(30),
     )?;
     println!(
         "== {} (pid {}, answering after {:.1} s, log {})",
@@ -297,42 +281,26 @@ fn measure(
     spec.threads = config.load_threads.min(connections);
     spec.pipeline = pipeline;
     spec.headers = harness::techempower_headers(test == TestType::Json);
-    spec.cpus = config.load_cpus.clone();
-    let json = config.out.join("logs").join(format!(
+    spec.cpus = config.rig.load_cpus.clone();
+    let json = config.rig.out.join("logs").join(format!(
         "{}-{}-{connections}.json",
         server.name(),
         test.name()
     ));
     if !config.warmup.is_zero() {
         spec.duration = config.warmup;
-        if let Err(e) = harness::run_load(&config.load_bin, &spec, &json) {
+        if let Err(e) = harness::run_load(&config.rig.load_bin, &spec, &json) {
             level.error = Some(format!("warm-up: {e}"));
             return level;
         }
     }
     spec.duration = config.duration;
-    let pid = process.pid();
-    let cpu_before = harness::process_tree_cpu_seconds(pid);
-    let busy_before = harness::machine_busy_seconds();
     let started = Instant::now();
-    let result = harness::run_load(&config.load_bin, &spec, &json);
-    let wall = started.elapsed().as_secs_f64();
-    let busy_after = harness::machine_busy_seconds();
-    let cpu_after = harness::process_tree_cpu_seconds(pid);
-    match result {
-        Ok((load, _)) => {
-            if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
-                if load.responses > 0 {
-                    level.server_cpu_us_per_request = Some((b - a) * 1e6 / load.responses as f64);
-                }
-                if let (Some(x), Some(y)) = (busy_before, busy_after) {
-                    // The generator's CPU time is counted from its start (no warm-up
-                    // inside the measured run).
-                    let ours = (b - a) + load.cpu_s;
-                    level.foreign_cores = Some(((y - x - ours) / wall).max(0.0));
-                }
-            }
-            level.load = Some(load);
+    match harness::run_load_observed(&config.rig.load_bin, &spec, &json, process.pid()) {
+        Ok(observed) => {
+            level.server_cpu_us_per_request = observed.server_cpu_us_per_request;
+            level.foreign_cores = observed.foreign_cores;
+            level.load = Some(observed.load);
         }
         Err(e) => level.error = Some(e),
     }

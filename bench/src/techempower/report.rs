@@ -121,12 +121,9 @@ pub fn table(run: &Run, test: TestType) -> String {
     s
 }
 
-/// The whole markdown report; `charts` are the SVG file names per test type.
-pub fn markdown(run: &Run, charts: &[(TestType, String)]) -> String {
-    let e = &run.environment;
-    let mut s = String::new();
-    let _ = writeln!(s, "# TechEmpower-style run, {}\n", e.date);
-    let pin = |cpus: &Option<Vec<usize>>| match cpus {
+/// `pinned to cpu 0,2`, or `not pinned`.
+pub fn pinning(cpus: &Option<Vec<usize>>) -> String {
+    match cpus {
         Some(c) => format!(
             "pinned to cpu {}",
             c.iter()
@@ -135,7 +132,14 @@ pub fn markdown(run: &Run, charts: &[(TestType, String)]) -> String {
                 .join(",")
         ),
         None => "not pinned".to_string(),
-    };
+    }
+}
+
+/// The whole markdown report; `charts` are the SVG file names per test type.
+pub fn markdown(run: &Run, charts: &[(TestType, String)]) -> String {
+    let e = &run.environment;
+    let mut s = String::new();
+    let _ = writeln!(s, "# TechEmpower-style run, {}\n", e.date);
     let _ = writeln!(
         s,
         "Commit `{}` on {} CPUs ({}), Linux {}. Each server runs {} thread(s), {}; \
@@ -149,9 +153,9 @@ pub fn markdown(run: &Run, charts: &[(TestType, String)]) -> String {
         e.cpu_model.as_deref().unwrap_or("unknown model"),
         e.kernel.as_deref().unwrap_or("?"),
         e.server_threads,
-        pin(&e.server_cpus),
+        pinning(&e.server_cpus),
         e.load_threads,
-        pin(&e.load_cpus),
+        pinning(&e.load_cpus),
         secs(e.warmup_s),
         secs(e.duration_s),
         e.pipeline,
@@ -260,9 +264,11 @@ pub(crate) mod tests {
             elapsed_s: 5.0,
             p50_us: 800.0,
             p99_us: 3200.0,
+            p99_9_us: 6400.0,
             max_us: 12_000.0,
             status_2xx: 1000 - errors,
             failed_requests: 0,
+            timeouts: 0,
             non_2xx: errors,
             connections_opened: 256,
             cpu_s: 0.002,
