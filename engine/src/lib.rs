@@ -38,7 +38,6 @@ mod registry;
 mod request;
 mod response;
 mod restart;
-mod ring;
 mod server;
 mod shard;
 mod signal;

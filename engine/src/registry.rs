@@ -10,7 +10,6 @@
 
 use monoio::io::{CancelHandle, Canceller};
 use std::cell::{Cell, RefCell};
-use std::os::fd::RawFd;
 
 use crate::transport::{Interrupt, Stop};
 
@@ -92,14 +91,8 @@ pub(crate) type ConnId = u32;
 
 pub(crate) struct Registry {
     entries: RefCell<Vec<Entry>>,
-    /// Per connection, the canceller of its hot idle read (made on first use), where
-    /// the worker's ring is unknown (see `ring`).
+    /// Per connection, the canceller of its hot idle read (made on first use).
     cancellers: RefCell<Vec<Option<Canceller>>>,
-    /// The worker's own io_uring ring, when found (`crate::ring`): a hot read of a
-    /// socket is then a plain read, taken back by cancelling it in the ring
-    /// (`IORING_REGISTER_SYNC_CANCEL`) rather than through monoio's `CancelHandle`,
-    /// which costs a hash-set insert and remove on every read.
-    ring: Cell<Option<RawFd>>,
     free: RefCell<Vec<ConnId>>,
     now: Cell<u32>,
     timeouts: Timeouts,
@@ -118,7 +111,6 @@ impl Registry {
         Registry {
             entries: RefCell::new(Vec::new()),
             cancellers: RefCell::new(Vec::new()),
-            ring: Cell::new(None),
             free: RefCell::new(Vec::new()),
             now: Cell::new(0),
             timeouts,
@@ -220,29 +212,15 @@ impl Registry {
     /// Enter the idle phase holding a pending read ("hot": the client has been sending
     /// requests back to back); returns the handle that lets the sweep cancel the read
     /// once the connection has been silent for a whole second.
-    /// `None`: read plainly, the sweep cancels the read in the worker's ring.
-    pub fn go_hot(&self, id: ConnId) -> Option<CancelHandle> {
+    pub fn go_hot(&self, id: ConnId) -> CancelHandle {
         self.set_phase(id, Phase::Idle);
-        let ring = self.ring.get().is_some();
-        let mut by_ring = false;
-        self.with(id, |e| {
-            e.hot = true;
-            by_ring = ring && matches!(e.interrupt, Some(Interrupt::Socket(_)));
-        });
-        if by_ring {
-            return None;
-        }
+        self.with(id, |e| e.hot = true);
         let mut cancellers = self.cancellers.borrow_mut();
         let i = id as usize;
         if cancellers.len() <= i {
             cancellers.resize_with(i + 1, || None);
         }
-        Some(cancellers[i].get_or_insert_with(Canceller::new).handle())
-    }
-
-    /// Take hot reads back through the worker's own io_uring ring `ring` from now on.
-    pub fn use_ring(&self, ring: RawFd) {
-        self.ring.set(Some(ring));
+        cancellers[i].get_or_insert_with(Canceller::new).handle()
     }
 
     /// The hot read completed (or was cancelled).
@@ -347,17 +325,9 @@ impl Registry {
                 // Silent for a whole tick: take its read buffer back (the connection
                 // waits on, buffer-free).
                 e.hot = false;
-                match (self.ring.get(), &e.interrupt) {
-                    (Some(ring), Some(Interrupt::Socket(fd))) => {
-                        // ENOENT: the read completed meanwhile, its task not yet run.
-                        let _ = crate::sys::ring_cancel_fd(ring, *fd);
-                    }
-                    _ => {
-                        if let Some(slot) = self.cancellers.borrow_mut().get_mut(i) {
-                            if let Some(c) = slot.take() {
-                                *slot = Some(c.cancel());
-                            }
-                        }
+                if let Some(slot) = self.cancellers.borrow_mut().get_mut(i) {
+                    if let Some(c) = slot.take() {
+                        *slot = Some(c.cancel());
                     }
                 }
             }

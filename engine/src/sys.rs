@@ -105,8 +105,7 @@ pub(crate) fn is_listener(socket: &impl AsFd) -> io::Result<bool> {
 }
 
 pub(crate) use platform::{
-    abstract_name, accept_queue_len, io_uring_fds, port_sharing_caveat, ring_cancel_fd,
-    REUSEPORT_BALANCES,
+    abstract_name, accept_queue_len, port_sharing_caveat, REUSEPORT_BALANCES,
 };
 
 /// Linux: `SO_REUSEPORT` groups balance connections, abstract socket names,
@@ -147,77 +146,6 @@ mod platform {
         // TCP_LISTEN in the kernel's `enum tcp_state` (include/net/tcp_states.h).
         const TCP_LISTEN: u8 = 10;
         (rc == 0 && info.tcpi_state == TCP_LISTEN).then_some(info.tcpi_unacked)
-    }
-
-    /// The io_uring instances open in this process: descriptors that are
-    /// `anon_inode:[io_uring]` in `/proc/self/fd`.
-    pub(crate) fn io_uring_fds() -> Vec<RawFd> {
-        let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
-            return Vec::new();
-        };
-        dir.filter_map(|e| {
-            let e = e.ok()?;
-            let fd: RawFd = e.file_name().to_str()?.parse().ok()?;
-            let target = std::fs::read_link(e.path()).ok()?;
-            (target.as_os_str() == "anon_inode:[io_uring]").then_some(fd)
-        })
-        .collect()
-    }
-
-    /// The kernel's `struct io_uring_sync_cancel_reg` (include/uapi/linux/io_uring.h).
-    #[repr(C)]
-    struct SyncCancelReg {
-        addr: u64,
-        fd: i32,
-        flags: u32,
-        timeout: libc::timespec,
-        opcode: u8,
-        pad: [u8; 7],
-        pad2: [u64; 3],
-    }
-
-    /// `IORING_REGISTER_SYNC_CANCEL` (Linux 6.0+).
-    const IORING_REGISTER_SYNC_CANCEL: libc::c_long = 24;
-    /// Cancel every matching request, not only the first.
-    const IORING_ASYNC_CANCEL_ALL: u32 = 1 << 0;
-    /// Match requests by the file they act on.
-    const IORING_ASYNC_CANCEL_FD: u32 = 1 << 1;
-
-    /// Cancel, synchronously, every request pending in the io_uring instance `ring` on the
-    /// file `target` (`IORING_REGISTER_SYNC_CANCEL`): each completes with `ECANCELED`, or
-    /// with its result if it finished first, as an asynchronous cancel would. `ENOENT`:
-    /// nothing of `target`'s is pending there; `EEXIST`: another thread's single-issuer
-    /// ring; `EINVAL`: a kernel before 6.0. Waits at most a second.
-    pub(crate) fn ring_cancel_fd(ring: RawFd, target: RawFd) -> io::Result<()> {
-        let reg = SyncCancelReg {
-            addr: 0,
-            fd: target,
-            flags: IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD,
-            timeout: libc::timespec {
-                tv_sec: 1,
-                tv_nsec: 0,
-            },
-            opcode: 0,
-            pad: [0; 7],
-            pad2: [0; 3],
-        };
-        // SAFETY: io_uring_register(2) reads one `struct io_uring_sync_cancel_reg` (the
-        // layout above, 64 bytes) from the pointer, which is valid for the call; the other
-        // arguments are integers.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_io_uring_register,
-                ring,
-                IORING_REGISTER_SYNC_CANCEL,
-                &reg as *const SyncCancelReg,
-                1 as libc::c_uint,
-            )
-        };
-        if rc < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
     }
 
     /// What `--port-sharing` cannot promise here, if anything: connections queued on a
@@ -277,16 +205,6 @@ mod platform {
     /// Elsewhere the accept queue is not reported.
     pub(crate) fn accept_queue_len(_listener: RawFd) -> Option<u32> {
         None
-    }
-
-    /// No io_uring here.
-    pub(crate) fn io_uring_fds() -> Vec<RawFd> {
-        Vec::new()
-    }
-
-    /// No io_uring here.
-    pub(crate) fn ring_cancel_fd(_ring: RawFd, _target: RawFd) -> io::Result<()> {
-        Err(io::Error::from(io::ErrorKind::Unsupported))
     }
 
     /// Connections queued on a stopping process's socket are reset, and the kernel does

@@ -105,15 +105,6 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
             return;
         }
     }
-    if shard.http.hot_reads {
-        match crate::ring::find_own_ring().await {
-            Some(ring) => shard.registry.use_ring(ring),
-            None => tracing::debug!(
-                worker = spec.id,
-                "hot reads are cancelled through monoio (the ring could not be found)"
-            ),
-        }
-    }
     let _ = spec.ready.send(Ok(()));
     shard.publish();
     let tcp_fds: Vec<std::os::fd::RawFd> = tcp.iter().map(|(l, _)| l.fd()).collect();

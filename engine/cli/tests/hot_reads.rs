@@ -1,6 +1,6 @@
 //! A connection that sends requests back to back waits for the next one with the read
 //! itself on io_uring (a "hot" read, holding a buffer); after a silent second the worker
-//! takes that read back (cancelling it in its own ring) and the connection waits
+//! takes that read back (cancelling it) and the connection waits
 //! buffer-free, still open and served as before. On epoll every idle wait is a
 //! readiness wait. Each case runs on both backends.
 

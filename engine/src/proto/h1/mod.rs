@@ -345,10 +345,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         let registry = &self.shard.registry;
         let cancel = registry.go_hot(self.id);
         let buf = std::mem::take(&mut io.rbuf);
-        let (res, buf) = match cancel {
-            None => io.stream.read(buf).await,
-            Some(cancel) => io.stream.cancelable_read(buf, cancel).await,
-        };
+        let (res, buf) = io.stream.cancelable_read(buf, cancel).await;
         registry.cool(self.id);
         io.rbuf = buf;
         let counters = &self.shard.counters;
