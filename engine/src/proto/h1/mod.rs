@@ -268,6 +268,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 && self.served >= HOT_AFTER
                 && !cooled
                 && self.shard.http.hot_reads
+                && self.shard.registry.room_for_hot()
             {
                 // Back-to-back requests: wait for the next one with the read itself (one
                 // operation instead of readiness + read), keeping the read buffer; the
