@@ -8,7 +8,6 @@
 //! why and answers accordingly (close quietly, 408, abort). The per-request cost is a few
 //! stores into this table.
 
-use monoio::io::{CancelHandle, Canceller};
 use std::cell::{Cell, RefCell};
 
 use crate::transport::{Interrupt, Stop};
@@ -99,8 +98,6 @@ pub(crate) type ConnId = u32;
 
 pub(crate) struct Registry {
     entries: RefCell<Vec<Entry>>,
-    /// Per connection, the canceller of its hot idle read (made on first use).
-    cancellers: RefCell<Vec<Option<Canceller>>>,
     /// Connections waiting with a hot read now (at most [`MAX_HOT`]).
     hot: Cell<u32>,
     free: RefCell<Vec<ConnId>>,
@@ -120,7 +117,6 @@ impl Registry {
     pub fn new(timeouts: Timeouts) -> Self {
         Registry {
             entries: RefCell::new(Vec::new()),
-            cancellers: RefCell::new(Vec::new()),
             hot: Cell::new(0),
             free: RefCell::new(Vec::new()),
             now: Cell::new(0),
@@ -170,9 +166,6 @@ impl Registry {
                 }
                 self.free.borrow_mut().push(id);
             }
-        }
-        if let Some(slot) = self.cancellers.borrow_mut().get_mut(id as usize) {
-            *slot = None;
         }
     }
 
@@ -225,21 +218,14 @@ impl Registry {
     }
 
     /// Enter the idle phase holding a pending read ("hot": the client has been sending
-    /// requests back to back); returns the handle that lets the sweep cancel the read
-    /// once the connection has been silent for a whole second.
-    pub fn go_hot(&self, id: ConnId) -> CancelHandle {
+    /// requests back to back), taking one of the [`MAX_HOT`] places.
+    pub fn go_hot(&self, id: ConnId) {
         self.set_phase(id, Phase::Idle);
         self.with(id, |e| {
             if !std::mem::replace(&mut e.hot, true) {
                 self.hot.set(self.hot.get() + 1);
             }
         });
-        let mut cancellers = self.cancellers.borrow_mut();
-        let i = id as usize;
-        if cancellers.len() <= i {
-            cancellers.resize_with(i + 1, || None);
-        }
-        cancellers[i].get_or_insert_with(Canceller::new).handle()
     }
 
     /// Whether one more connection may wait with a hot read: at most [`MAX_HOT`] do,
@@ -249,7 +235,7 @@ impl Registry {
         self.hot.get() < MAX_HOT
     }
 
-    /// The hot read completed (or was cancelled).
+    /// The hot read completed (its place is free again).
     #[inline]
     pub fn cool(&self, id: ConnId) {
         self.with(id, |e| {
@@ -314,7 +300,7 @@ impl Registry {
         let now = self.now.get() + 1;
         self.now.set(now);
         let t = self.timeouts;
-        for (i, e) in self.entries.borrow_mut().iter_mut().enumerate() {
+        for e in self.entries.borrow_mut().iter_mut() {
             if !e.live || e.kicked.is_some() || e.phase == Phase::Upgraded {
                 continue;
             }
@@ -351,17 +337,6 @@ impl Registry {
                 (e.write_waited > grace && credited < rate * u64::from(e.write_waited))
                     .then_some(Kick::ResponseRate)
             });
-            if kick.is_none() && e.hot && e.phase == Phase::Idle && age >= 1 {
-                // Silent for a whole tick: take its read buffer back (the connection
-                // waits on, buffer-free).
-                e.hot = false;
-                self.hot.set(self.hot.get() - 1);
-                if let Some(slot) = self.cancellers.borrow_mut().get_mut(i) {
-                    if let Some(c) = slot.take() {
-                        *slot = Some(c.cancel());
-                    }
-                }
-            }
             if let Some(k) = kick {
                 e.kicked = Some(k);
                 let stop = if k == Kick::ResponseRate {
@@ -494,33 +469,36 @@ mod tests {
             .collect();
         for &id in &ids[..MAX_HOT as usize] {
             assert!(r.room_for_hot());
-            drop(r.go_hot(id));
+            r.go_hot(id);
         }
         assert!(!r.room_for_hot(), "full at {MAX_HOT}");
         // Each way out of the hot wait makes room again: the read completed, ...
         r.cool(ids[0]);
         r.cool(ids[0]);
         assert!(r.room_for_hot());
-        drop(r.go_hot(ids[MAX_HOT as usize]));
+        r.go_hot(ids[MAX_HOT as usize]);
         assert!(!r.room_for_hot());
         // ... the connection ended, ...
         r.unregister(ids[1]);
         r.unregister(ids[1]);
         assert!(r.room_for_hot());
-        drop(r.go_hot(ids[0]));
+        r.go_hot(ids[0]);
         // ... it upgraded, ...
         r.set_phase(ids[2], Phase::Upgraded);
         assert!(r.room_for_hot());
         let late = r.register(Interrupt::Socket(-1));
-        drop(r.go_hot(late));
+        r.go_hot(late);
         assert!(!r.room_for_hot());
-        // ... or the sweep took the read back after a silent tick.
+        // ... and a silent hot connection keeps its place (its read is not taken
+        // back) until it speaks or its keep-alive timeout ends it.
         r.sweep();
         r.sweep();
-        assert_eq!(r.hot.get(), 0);
-        for &id in &ids[3..] {
-            r.cool(id);
-        }
-        assert_eq!(r.hot.get(), 0);
+        assert!(!r.room_for_hot());
+        r.sweep();
+        r.sweep();
+        // Past the keep-alive timeout (3 ticks here): kicked like any idle connection.
+        assert_eq!(r.kicked(late), Some(Kick::KeepAlive));
+        r.cool(late);
+        assert!(r.room_for_hot());
     }
 }

@@ -19,7 +19,6 @@ use std::rc::Rc;
 
 use bytes::BytesMut;
 use monoio::buf::IoBuf;
-use monoio::io::CancelHandle;
 use monoio::BufResult;
 
 /// A buffer a transport can write: owned (io_uring keeps it while the write runs) and
@@ -33,10 +32,11 @@ impl<T: IoBuf + AsRef<[u8]>> WriteBuf for T {}
 /// Every method may be called again after it returned; a read or write future that is
 /// dropped before it completes loses nothing already read into the caller's buffer.
 pub trait Transport: 'static {
-    /// Whether [`Transport::cancelable_read`] honours its cancel handle. A connection
-    /// waits for back-to-back requests with a pending read (holding a buffer) only where
-    /// the worker can take that read back after a silent second.
-    const CANCELABLE_READS: bool = false;
+    /// Whether a connection may wait for its next request with a read pending (a "hot"
+    /// read, holding its buffer): one operation instead of a readiness wait and a read.
+    /// Only where the worker's [`Interrupt`] also ends such a read (kernel sockets:
+    /// `shutdown(2)`), so that timeouts and shutdown still reach the connection.
+    const HOT_READS: bool = false;
 
     /// Wait until a read would return data or end-of-stream without waiting, holding no
     /// buffer meanwhile (an idle keep-alive connection costs no read buffer). A
@@ -48,18 +48,6 @@ pub trait Transport: 'static {
     /// Read into the spare capacity of `buf`, appending to what it holds. Ensures some
     /// spare capacity first, so `Ok(0)` always means end-of-stream.
     fn read(&mut self, buf: BytesMut) -> impl Future<Output = BufResult<usize, BytesMut>>;
-
-    /// [`Transport::read`] that the worker can cancel: the result is then `ECANCELED`,
-    /// or the data if it arrived first (nothing is lost). Transports without
-    /// [`Transport::CANCELABLE_READS`] read without honouring `cancel`.
-    fn cancelable_read(
-        &mut self,
-        buf: BytesMut,
-        cancel: CancelHandle,
-    ) -> impl Future<Output = BufResult<usize, BytesMut>> {
-        let _ = cancel;
-        self.read(buf)
-    }
 
     /// Write all of `buf`.
     fn write_all<B: WriteBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>>;

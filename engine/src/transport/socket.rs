@@ -10,10 +10,7 @@ use std::task::{ready, Context, Poll};
 
 use bytes::BytesMut;
 use monoio::buf::SliceMut;
-use monoio::io::{
-    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelHandle, CancelableAsyncReadRent,
-    IntoPollIo,
-};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, IntoPollIo};
 use monoio::net::{TcpStream, UnixStream};
 use monoio::BufResult;
 
@@ -21,9 +18,7 @@ use super::poll::PollIo;
 use super::{ConnInfo, Interrupt, Transport, WriteBuf};
 
 /// What the kernel socket types monoio provides have in common.
-pub(crate) trait SocketStream:
-    AsyncReadRent + AsyncWriteRent + CancelableAsyncReadRent + AsRawFd + 'static
-{
+pub(crate) trait SocketStream: AsyncReadRent + AsyncWriteRent + AsRawFd + 'static {
     /// Readiness (monoio's inherent `readable`).
     fn ready(&self, relaxed: bool) -> impl std::future::Future<Output = io::Result<()>>;
 
@@ -115,7 +110,7 @@ impl<F: Future<Output = BufResult<usize, SliceMut<BytesMut>>>> Future for WholeB
 }
 
 impl<S: SocketStream> Transport for Socket<S> {
-    const CANCELABLE_READS: bool = true;
+    const HOT_READS: bool = true;
 
     #[inline]
     fn readable(&self, relaxed: bool) -> impl Future<Output = io::Result<()>> {
@@ -126,17 +121,6 @@ impl<S: SocketStream> Transport for Socket<S> {
     fn read(&mut self, buf: BytesMut) -> impl Future<Output = BufResult<usize, BytesMut>> {
         WholeBuf {
             read: self.stream.read(spare(buf)),
-        }
-    }
-
-    #[inline]
-    fn cancelable_read(
-        &mut self,
-        buf: BytesMut,
-        cancel: CancelHandle,
-    ) -> impl Future<Output = BufResult<usize, BytesMut>> {
-        WholeBuf {
-            read: self.stream.cancelable_read(spare(buf), cancel),
         }
     }
 

@@ -40,9 +40,13 @@ use exchange::{Exchange, Io, Writing};
 /// Bodies up to this size are copied into the write buffer; larger ones are written
 /// from their own buffer.
 const COPY_LIMIT: usize = 16 * 1024;
-/// After this many requests in a row a connection waits for the next one with a pending
-/// read (and its buffer); before, and after a silent second, it waits buffer-free. A
-/// client that sends one request and stays connected never holds a buffer.
+/// After this many requests a connection waits for the next one with a pending read (and
+/// its buffer), while fewer than `registry::MAX_HOT` of the worker's connections do;
+/// otherwise it waits buffer-free. A client that sends one request and stays connected
+/// never holds a buffer. A hot read is not taken back when its client falls silent (a
+/// cancellable read costs monoio ~440 instructions per request): the cap bounds what
+/// quiet connections hold to `MAX_HOT` buffers per worker, until the keep-alive timeout
+/// or shutdown ends them.
 const HOT_AFTER: u32 = 2;
 /// Requests a connection answers before it gives the worker's other ready tasks a turn
 /// (tokio's cooperative budget is 128 operations too). On the readiness backend the
@@ -183,7 +187,7 @@ struct Conn<H: Handler, T: Transport> {
     exchange: Rc<Exchange<T>>,
     info: Rc<ConnInfo>,
     persist: Persist,
-    /// Requests answered since the connection last went quiet (see `read_head`).
+    /// Requests answered on this connection (see `read_head`).
     served: u32,
     /// Requests answered since the connection last gave way ([`FAIR_TURN`]).
     turn: u32,
@@ -237,8 +241,6 @@ impl<H: Handler, T: Transport> Conn<H, T> {
     /// Read until a whole head is buffered. `Ok(None)`: the client closed between
     /// requests, or shutdown arrived while idle.
     async fn read_head(&mut self) -> Result<Option<usize>, HeadError> {
-        // Set when a hot read was cancelled: wait buffer-free from now on.
-        let mut cooled = false;
         loop {
             let io = self.io.as_mut().ok_or(HeadError::Io)?;
             if !io.rbuf.is_empty() {
@@ -264,16 +266,14 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 return Ok(None);
             }
             if idle
-                && T::CANCELABLE_READS
+                && T::HOT_READS
                 && self.served >= HOT_AFTER
-                && !cooled
                 && self.shard.http.hot_reads
                 && self.shard.registry.room_for_hot()
             {
                 // Back-to-back requests: wait for the next one with the read itself (one
-                // operation instead of readiness + read), keeping the read buffer; the
-                // sweep cancels the read after a second of silence.
-                cooled = self.hot_read().await?;
+                // operation instead of readiness + read), keeping the read buffer.
+                self.hot_read().await?;
                 continue;
             }
             if idle {
@@ -330,9 +330,9 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         }
     }
 
-    /// Wait for the next request with a pending read (see `read_head`). `Ok(true)`: the
-    /// read was cancelled for silence, nothing arrived.
-    async fn hot_read(&mut self) -> Result<bool, HeadError> {
+    /// Wait for the next request with a pending read (see `read_head`). The keep-alive
+    /// timeout and shutdown end it as they end a readiness wait (the interrupt).
+    async fn hot_read(&mut self) -> Result<(), HeadError> {
         let io = self.io.as_mut().ok_or(HeadError::Io)?;
         {
             let mut pool = self.shard.pool.borrow_mut();
@@ -344,9 +344,9 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             }
         }
         let registry = &self.shard.registry;
-        let cancel = registry.go_hot(self.id);
+        registry.go_hot(self.id);
         let buf = std::mem::take(&mut io.rbuf);
-        let (res, buf) = io.stream.cancelable_read(buf, cancel).await;
+        let (res, buf) = io.stream.read(buf).await;
         registry.cool(self.id);
         io.rbuf = buf;
         let counters = &self.shard.counters;
@@ -359,11 +359,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             Ok(n) => {
                 bump(&counters.bytes_in, n as u64);
                 registry.set_phase(self.id, Phase::Head);
-                Ok(false)
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => {
-                self.served = 0;
-                Ok(true)
+                Ok(())
             }
             Err(_) => Err(HeadError::Io),
         }

@@ -8,7 +8,6 @@ use std::rc::Rc;
 
 use bytes::BytesMut;
 use futures_util::future::Either;
-use monoio::io::CancelHandle;
 use monoio::BufResult;
 
 use super::poll::Replay;
@@ -40,7 +39,7 @@ impl<T: Transport> Proxied<T> {
 }
 
 impl<T: Transport> Transport for Proxied<T> {
-    const CANCELABLE_READS: bool = T::CANCELABLE_READS;
+    const HOT_READS: bool = T::HOT_READS;
 
     fn readable(&self, relaxed: bool) -> impl Future<Output = io::Result<()>> {
         if self.rest.is_empty() {
@@ -53,18 +52,6 @@ impl<T: Transport> Transport for Proxied<T> {
     fn read(&mut self, buf: BytesMut) -> impl Future<Output = BufResult<usize, BytesMut>> {
         if self.rest.is_empty() {
             Either::Left(self.inner.read(buf))
-        } else {
-            Either::Right(ready(self.replay(buf)))
-        }
-    }
-
-    fn cancelable_read(
-        &mut self,
-        buf: BytesMut,
-        cancel: CancelHandle,
-    ) -> impl Future<Output = BufResult<usize, BytesMut>> {
-        if self.rest.is_empty() {
-            Either::Left(self.inner.cancelable_read(buf, cancel))
         } else {
             Either::Right(ready(self.replay(buf)))
         }
