@@ -43,6 +43,13 @@ fn quiet_hot_connection(backend: Backend) {
         c.closed_within(IO_TIMEOUT),
         "a hot connection outlived the keep-alive timeout"
     );
-    assert!(quiet.elapsed() >= Duration::from_secs(2), "{:?}", quiet.elapsed());
+    assert!(
+        quiet.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        quiet.elapsed()
+    );
 }
-both_backends!(a_quiet_hot_connection_is_kept_then_timed_out, quiet_hot_connection);
+both_backends!(
+    a_quiet_hot_connection_is_kept_then_timed_out,
+    quiet_hot_connection
+);
