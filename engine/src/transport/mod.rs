@@ -8,6 +8,7 @@
 #[cfg(test)]
 pub(crate) mod memory;
 pub(crate) mod poll;
+pub(crate) mod prefixed;
 pub(crate) mod socket;
 
 use std::future::Future;

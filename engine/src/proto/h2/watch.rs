@@ -16,9 +16,10 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 
 use crate::transport::poll::{AsyncRead, AsyncWrite, ReadBuf};
+use crate::transport::prefixed::Prefixed;
 
 /// The client preface before the first frame.
 const PREFACE_LEN: usize = 24;
@@ -233,8 +234,7 @@ impl Buckets {
 
 /// A poll-style stream whose reads pass the watcher; the first return `prefix`.
 pub(super) struct Watched<P> {
-    prefix: Bytes,
-    inner: P,
+    inner: Prefixed<P>,
     watch: Rc<Watch>,
 }
 
@@ -243,8 +243,7 @@ impl<P> Watched<P> {
         let watch = Rc::new(Watch::new());
         (
             Watched {
-                prefix,
-                inner,
+                inner: Prefixed::new(inner, prefix),
                 watch: watch.clone(),
             },
             watch,
@@ -260,14 +259,7 @@ impl<P: AsyncRead + Unpin> AsyncRead for Watched<P> {
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let this = &mut *self;
-        let res = if this.prefix.is_empty() {
-            Pin::new(&mut this.inner).poll_read(cx, buf)
-        } else {
-            let n = this.prefix.len().min(buf.remaining());
-            buf.put_slice(&this.prefix[..n]);
-            this.prefix.advance(n);
-            Poll::Ready(Ok(()))
-        };
+        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = res {
             this.watch.saw(&buf.filled()[before..]);
         }

@@ -12,7 +12,6 @@
 //! header at once. A missing, malformed or oversized header closes the connection
 //! (counted as `rejected`, the reason in the debug log).
 
-mod poll;
 mod replay;
 
 use std::ffi::OsStr;

@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use futures_util::future::Either;
 use monoio::BufResult;
 
-use super::poll::Replay;
+use crate::transport::prefixed::Prefixed;
 use crate::transport::{ConnInfo, Interrupt, Transport, WriteBuf};
 
 /// A transport whose PROXY header was read.
@@ -73,9 +73,9 @@ impl<T: Transport> Transport for Proxied<T> {
         &self.info
     }
 
-    type Poll = Replay<T::Poll>;
+    type Poll = Prefixed<T::Poll>;
 
     fn into_poll(self) -> io::Result<Self::Poll> {
-        Ok(Replay::new(self.inner.into_poll()?, self.rest.freeze()))
+        Ok(Prefixed::new(self.inner.into_poll()?, self.rest.freeze()))
     }
 }

@@ -1,5 +1,6 @@
-//! [`Replay`]: the poll-style twin of [`Proxied`](super::Proxied) (HTTP/2): bytes read
-//! past the PROXY header first, then the transport's own poll-style stream.
+//! [`Prefixed`]: a poll-style stream that hands out bytes already read before its own:
+//! the poll-style twin of a PROXY-protocol connection (the bytes read past the header),
+//! and HTTP/2's watched stream (the bytes read while detecting the preface).
 
 use std::io;
 use std::pin::Pin;
@@ -7,21 +8,21 @@ use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 
-use crate::transport::poll::{AsyncRead, AsyncWrite, ReadBuf};
+use super::poll::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A poll-style stream with bytes to hand out before its own.
-pub(crate) struct Replay<P> {
+pub(crate) struct Prefixed<P> {
     inner: P,
     rest: Bytes,
 }
 
-impl<P> Replay<P> {
-    pub(super) fn new(inner: P, rest: Bytes) -> Self {
-        Replay { inner, rest }
+impl<P> Prefixed<P> {
+    pub(crate) fn new(inner: P, rest: Bytes) -> Self {
+        Prefixed { inner, rest }
     }
 }
 
-impl<P: AsyncRead + Unpin> AsyncRead for Replay<P> {
+impl<P: AsyncRead + Unpin> AsyncRead for Prefixed<P> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -38,7 +39,7 @@ impl<P: AsyncRead + Unpin> AsyncRead for Replay<P> {
     }
 }
 
-impl<P: AsyncWrite + Unpin> AsyncWrite for Replay<P> {
+impl<P: AsyncWrite + Unpin> AsyncWrite for Prefixed<P> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
