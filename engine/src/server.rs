@@ -252,7 +252,7 @@ impl Server {
             peregrine_runtime::cores()
         };
         let o = &self.options;
-        let mut http = HttpSettings::new(o, self.backend);
+        let mut http = HttpSettings::new(o);
         http.listeners_handed_over = kept.handed_over.clone();
         http.always_tick = self.systemd.notify.is_some() && self.systemd.watchdog.is_some();
         let http = Arc::new(http);

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use peregrine_protocol::h1::parse::Limits;
 
-use crate::backend::Backend;
 use crate::date::DateCache;
 use crate::metrics::{Board, Counters};
 use crate::options::{Http2Limits, Options, Protocols, WebSocketOptions};
@@ -49,9 +48,6 @@ pub(crate) struct HttpSettings {
     pub websocket: WebSocketOptions,
     /// The keep-alive timeout as given (HTTP/2 connections time themselves).
     pub keep_alive_timeout: Duration,
-    /// Wait for back-to-back requests with a pending read (io_uring: one operation
-    /// instead of two; on epoll the readiness wait is the cheaper way).
-    pub hot_reads: bool,
     /// The ticker beats even while the worker has no connection: the systemd watchdog
     /// reads its beats (`notify.rs`).
     pub always_tick: bool,
@@ -69,7 +65,7 @@ pub(crate) struct HttpSettings {
 
 impl HttpSettings {
     /// The settings every worker reads, from the server's options.
-    pub fn new(o: &Options, backend: Backend) -> Self {
+    pub fn new(o: &Options) -> Self {
         let secs = |d: Duration| d.as_secs_f64().ceil().clamp(1.0, u32::MAX as f64) as u32;
         HttpSettings {
             server_header: o.server_header.clone().map(String::into_bytes),
@@ -94,7 +90,6 @@ impl HttpSettings {
             always_tick: false,
             listeners_handed_over: Arc::default(),
             keep_alive_timeout: o.keep_alive_timeout,
-            hot_reads: backend == Backend::IoUring,
             open_connections: AtomicU64::new(0),
             upgraded_connections: AtomicU64::new(0),
         }

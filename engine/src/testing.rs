@@ -29,7 +29,6 @@ use peregrine_protocol::h1::decode::ChunkedDecoder;
 use peregrine_protocol::h1::response::{parse_response, ResponseHead};
 use peregrine_protocol::h1::{BodyFraming, Status};
 
-use crate::backend::Backend;
 use crate::handler::Handler;
 use crate::metrics::{Board, CloseReason, Snapshot};
 use crate::options::Options;
@@ -176,7 +175,7 @@ impl<H: Handler> Bench<H> {
         let mut o = Options::default();
         configure(&mut o);
         o.validate().expect("valid options");
-        let http = Arc::new(HttpSettings::new(&o, Backend::Epoll));
+        let http = Arc::new(HttpSettings::new(&o));
         let core = Rc::new(ShardCore::new(http, Board::new(1, "memory"), 0));
         Bench {
             shard: Rc::new(Shard { handler, core }),

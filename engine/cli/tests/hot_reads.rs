@@ -1,9 +1,9 @@
 //! A connection that sends requests back to back waits for the next one with the read
-//! itself on io_uring (a "hot" read, holding a buffer; at most 256 per worker). The read
+//! itself (a "hot" read, holding a buffer; at most 256 per worker). The read
 //! is not taken back when the client falls silent: a quiet spell changes nothing, the
 //! next request is served, and the keep-alive timeout still closes the connection as it
-//! closes any idle one. On epoll every idle wait is a readiness wait. Each case runs on
-//! both backends.
+//! closes any idle one. Each case runs on both backends (io_uring: a pending receive;
+//! epoll: a receive that waits for readiness when it finds nothing).
 
 #[macro_use]
 mod common;

@@ -41,7 +41,10 @@ use exchange::{Exchange, Io, Writing};
 /// from their own buffer.
 const COPY_LIMIT: usize = 16 * 1024;
 /// After this many requests a connection waits for the next one with a pending read (and
-/// its buffer), while fewer than `registry::MAX_HOT` of the worker's connections do;
+/// its buffer), while fewer than `registry::MAX_HOT` of the worker's connections do: on
+/// io_uring one operation instead of a readiness wait and a read; on epoll a receive
+/// instead of a zero-timeout `poll(2)` and a receive (measured: 2.15 system calls per
+/// request instead of 3.11, 4,878 instructions instead of 5,575);
 /// otherwise it waits buffer-free. A client that sends one request and stays connected
 /// never holds a buffer. A hot read is not taken back when its client falls silent (a
 /// cancellable read costs monoio ~440 instructions per request): the cap bounds what
@@ -268,7 +271,6 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             if idle
                 && T::HOT_READS
                 && self.served >= HOT_AFTER
-                && self.shard.http.hot_reads
                 && self.shard.registry.room_for_hot()
             {
                 // Back-to-back requests: wait for the next one with the read itself (one
