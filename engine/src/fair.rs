@@ -5,12 +5,7 @@
 //! metrics report.
 
 use std::cell::Cell;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-
-use crate::metrics::bump;
 
 /// Give every other task that is ready a turn. A task that wakes itself while it runs
 /// goes to the front of monoio's queue, so the wake comes from a task queued behind the
@@ -29,34 +24,8 @@ pub(crate) async fn yield_now() {
     .await
 }
 
-pin_project_lite::pin_project! {
-    /// A connection task's future, counting its polls into the worker's counter (what
-    /// [`sample_run_queue`] measures the run queue with).
-    pub(crate) struct Counted<'a, F> {
-        #[pin]
-        inner: F,
-        polls: &'a Cell<u64>,
-    }
-}
-
-impl<'a, F> Counted<'a, F> {
-    pub fn new(inner: F, polls: &'a Cell<u64>) -> Self {
-        Counted { inner, polls }
-    }
-}
-
-impl<F: Future> Future for Counted<'_, F> {
-    type Output = F::Output;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        bump(this.polls, 1);
-        this.inner.poll(cx)
-    }
-}
-
-/// The worker's run queue now: how many connection tasks were ready to run, and how
+/// The worker's run queue now: how many connection tasks were ready to run (each task
+/// counts its polls into `polls`: [`crate::task::ConnTask`]), and how
 /// long the worker took to give each its turn (the wait of a connection that becomes
 /// ready now). A probe queued behind them all: every task already queued runs first.
 pub(crate) async fn sample_run_queue(polls: &Cell<u64>) -> (u64, Duration) {

@@ -42,6 +42,7 @@ mod server;
 mod shard;
 mod signal;
 mod sys;
+mod task;
 #[cfg(test)]
 mod testing;
 mod tls;

@@ -183,6 +183,11 @@ impl<H: Handler> Bench<H> {
         }
     }
 
+    /// The worker's state.
+    pub fn shard(&self) -> &Rc<Shard<H>> {
+        &self.shard
+    }
+
     /// A new client connection (its server side is served on a task of its own).
     pub fn connect(&self) -> Client {
         let (client, server) = pipe(self.pipe_capacity);

@@ -14,11 +14,12 @@ use peregrine_runtime::{RuntimeThread, StartError, ThreadBuilder};
 use crate::accept::{accept_loop, Acceptor, TcpAcceptor, UnixAcceptor};
 use crate::backend::{Backend, RING_ENTRIES};
 use crate::handler::Handler;
-use crate::metrics::{bump, Board, CloseReason};
-use crate::proto::{self, CatchUnwind, Served};
+use crate::metrics::{bump, Board};
+use crate::proto::{self, Served};
 use crate::registry::ConnId;
 use crate::shard::{HttpSettings, Shard, ShardCore};
 use crate::signal::Trigger;
+use crate::task::ConnTask;
 use crate::transport::Transport;
 
 /// A listening socket handed to a worker.
@@ -211,30 +212,11 @@ pub(crate) fn start_conn<H: Handler, T: Transport>(
     }
 }
 
-/// Run a connection's future on a task of its own, and account for its end.
+/// Run a connection's future on a task of its own (see [`ConnTask`]).
 fn run_conn<H: Handler, F: Future<Output = Served> + 'static>(
     shard: Rc<Shard<H>>,
     id: ConnId,
     conn: F,
 ) {
-    monoio::spawn(async move {
-        // A panic anywhere in the connection (the handler's own panics are answered with
-        // a 500 earlier) ends this connection only, never the worker.
-        let mut served = None;
-        let counted = crate::fair::Counted::new(conn, &shard.counters.polls);
-        let ran = CatchUnwind::new(counted, &mut served).await;
-        if ran.is_err() {
-            tracing::error!("a connection task panicked; the connection was dropped");
-            bump(&shard.counters.panics, 1);
-            shard.counters.closed(CloseReason::Aborted);
-        }
-        // No await since the stream was dropped (or upgraded away): the sweep cannot
-        // have seen its descriptor number reused.
-        shard.registry.unregister(id);
-        if served != Some(Served::Upgraded) {
-            // An upgraded connection left both counts when it switched.
-            shard.http.release_connection();
-            shard.leave();
-        }
-    });
+    monoio::spawn(ConnTask::new(shard, id, conn));
 }

@@ -93,19 +93,45 @@ pub(crate) async fn serve_proxied<H: Handler, T: Transport>(
 }
 
 /// Serve one connection in whatever protocol it speaks, until it closes or is upgraded.
-pub(crate) async fn serve<H: Handler, T: Transport>(
+///
+/// Not an `async fn`, so that the connection's task holds each part once: the HTTP/1
+/// connection is built here and the future borrows it while it runs (an `async fn`
+/// would keep `stream` and `shard` beside it). The HTTP/2 paths are boxed: inline, their
+/// state (about 2 KB) would sit in every connection's task, HTTP/1 ones included
+/// (measured: a 6,144-byte task future around a 1,000-byte HTTP/1 one, and 7,778 bytes
+/// of RSS per idle keep-alive connection instead of 3,811).
+pub(crate) fn serve<H: Handler, T: Transport>(
+    shard: Rc<Shard<H>>,
+    stream: T,
+    id: ConnId,
+) -> impl std::future::Future<Output = Served> {
+    let mut start = if shard.http.protocols.http1() {
+        Ok(h1::Conn::new(shard, stream, BytesMut::new(), id))
+    } else {
+        Err(Box::pin(serve_http2_only(shard, stream, id)))
+    };
+    async move {
+        match &mut start {
+            Ok(conn) => match conn.serve().await {
+                h1::Exit::Served(served) => served,
+                h1::Exit::Http2 { stream, read } => {
+                    let shard = conn.shard().clone();
+                    Box::pin(h2::serve_transport(shard, stream, read, id)).await
+                }
+            },
+            Err(http2) => http2.as_mut().await,
+        }
+    }
+}
+
+/// An endpoint that serves only HTTP/2 over cleartext: the preface, then HTTP/2.
+async fn serve_http2_only<H: Handler, T: Transport>(
     shard: Rc<Shard<H>>,
     mut stream: T,
     id: ConnId,
 ) -> Served {
-    if !shard.http.protocols.http1() {
-        return match preface::expect(&shard, &mut stream, id).await {
-            Some(read) => h2::serve_transport(shard, stream, read, id).await,
-            None => Served::Closed,
-        };
-    }
-    match h1::serve(shard.clone(), stream, BytesMut::new(), id).await {
-        h1::Exit::Served(served) => served,
-        h1::Exit::Http2 { stream, read } => h2::serve_transport(shard, stream, read, id).await,
+    match preface::expect(&shard, &mut stream, id).await {
+        Some(read) => h2::serve_transport(shard, stream, read, id).await,
+        None => Served::Closed,
     }
 }

@@ -98,59 +98,71 @@ pub(crate) const PREFACE_LINE: &[u8] = b"PRI * HTTP/2.0\r\n";
 /// preface where only HTTP/1 is served (Kestrel sends exactly these 17 bytes).
 const GOAWAY_HTTP_1_1_REQUIRED: &[u8] = &[0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0d];
 
-/// Serve one connection until it closes or is upgraded. `rbuf` holds bytes already read
-/// from `stream` (by protocol detection), the start of the first request.
-pub(crate) async fn serve<H: Handler, T: Transport>(
-    shard: Rc<Shard<H>>,
-    stream: T,
-    rbuf: BytesMut,
-    id: ConnId,
-) -> Exit<T> {
-    let limits = shard.http.limits;
-    let exchange = Rc::new(Exchange::new(shard.core.clone(), id));
-    let info = stream.info().clone();
-    let mut conn = Conn {
-        id,
-        shard,
-        io: Some(Io { stream, rbuf }),
-        wbuf: BytesMut::new(),
-        parser: RequestParser::new(limits),
-        head: RequestHead::default(),
-        exchange,
-        info,
-        persist: Persist::KeepAlive,
-        served: 0,
-        turn: 0,
-        fresh: true,
-    };
-    let end = conn.run().await;
-    if end == End::Http2 {
-        if let Some(io) = conn.io.take() {
-            conn.release_buffers();
-            return Exit::Http2 {
-                stream: io.stream,
-                read: io.rbuf,
-            };
+impl<H: Handler, T: Transport> Conn<H, T> {
+    /// An HTTP/1 connection over `stream`. `rbuf` holds bytes already read from it (by
+    /// protocol detection), the start of the first request.
+    pub(crate) fn new(shard: Rc<Shard<H>>, stream: T, rbuf: BytesMut, id: ConnId) -> Self {
+        let limits = shard.http.limits;
+        let exchange = Rc::new(Exchange::new(shard.core.clone(), id));
+        let info = stream.info().clone();
+        Conn {
+            id,
+            shard,
+            io: Some(Io { stream, rbuf }),
+            wbuf: BytesMut::new(),
+            parser: RequestParser::new(limits),
+            head: RequestHead::default(),
+            exchange,
+            info,
+            persist: Persist::KeepAlive,
+            served: 0,
+            turn: 0,
+            fresh: true,
         }
     }
-    let reason = match (end, conn.shard.registry.kicked(id)) {
-        (End::Upgraded, _) => CloseReason::Upgraded,
-        (_, Some(Kick::Shutdown)) => CloseReason::Shutdown,
-        (_, Some(Kick::KeepAlive)) => CloseReason::KeepAliveTimeout,
-        (_, Some(Kick::HeadersTimeout)) => CloseReason::HeadersTimeout,
-        (_, Some(Kick::HandshakeTimeout)) => CloseReason::TlsHandshakeTimeout,
-        (_, Some(Kick::BodyRate | Kick::ResponseRate)) => CloseReason::DataRate,
-        (End::Close | End::Http2, None) => CloseReason::Normal,
-        (End::Reject, None) => CloseReason::Rejected,
-        (End::Abort, None) => CloseReason::Aborted,
-    };
-    conn.shard.counters.closed(reason);
-    if end == End::Upgraded {
-        return Exit::Served(Served::Upgraded);
+
+    /// The worker this connection runs on.
+    pub(crate) fn shard(&self) -> &Rc<Shard<H>> {
+        &self.shard
     }
-    // Boxed: closing (flush, lingering read) needs more state than the idle loop.
-    Box::pin(conn.finish(end)).await;
-    Exit::Served(Served::Closed)
+
+    /// Serve until the connection closes, is upgraded, or turns out to speak HTTP/2.
+    ///
+    /// A method, awaited by the caller that owns the `Conn`: an `async fn` taking the
+    /// connection's parts would keep them in its state beside the `Conn` they move into,
+    /// for the connection's whole life.
+    pub(crate) async fn serve(&mut self) -> Exit<T> {
+        let conn = self;
+        let id = conn.id;
+        let end = conn.run().await;
+        if end == End::Http2 {
+            if let Some(io) = conn.io.take() {
+                conn.release_buffers();
+                return Exit::Http2 {
+                    stream: io.stream,
+                    read: io.rbuf,
+                };
+            }
+        }
+        let reason = match (end, conn.shard.registry.kicked(id)) {
+            (End::Upgraded, _) => CloseReason::Upgraded,
+            (_, Some(Kick::Shutdown)) => CloseReason::Shutdown,
+            (_, Some(Kick::KeepAlive)) => CloseReason::KeepAliveTimeout,
+            (_, Some(Kick::HeadersTimeout)) => CloseReason::HeadersTimeout,
+            (_, Some(Kick::HandshakeTimeout)) => CloseReason::TlsHandshakeTimeout,
+            (_, Some(Kick::BodyRate | Kick::ResponseRate)) => CloseReason::DataRate,
+            (End::Close | End::Http2, None) => CloseReason::Normal,
+            (End::Reject, None) => CloseReason::Rejected,
+            (End::Abort, None) => CloseReason::Aborted,
+        };
+        conn.shard.counters.closed(reason);
+        if end == End::Upgraded {
+            return Exit::Served(Served::Upgraded);
+        }
+        // Boxed: closing (flush, lingering read) needs more state than the idle loop.
+        Box::pin(conn.finish(end)).await;
+        Exit::Served(Served::Closed)
+    }
 }
 
 /// How a connection ends.
@@ -178,7 +190,8 @@ enum Persist {
     Close,
 }
 
-struct Conn<H: Handler, T: Transport> {
+/// An HTTP/1 connection: its transport, buffers and per-connection state.
+pub(crate) struct Conn<H: Handler, T: Transport> {
     id: ConnId,
     shard: Rc<Shard<H>>,
     /// `None` only while lent to the exchange (or lost with a failed body read, or
