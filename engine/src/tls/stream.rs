@@ -127,7 +127,7 @@ pub(crate) async fn accept<T: Transport>(
         local_addr: inner.info().local_addr.clone(),
         remote_addr: inner.info().remote_addr.clone(),
         scheme: "https",
-        tls: Some(tls_info(&state.conn)),
+        tls: Some(Box::new(tls_info(&state.conn))),
     });
     Ok(Tls { inner, state, info })
 }

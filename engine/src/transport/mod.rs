@@ -160,8 +160,9 @@ pub struct ConnInfo {
     pub remote_addr: Addr,
     /// `http` or `https`.
     pub scheme: &'static str,
-    /// What the TLS handshake settled, on `https` connections.
-    pub tls: Option<TlsInfo>,
+    /// What the TLS handshake settled, on `https` connections (boxed: every connection
+    /// holds a `ConnInfo` while it lives, and most are not TLS).
+    pub tls: Option<Box<TlsInfo>>,
 }
 
 /// What a TLS connection's handshake settled.

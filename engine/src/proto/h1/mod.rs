@@ -103,7 +103,6 @@ impl<H: Handler, T: Transport> Conn<H, T> {
     /// protocol detection), the start of the first request.
     pub(crate) fn new(shard: Rc<Shard<H>>, stream: T, rbuf: BytesMut, id: ConnId) -> Self {
         let limits = shard.http.limits;
-        let exchange = Rc::new(Exchange::new(shard.core.clone(), id));
         let info = stream.info().clone();
         Conn {
             id,
@@ -112,13 +111,21 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             wbuf: BytesMut::new(),
             parser: RequestParser::new(limits),
             head: RequestHead::default(),
-            exchange,
+            exchange: None,
             info,
             persist: Persist::KeepAlive,
             served: 0,
             turn: 0,
             fresh: true,
         }
+    }
+
+    /// The exchange of the request being served (made on first use; see the field).
+    #[inline]
+    fn exchange(&mut self) -> &Rc<Exchange<T>> {
+        let (shard, id) = (&self.shard, self.id);
+        self.exchange
+            .get_or_insert_with(|| Rc::new(Exchange::new(shard.core.clone(), id)))
     }
 
     /// The worker this connection runs on.
@@ -200,7 +207,10 @@ pub(crate) struct Conn<H: Handler, T: Transport> {
     wbuf: BytesMut,
     parser: RequestParser,
     head: RequestHead,
-    exchange: Rc<Exchange<T>>,
+    /// What the connection shares with the request it is serving: made when a request
+    /// starts, dropped when the connection waits buffer-free between requests (an idle
+    /// connection does not hold its ~340 bytes; one waiting with a hot read keeps it).
+    exchange: Option<Rc<Exchange<T>>>,
     info: Rc<ConnInfo>,
     persist: Persist,
     /// Requests answered on this connection (see `read_head`).
@@ -389,6 +399,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         self.served = self.served.saturating_add(1);
         self.turn += 1;
         let mut io = self.io.take()?;
+        let exchange = self.exchange().clone();
         let head_bytes = io.rbuf.split_to(head_len).freeze();
         let h = &mut self.head;
         let method = match method_of(h.method.of(&head_bytes)) {
@@ -421,7 +432,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         let upgradable = h.upgrade
             && h.version == Version::Http11
             && matches!(h.framing, BodyFraming::Empty | BodyFraming::Length(0));
-        self.exchange.start_body(h.framing, h.expect_continue);
+        exchange.start_body(h.framing, h.expect_continue);
         let req = Request {
             method,
             version: match h.version {
@@ -431,28 +442,28 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             target: h.target,
             path,
             query: h.query,
-            headers: std::mem::replace(&mut h.headers, self.exchange.take_spare_headers()),
+            headers: std::mem::replace(&mut h.headers, exchange.take_spare_headers()),
             host: h.host,
-            body: RequestBody::new(has_body.then(|| self.exchange.clone() as _)),
+            body: RequestBody::new(has_body.then(|| exchange.clone() as _)),
             conn: self.info.clone(),
             head: head_bytes,
-            io: self.exchange.clone(),
-            spare_headers: self.exchange.spare_headers().clone(),
+            io: exchange.clone(),
+            spare_headers: exchange.spare_headers().clone(),
             upgradable,
         };
 
-        self.exchange.lend(io);
+        exchange.lend(io);
         let mut handled = None;
         let ran = panic::CatchUnwind::new(self.shard.handler.call(req), &mut handled).await;
-        let Some(io) = self.exchange.reclaim() else {
-            return Some(if self.exchange.writing() == Writing::Upgraded {
+        let Some(io) = exchange.reclaim() else {
+            return Some(if exchange.writing() == Writing::Upgraded {
                 End::Upgraded
             } else {
                 End::Abort
             });
         };
         self.io = Some(io);
-        if let Some(status) = self.exchange.rejected() {
+        if let Some(status) = exchange.rejected() {
             // The body broke a limit or the framing: that answer replaces the handler's.
             self.reject(status, None);
             return Some(End::Reject);
@@ -475,22 +486,22 @@ impl<H: Handler, T: Transport> Conn<H, T> {
 
     /// After a response: settle the request body and decide whether to go on.
     async fn after_response(&mut self) -> Option<End> {
-        if self.exchange.continue_pending() {
+        if self.exchange().continue_pending() {
             // A streamed response ended without asking for the announced body.
             return Some(End::Close);
         }
-        if !self.exchange.body_done() && !self.exchange.drainable() {
+        if !self.exchange().body_done() && !self.exchange().drainable() {
             // The declared rest is over the body limit: not worth reading.
             return Some(End::Close);
         }
         let keep_alive = self.persist == Persist::KeepAlive;
-        if keep_alive && !self.exchange.body_done() {
+        if keep_alive && !self.exchange().body_done() {
             // The client may be waiting for this response before it sends the rest.
             if self.flush().await.is_err() {
                 return Some(End::Abort);
             }
         }
-        if keep_alive && !self.exchange.body_done() && !Box::pin(self.drain_body()).await {
+        if keep_alive && !self.exchange().body_done() && !Box::pin(self.drain_body()).await {
             // The unread body could not be drained: send the response, then close.
             return Some(if self.io.is_some() {
                 End::Close
@@ -514,9 +525,9 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         let Some(io) = self.io.take() else {
             return false;
         };
-        self.exchange.lend(io);
-        self.exchange.start_draining();
-        let exchange = self.exchange.clone();
+        self.exchange().lend(io);
+        self.exchange().start_draining();
+        let exchange = self.exchange().clone();
         let drained = monoio::time::timeout(DRAIN_TIMEOUT, async move {
             while let Some(chunk) = exchange.next_chunk().await {
                 if chunk.is_err() {
@@ -526,7 +537,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             true
         })
         .await;
-        self.io = self.exchange.reclaim();
+        self.io = self.exchange().reclaim();
         matches!(drained, Ok(true)) && self.io.is_some()
     }
 
@@ -566,7 +577,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
     /// Give idle buffers back to the pool (and drop the spare header vector: a quiet
     /// connection keeps nothing it does not need).
     fn release_buffers(&mut self) {
-        drop(self.exchange.take_spare_headers());
+        self.exchange = None;
         drop(std::mem::take(&mut self.head.headers));
         let mut pool = self.shard.pool.borrow_mut();
         if self.wbuf.capacity() > 0 {

@@ -27,13 +27,13 @@ impl<H: Handler, T: Transport> Conn<H, T> {
     ) -> Result<(), End> {
         let (status, headers, body) = response.into_parts();
         let streaming = body.is_streamed();
-        if (self.exchange.continue_pending() && !streaming) || self.exchange.closed() {
+        if (self.exchange().continue_pending() && !streaming) || self.exchange().closed() {
             // The announced body was never asked for (and a finished handler will not
             // ask), or its framing broke: we cannot tell where the next request starts,
             // so this response ends the connection.
             self.persist = Persist::Close;
         }
-        if !self.exchange.body_done() && !self.exchange.drainable() {
+        if !self.exchange().body_done() && !self.exchange().drainable() {
             // The unread rest of the body is over its limit: it will not be drained, so
             // the connection closes after this response, and the response says so (it
             // said keep-alive before and the close came unannounced). A stream that
@@ -49,7 +49,8 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         if self.wbuf.capacity() == 0 {
             self.wbuf = self.shard.pool.borrow_mut().take();
         }
-        self.exchange.set_writing(Writing::Head(self.wbuf.len()));
+        let start = self.wbuf.len();
+        self.exchange().set_writing(Writing::Head(start));
         let head = Head {
             status,
             headers: &headers,
@@ -142,10 +143,10 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             let bytes = match item {
                 Ok(b) => b,
                 Err(e) => {
-                    if let Writing::Head(start) = self.exchange.writing() {
+                    if let Writing::Head(start) = self.exchange().writing() {
                         // Nothing of this response was sent: answer the body's rejection
                         // (413, 408, 400), or 500 for a failed or panicking stream.
-                        let status = self.exchange.rejected().unwrap_or(500);
+                        let status = self.exchange().rejected().unwrap_or(500);
                         tracing::debug!(error = %e, status, "response body failed before it started");
                         self.wbuf.truncate(start);
                         self.reject(status, None);
@@ -199,8 +200,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         &mut self,
         stream: &mut BoxStream,
     ) -> Result<Option<std::io::Result<Bytes>>, End> {
-        self.exchange.lend(self.io.take().ok_or(End::Abort)?);
-        self.exchange.stash_output(std::mem::take(&mut self.wbuf));
+        self.lend_io()?;
         let ready = poll_fn(|cx| match poll_stream(stream, cx) {
             Poll::Ready(item) => Poll::Ready(Some(item)),
             Poll::Pending => Poll::Ready(None),
@@ -211,25 +211,34 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             None => {
                 // Not ready, and the I/O is free: the stream waits on something other
                 // than the client, so send what we have now.
-                if let Some(io) = self.exchange.reclaim() {
+                if let Some(io) = self.exchange().reclaim() {
                     self.io = Some(io);
                     self.take_output();
                     self.flush().await.map_err(|_| End::Abort)?;
-                    self.exchange.lend(self.io.take().ok_or(End::Abort)?);
-                    self.exchange.stash_output(std::mem::take(&mut self.wbuf));
+                    self.lend_io()?;
                 }
                 poll_fn(|cx| poll_stream(stream, cx)).await
             }
         };
-        self.io = Some(self.exchange.reclaim().ok_or(End::Abort)?);
+        self.io = Some(self.exchange().reclaim().ok_or(End::Abort)?);
         self.take_output();
         Ok(item)
+    }
+
+    /// Lend the transport and the buffered output to the exchange (see `next_item`).
+    fn lend_io(&mut self) -> Result<(), End> {
+        let io = self.io.take().ok_or(End::Abort)?;
+        let out = std::mem::take(&mut self.wbuf);
+        let exchange = self.exchange();
+        exchange.lend(io);
+        exchange.stash_output(out);
+        Ok(())
     }
 
     /// Take the output back from the exchange (a body read may have sent some of it:
     /// the exchange then moved the response on from `Writing::Head`).
     pub(super) fn take_output(&mut self) {
-        self.wbuf = self.exchange.take_output();
+        self.wbuf = self.exchange().take_output();
     }
 
     pub(super) async fn flush(&mut self) -> std::io::Result<()> {
@@ -241,7 +250,9 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             .as_mut()
             .ok_or_else(|| std::io::Error::other("connection lost"))?;
         let buf = std::mem::take(&mut self.wbuf);
-        self.exchange.output_sent();
+        if let Some(exchange) = &self.exchange {
+            exchange.output_sent();
+        }
         let registry = &self.shard.registry;
         registry.write(self.id, true, buf.len());
         let (res, mut buf) = io.stream.write_all(buf).await;
