@@ -93,7 +93,7 @@ mod tests {
             let id = shard.registry.register(server.interrupt());
             let task = ConnTask::new(shard.clone(), id, crate::proto::serve(shard, server, id));
             let size = std::mem::size_of_val(&task);
-            assert!(size <= 1024, "an HTTP/1 connection's task is {size} bytes");
+            assert!(size <= 384, "an HTTP/1 connection's task is {size} bytes");
         });
     }
 }

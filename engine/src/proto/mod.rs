@@ -94,34 +94,68 @@ pub(crate) async fn serve_proxied<H: Handler, T: Transport>(
 
 /// Serve one connection in whatever protocol it speaks, until it closes or is upgraded.
 ///
-/// Not an `async fn`, so that the connection's task holds each part once: the HTTP/1
-/// connection is built here and the future borrows it while it runs (an `async fn`
-/// would keep `stream` and `shard` beside it). The HTTP/2 paths are boxed: inline, their
-/// state (about 2 KB) would sit in every connection's task, HTTP/1 ones included
-/// (measured: a 6,144-byte task future around a 1,000-byte HTTP/1 one, and 7,778 bytes
-/// of RSS per idle keep-alive connection instead of 3,811).
+/// The connection's task holds only what an idle connection needs: the transport,
+/// parked between requests ([`h1::Parked`]). Each time it has work, the HTTP/1
+/// connection is built again in an allocation of its own ([`h1::Conn::resume`]) and
+/// freed when it parks once more, so the largest state a request ever needs is not held
+/// through every idle wait. The HTTP/2 paths are boxed for the same reason (inline,
+/// their ~2 KB sat in every connection's task). Not an `async fn`, which would keep its
+/// arguments beside the state they move into.
+///
+/// Measured at 10,000 idle keep-alive connections (`../shared/peers/idle_mem.py`): RSS
+/// per connection 7,778 bytes with everything inline, 1,452 with the HTTP/2 paths boxed
+/// and no idle exchange, and see ARCHITECTURE.md (memory) for parked connections.
 pub(crate) fn serve<H: Handler, T: Transport>(
     shard: Rc<Shard<H>>,
     stream: T,
     id: ConnId,
 ) -> impl std::future::Future<Output = Served> {
-    let mut start = if shard.http.protocols.http1() {
-        Ok(h1::Conn::new(shard, stream, BytesMut::new(), id))
+    let mut next = if shard.http.protocols.http1() {
+        Next::Http1(h1::Parked::fresh(stream))
     } else {
-        Err(Box::pin(serve_http2_only(shard, stream, id)))
+        Next::Http2Only(Box::pin(serve_http2_only(shard.clone(), stream, id)))
     };
     async move {
-        match &mut start {
-            Ok(conn) => match conn.serve().await {
-                h1::Exit::Served(served) => served,
-                h1::Exit::Http2 { stream, read } => {
-                    let shard = conn.shard().clone();
-                    Box::pin(h2::serve_transport(shard, stream, read, id)).await
+        // In place: the task holds one `Parked`, never a copy beside it.
+        let parked = match &mut next {
+            Next::Http1(parked) => parked,
+            Next::Http2Only(http2) => return http2.as_mut().await,
+        };
+        loop {
+            let Some(conn) = h1::Conn::resume(shard.clone(), parked, id) else {
+                return Served::Closed;
+            };
+            // Scoped so that no `Exit` is kept in the task's state across the waits below.
+            let http2 = {
+                let mut active = Box::pin(conn.into_serve());
+                match active.as_mut().await {
+                    h1::Exit::Served(served) => return served,
+                    h1::Exit::Http2 { stream, read } => Some(Box::pin(h2::serve_transport(
+                        shard.clone(),
+                        stream,
+                        read,
+                        id,
+                    ))),
+                    h1::Exit::Parked(again) => {
+                        *parked = again;
+                        None
+                    }
                 }
-            },
-            Err(http2) => http2.as_mut().await,
+            };
+            if let Some(mut http2) = http2 {
+                return http2.as_mut().await;
+            }
+            parked.wait(&shard, id).await;
         }
     }
+}
+
+/// Where a connection's task goes on from (see [`serve`]).
+enum Next<T, F> {
+    /// HTTP/1 (and h2c by prior knowledge): parked, or about to start.
+    Http1(h1::Parked<T>),
+    /// A cleartext endpoint that serves only HTTP/2.
+    Http2Only(std::pin::Pin<Box<F>>),
 }
 
 /// An endpoint that serves only HTTP/2 over cleartext: the preface, then HTTP/2.

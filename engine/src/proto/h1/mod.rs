@@ -1,8 +1,9 @@
 //! One HTTP/1.x connection: read, parse, dispatch to the handler, write; generic over
 //! the [`Transport`] it runs on (kernel sockets, the in-memory pipe, later TLS).
 //!
-//! - Idle: no buffers held; the task waits for readability (or shutdown), then takes a
-//!   read buffer from the worker's pool.
+//! - Idle: no buffers held; the connection parks outside its active state ([`park`]),
+//!   waits for readability (or shutdown), then takes a read buffer from the worker's
+//!   pool. Back-to-back requests wait with a hot read instead.
 //! - Pipelining: every complete request already in the read buffer is answered before
 //!   anything is written, so all responses to one read leave in one write.
 //! - Bodies: the request body is read on demand by the handler (see [`exchange`]); the
@@ -12,11 +13,13 @@
 mod encode;
 mod exchange;
 mod panic;
+mod park;
 #[cfg(test)]
 mod tests;
 mod write;
 
 pub(crate) use panic::CatchUnwind;
+pub(crate) use park::Parked;
 
 use std::future::Future;
 use std::rc::Rc;
@@ -88,6 +91,9 @@ pub(crate) enum Exit<T> {
     /// The first bytes were the HTTP/2 preface (prior-knowledge h2c) and HTTP/2 is on:
     /// the transport and the bytes read so far go to HTTP/2.
     Http2 { stream: T, read: BytesMut },
+    /// Between requests with nothing to do: the connection left its active state
+    /// ([`park`]); wait on it, then [`Conn::resume`].
+    Parked(Parked<T>),
 }
 
 /// The start of the HTTP/2 connection preface (RFC 9113 §3.4): an HTTP/1 parser sees a
@@ -117,7 +123,24 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             served: 0,
             turn: 0,
             fresh: true,
+            resumed: None,
         }
+    }
+
+    /// The connection again, after it was parked (or before its first request): `None`
+    /// when `parked` holds no transport.
+    pub(crate) fn resume(shard: Rc<Shard<H>>, parked: &mut Parked<T>, id: ConnId) -> Option<Self> {
+        let mut conn = Conn::new(shard, parked.stream.take()?, BytesMut::new(), id);
+        conn.served = parked.served;
+        conn.fresh = parked.fresh;
+        conn.resumed = parked.ready.take();
+        Some(conn)
+    }
+
+    /// Serve (see [`Conn::serve`]), owning the connection: the future is the connection's
+    /// active state.
+    pub(crate) fn into_serve(mut self) -> impl Future<Output = Exit<T>> {
+        async move { self.serve().await }
     }
 
     /// The exchange of the request being served (made on first use; see the field).
@@ -126,11 +149,6 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         let (shard, id) = (&self.shard, self.id);
         self.exchange
             .get_or_insert_with(|| Rc::new(Exchange::new(shard.core.clone(), id)))
-    }
-
-    /// The worker this connection runs on.
-    pub(crate) fn shard(&self) -> &Rc<Shard<H>> {
-        &self.shard
     }
 
     /// Serve until the connection closes, is upgraded, or turns out to speak HTTP/2.
@@ -142,6 +160,16 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         let conn = self;
         let id = conn.id;
         let end = conn.run().await;
+        if end == End::Park {
+            if let Some(io) = conn.io.take() {
+                return Exit::Parked(Parked {
+                    stream: Some(io.stream),
+                    served: conn.served,
+                    fresh: false,
+                    ready: None,
+                });
+            }
+        }
         if end == End::Http2 {
             if let Some(io) = conn.io.take() {
                 conn.release_buffers();
@@ -158,7 +186,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             (_, Some(Kick::HeadersTimeout)) => CloseReason::HeadersTimeout,
             (_, Some(Kick::HandshakeTimeout)) => CloseReason::TlsHandshakeTimeout,
             (_, Some(Kick::BodyRate | Kick::ResponseRate)) => CloseReason::DataRate,
-            (End::Close | End::Http2, None) => CloseReason::Normal,
+            (End::Close | End::Http2 | End::Park, None) => CloseReason::Normal,
             (End::Reject, None) => CloseReason::Rejected,
             (End::Abort, None) => CloseReason::Aborted,
         };
@@ -185,6 +213,8 @@ enum End {
     Upgraded,
     /// The connection opened with the HTTP/2 preface, and HTTP/2 is served.
     Http2,
+    /// Nothing to do until the client sends more: park outside the active state.
+    Park,
 }
 
 /// Whether another request may follow the one being answered.
@@ -219,6 +249,8 @@ pub(crate) struct Conn<H: Handler, T: Transport> {
     turn: u32,
     /// No request has been read yet (only then may the HTTP/2 preface arrive).
     fresh: bool,
+    /// The result of the readiness wait this connection was parked in, until used.
+    resumed: Option<std::io::Result<()>>,
 }
 
 impl<H: Handler, T: Transport> Conn<H, T> {
@@ -247,6 +279,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                     return End::Reject;
                 }
                 Err(HeadError::Kicked(_) | HeadError::Closed) => return End::Close,
+                Err(HeadError::Park) => return End::Park,
                 Err(HeadError::Io) => return End::Abort,
             };
             if self.head.upgrade && !self.wbuf.is_empty() && self.flush().await.is_err() {
@@ -292,6 +325,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 return Ok(None);
             }
             if idle
+                && self.resumed.is_none()
                 && T::HOT_READS
                 && self.served >= HOT_AFTER
                 && self.shard.registry.room_for_hot()
@@ -301,22 +335,26 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 self.hot_read().await?;
                 continue;
             }
-            if idle {
+            if idle && self.resumed.is_none() {
                 self.release_buffers();
+                if !self.fresh {
+                    // Wait for the next request parked, holding nothing else ([`park`]).
+                    return Err(HeadError::Park);
+                }
             }
             let io = self.io.as_mut().ok_or(HeadError::Io)?;
             if idle {
                 // Idle until bytes arrive: a kick (shutdown) completes the wait or the
                 // read below with end-of-stream.
                 let registry = &self.shard.registry;
-                bump(&self.shard.counters.waits, 1);
-                let ready = if self.fresh {
-                    // Boxed: once per connection, and more state than the idle wait.
-                    registry.set_phase(self.id, Phase::Fresh);
-                    Box::pin(first_wait(&self.shard, &io.stream)).await
-                } else {
-                    registry.set_phase(self.id, Phase::Idle);
-                    io.stream.readable(false).await
+                let ready = match self.resumed.take() {
+                    Some(ready) => ready,
+                    None => {
+                        // Boxed: once per connection, and more state than the idle wait.
+                        bump(&self.shard.counters.waits, 1);
+                        registry.set_phase(self.id, Phase::Fresh);
+                        Box::pin(first_wait(&self.shard, &io.stream)).await
+                    }
                 };
                 if let Some(kick) = registry.kicked(self.id) {
                     return Err(HeadError::Kicked(kick));
@@ -664,6 +702,8 @@ enum HeadError {
     /// The client closed between requests.
     Closed,
     Io,
+    /// Idle, and no hot read: leave the active state ([`park`]).
+    Park,
 }
 
 /// The method: the common ones without a call into `http` (measured: -30 instructions
