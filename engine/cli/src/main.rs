@@ -15,6 +15,13 @@ use clap::Parser;
 use peregrine::Server;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc, without transparent huge pages: cheaper allocations than glibc's when many
+/// connections come and go (glibc's small per-thread cache misses), and memory that is
+/// given back after a burst (see ARCHITECTURE.md, memory). The library leaves the
+/// allocator to its embedder.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = cli::Args::parse();
     let file = match cli::load_file(&args) {
