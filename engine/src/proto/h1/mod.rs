@@ -139,6 +139,10 @@ impl<H: Handler, T: Transport> Conn<H, T> {
 
     /// Serve (see [`Conn::serve`]), owning the connection: the future is the connection's
     /// active state.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn moves its arguments into locals: the Conn would be held twice"
+    )]
     pub(crate) fn into_serve(mut self) -> impl Future<Output = Exit<T>> {
         async move { self.serve().await }
     }
