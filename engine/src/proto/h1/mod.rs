@@ -291,9 +291,10 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 // kept out of `dispatch`, whose state every request allocates).
                 return End::Abort;
             }
-            // Everything a request needs lives in this one allocation while it runs, so
-            // an idle connection's task stays small (see ARCHITECTURE.md, memory).
-            if let Some(end) = Box::pin(self.dispatch(head_len)).await {
+            // Inline, not boxed: an idle connection parks outside this state, so only
+            // active ones hold it, and a box per request cost a copy of the whole
+            // state and an allocation (see ARCHITECTURE.md, memory).
+            if let Some(end) = self.dispatch(head_len).await {
                 return end;
             }
             // Whatever follows (a pipelined head, or nothing) is a new request head.
