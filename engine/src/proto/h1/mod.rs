@@ -355,10 +355,12 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 let ready = match self.resumed.take() {
                     Some(ready) => ready,
                     None => {
-                        // Boxed: once per connection, and more state than the idle wait.
+                        // Inline: only a new connection waits here, in its active
+                        // state (an idle one parks), so a box would only cost an
+                        // allocation and a copy per connection.
                         bump(&self.shard.counters.waits, 1);
                         registry.set_phase(self.id, Phase::Fresh);
-                        Box::pin(first_wait(&self.shard, &io.stream)).await
+                        first_wait(&self.shard, &io.stream).await
                     }
                 };
                 if let Some(kick) = registry.kicked(self.id) {
