@@ -132,7 +132,8 @@ impl<H: Handler, T: Transport> Conn<H, T> {
     pub(crate) fn resume(shard: Rc<Shard<H>>, parked: &mut Parked<T>, id: ConnId) -> Option<Self> {
         let mut conn = Conn::new(shard, parked.stream.take()?, BytesMut::new(), id);
         conn.served = parked.served;
-        conn.fresh = parked.fresh;
+        // A connection stops being fresh when its first request is answered.
+        conn.fresh = parked.served == 0;
         conn.resumed = parked.ready.take();
         Some(conn)
     }
@@ -169,7 +170,6 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 return Exit::Parked(Parked {
                     stream: Some(io.stream),
                     served: conn.served,
-                    fresh: false,
                     ready: None,
                 });
             }
@@ -288,7 +288,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             };
             if self.head.upgrade && !self.wbuf.is_empty() && self.flush().await.is_err() {
                 // A `101` must follow the responses to earlier pipelined requests (rare:
-                // kept out of `dispatch`, whose state every request allocates).
+                // kept out of `dispatch`, which every request runs).
                 return End::Abort;
             }
             // Inline, not boxed: an idle connection parks outside this state, so only

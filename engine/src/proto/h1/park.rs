@@ -22,10 +22,8 @@ use crate::transport::Transport;
 pub(crate) struct Parked<T> {
     /// `None` only while the connection is active.
     pub(super) stream: Option<T>,
-    /// Requests answered so far.
+    /// Requests answered so far (none: a new connection, before its first request).
     pub(super) served: u32,
-    /// No request has been read yet.
-    pub(super) fresh: bool,
     /// The wait's result, once it ended.
     pub(super) ready: Option<io::Result<()>>,
 }
@@ -37,7 +35,6 @@ impl<T: Transport> Parked<T> {
         Parked {
             stream: Some(stream),
             served: 0,
-            fresh: true,
             ready: None,
         }
     }
