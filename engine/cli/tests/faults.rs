@@ -523,20 +523,42 @@ fn server_side_fd(c: &Client) -> std::os::fd::RawFd {
 
 /// Accepted connections are close-on-exec, like the listeners: a program embedding the
 /// server that starts a child process must not hand it its clients' connections (the
-/// connection would outlive the server's close for as long as the child runs).
+/// connection would outlive the server's close for as long as the child runs). They are
+/// `TCP_NODELAY` too (inherited from the listener, not set per connection). A burst of
+/// connections opened before any is served covers both ways in: the accept the worker
+/// waited on and the ones it took already queued.
 fn accepted_cloexec(backend: Backend) {
     let _one = one_at_a_time();
     let s = InProc::start(backend, faulty, |_| {});
-    let mut c = s.connect();
-    assert_eq!(c.get("/ok").text(), "ok");
-    let fd = server_side_fd(&c);
-    // SAFETY: fcntl(F_GETFD) reads the descriptor's flags.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-    assert!(flags >= 0);
-    assert!(
-        flags & libc::FD_CLOEXEC != 0,
-        "the accepted connection (fd {fd}) is not close-on-exec"
-    );
+    let mut clients: Vec<Client> = (0..32).map(|_| s.connect()).collect();
+    for c in &mut clients {
+        assert_eq!(c.get("/ok").text(), "ok");
+        let fd = server_side_fd(c);
+        // SAFETY: fcntl(F_GETFD) reads the descriptor's flags.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        assert!(flags >= 0);
+        assert!(
+            flags & libc::FD_CLOEXEC != 0,
+            "the accepted connection (fd {fd}) is not close-on-exec"
+        );
+        let mut nodelay: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` bytes into `nodelay`, a live c_int.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                (&mut nodelay as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0);
+        assert_ne!(
+            nodelay, 0,
+            "the accepted connection (fd {fd}) is not TCP_NODELAY"
+        );
+    }
 }
 both_backends!(accepted_connections_are_close_on_exec, accepted_cloexec);
 

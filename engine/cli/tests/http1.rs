@@ -599,6 +599,22 @@ fn big_raw_body(backend: Backend) {
 }
 both_backends!(large_content_length_bodies, big_raw_body);
 
+/// On a wildcard listener the local address is the one the client reached (asked of the
+/// connection); on a one-address listener it is the listener's own (no system call).
+fn local_address_on_a_wildcard_listener(backend: Backend) {
+    let s = Server::start(backend, &["--urls", "http://0.0.0.0:0"]);
+    let port = s.port(0);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut c = Client::tcp(addr);
+    let j = c.get("/request").json();
+    assert_eq!(j["local_addr"], addr.to_string());
+    assert_eq!(j["remote_addr"], c.local_addr().to_string());
+}
+both_backends!(
+    the_local_address_on_a_wildcard_listener_is_the_one_reached,
+    local_address_on_a_wildcard_listener
+);
+
 fn request_json(backend: Backend) {
     let s = server(backend, &[]);
     let addr = s.tcp_addr(0);

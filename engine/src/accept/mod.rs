@@ -54,27 +54,47 @@ pub(crate) trait Acceptor {
 /// A TCP listening socket on a worker's runtime.
 pub(crate) struct TcpAcceptor {
     listener: monoio::net::TcpListener,
-    /// Sockets accepted by hand are made non-blocking (the readiness backend needs
-    /// it; on io_uring they stay blocking, as its own accept returns them).
+    /// The readiness backend: sockets accepted by hand are made non-blocking (it needs
+    /// them so), and monoio's own accept there is `accept4` with close-on-exec. On
+    /// io_uring they stay blocking, as its accept returns them, without close-on-exec.
     nonblocking: bool,
+    /// The listener's address where it is one address (not a wildcard): then it is every
+    /// connection's local address, and no `getsockname` is needed per connection.
+    local: Option<std::net::SocketAddr>,
 }
 
 impl TcpAcceptor {
     /// Register `listener` (made non-blocking, which the queued accepts rely on) with
-    /// the current runtime.
+    /// the current runtime. `TCP_NODELAY` is set on the listener, where Linux's
+    /// accepted sockets inherit it: no `setsockopt` per connection.
     pub fn new(listener: std::net::TcpListener, nonblocking: bool) -> io::Result<Self> {
         listener.set_nonblocking(true)?;
+        socket2::SockRef::from(&listener).set_tcp_nodelay(true)?;
+        let local = listener
+            .local_addr()
+            .ok()
+            .filter(|a| !a.ip().is_unspecified());
         Ok(TcpAcceptor {
             listener: monoio::net::TcpListener::from_std(listener)?,
             nonblocking,
+            local,
         })
     }
 
-    fn transport(stream: monoio::net::TcpStream, peer: std::net::SocketAddr) -> TcpTransport {
-        let local = stream
-            .local_addr()
-            .map(Addr::Ip)
-            .unwrap_or(Addr::Unix(None));
+    fn transport(
+        &self,
+        stream: monoio::net::TcpStream,
+        peer: std::net::SocketAddr,
+    ) -> TcpTransport {
+        let local = match self.local {
+            Some(local) => Addr::Ip(local),
+            None => stream
+                .local_addr()
+                .map(Addr::Ip)
+                .unwrap_or(Addr::Unix(None)),
+        };
+        // Inherited from the listener on Linux (see `new`).
+        #[cfg(not(target_os = "linux"))]
         let _ = stream.set_nodelay(true);
         let info = ConnInfo {
             local_addr: local,
@@ -82,9 +102,7 @@ impl TcpAcceptor {
             scheme: "http",
             tls: None,
         };
-        let conn = Socket::new(stream, info);
-        crate::sys::set_cloexec(conn.fd());
-        conn
+        Socket::new(stream, info)
     }
 }
 
@@ -93,7 +111,10 @@ impl Acceptor for TcpAcceptor {
 
     async fn accept(&self, cancel: CancelHandle) -> io::Result<TcpTransport> {
         let (stream, peer) = self.listener.cancelable_accept(cancel).await?;
-        Ok(Self::transport(stream, peer))
+        if !self.nonblocking {
+            crate::sys::set_cloexec(std::os::fd::AsRawFd::as_raw_fd(&stream));
+        }
+        Ok(self.transport(stream, peer))
     }
 
     fn accept_queued(&self) -> io::Result<Option<TcpTransport>> {
@@ -104,7 +125,7 @@ impl Acceptor for TcpAcceptor {
             return Err(io::Error::other("a TCP listener accepted a non-IP peer"));
         };
         let stream = monoio::net::TcpStream::from_std(socket.into())?;
-        Ok(Some(Self::transport(stream, peer)))
+        Ok(Some(self.transport(stream, peer)))
     }
 
     fn fd(&self) -> std::os::fd::RawFd {
@@ -116,7 +137,7 @@ impl Acceptor for TcpAcceptor {
 pub(crate) struct UnixAcceptor {
     listener: monoio::net::UnixListener,
     path: std::path::PathBuf,
-    /// As [`TcpAcceptor::nonblocking`].
+    /// As [`TcpAcceptor::nonblocking`] (which also says when close-on-exec is set).
     nonblocking: bool,
 }
 
@@ -146,9 +167,7 @@ impl UnixAcceptor {
             scheme: "http",
             tls: None,
         };
-        let conn = Socket::new(stream, info);
-        crate::sys::set_cloexec(conn.fd());
-        conn
+        Socket::new(stream, info)
     }
 }
 
@@ -157,6 +176,9 @@ impl Acceptor for UnixAcceptor {
 
     async fn accept(&self, cancel: CancelHandle) -> io::Result<UnixTransport> {
         let (stream, peer) = self.listener.cancelable_accept(cancel).await?;
+        if !self.nonblocking {
+            crate::sys::set_cloexec(std::os::fd::AsRawFd::as_raw_fd(&stream));
+        }
         Ok(self.transport(stream, peer.as_pathname()))
     }
 

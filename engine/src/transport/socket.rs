@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
@@ -71,11 +71,6 @@ impl<S: SocketStream> Socket<S> {
             stream,
             info: Rc::new(info),
         }
-    }
-
-    /// The socket's descriptor.
-    pub fn fd(&self) -> RawFd {
-        self.stream.as_raw_fd()
     }
 }
 
