@@ -27,6 +27,7 @@ mod date;
 mod edge;
 mod error;
 mod fair;
+mod fdtable;
 mod handler;
 mod listen;
 pub mod metrics;

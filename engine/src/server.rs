@@ -128,6 +128,7 @@ impl Server {
         if let Err(e) = sys::raise_nofile_limit() {
             tracing::debug!(error = %e, "cannot raise the open-files limit");
         }
+        crate::fdtable::reserve_at_start();
         if let Some(caveat) = options
             .port_sharing
             .then(sys::port_sharing_caveat)

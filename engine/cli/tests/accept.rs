@@ -61,7 +61,7 @@ fn burst(backend: Backend) {
     }
     let mut full_before = scrape().sum("peregrine_accept_batches_full_total", &[]);
     for listener in 0..2 {
-        s.signal(libc::SIGSTOP);
+        s.pause();
         // Every client connects (queued by the kernel) and sends its request while
         // the server is stopped.
         let mut clients: Vec<Client> = (0..BURST).map(|_| s.connect(listener)).collect();
@@ -95,3 +95,31 @@ fn burst(backend: Backend) {
     }
 }
 both_backends!(a_burst_of_connections_is_served_whole, burst);
+
+/// The descriptor table is sized at start (65,536 slots, or the open-files limit if
+/// lower), so no worker's `accept` waits for the kernel to grow it during a burst.
+fn descriptor_table_reserved(backend: Backend) {
+    let s = Server::start(backend, &["--urls", "http://127.0.0.1:0", "--threads", "1"]);
+    let pid = s.pid();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let soft: usize = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .expect("the open-files limit");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let table: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("FDSize:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("FDSize");
+    assert!(
+        table >= soft.min(65_536),
+        "descriptor table of {table} slots, open-files limit {soft}"
+    );
+}
+both_backends!(
+    the_descriptor_table_is_reserved_at_start,
+    descriptor_table_reserved
+);

@@ -86,6 +86,7 @@ impl TcpAcceptor {
         stream: monoio::net::TcpStream,
         peer: std::net::SocketAddr,
     ) -> TcpTransport {
+        crate::fdtable::note(std::os::fd::AsRawFd::as_raw_fd(&stream));
         let local = match self.local {
             Some(local) => Addr::Ip(local),
             None => stream
@@ -161,6 +162,7 @@ impl UnixAcceptor {
         stream: monoio::net::UnixStream,
         peer: Option<&std::path::Path>,
     ) -> UnixTransport {
+        crate::fdtable::note(std::os::fd::AsRawFd::as_raw_fd(&stream));
         let info = ConnInfo {
             local_addr: Addr::Unix(Some(self.path.clone())),
             remote_addr: Addr::Unix(peer.map(|p| p.to_path_buf())),

@@ -411,6 +411,30 @@ impl Server {
         assert_eq!(rc, 0, "kill({}, {sig}) failed", self.pid());
     }
 
+    /// Stop the process (`SIGSTOP`) and wait until every one of its threads is stopped:
+    /// the signal is delivered asynchronously, and a thread still running could take
+    /// part of what the caller queues next.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+        let tasks = format!("/proc/{}/task", self.pid());
+        let all_stopped = || {
+            std::fs::read_dir(&tasks)
+                .ok()?
+                .flatten()
+                .all(|t| {
+                    std::fs::read_to_string(t.path().join("stat"))
+                        .ok()
+                        .and_then(|s| {
+                            let state = s.rsplit_once(") ")?.1.chars().next()?;
+                            Some(state == 'T' || state == 't')
+                        })
+                        .unwrap_or(true)
+                })
+                .then_some(())
+        };
+        probe::wait_until(IO_TIMEOUT, "the server to stop", all_stopped, String::new);
+    }
+
     /// Wait for the process to exit; panics after `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         if let Some(s) = self.exit {
