@@ -50,6 +50,14 @@ pub trait Transport: 'static {
     /// spare capacity first, so `Ok(0)` always means end-of-stream.
     fn read(&mut self, buf: BytesMut) -> impl Future<Output = BufResult<usize, BytesMut>>;
 
+    /// Try one read that does not wait, where that also tells the runtime the socket is
+    /// drained (the readiness backend: a read that would block clears its readiness, so
+    /// the next [`readable`](Transport::readable) may be relaxed and cost no `poll(2)`).
+    /// Elsewhere [`Probe::Unsupported`] hands `buf` back untouched.
+    fn probe_read(&mut self, buf: BytesMut) -> Probe {
+        Probe::Unsupported(buf)
+    }
+
     /// Write all of `buf`.
     fn write_all<B: WriteBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>>;
 
@@ -69,6 +77,17 @@ pub trait Transport: 'static {
 
     /// Become [`Transport::Poll`]; the [`Interrupt`] stays valid.
     fn into_poll(self) -> io::Result<Self::Poll>;
+}
+
+/// What [`Transport::probe_read`] found.
+pub enum Probe {
+    /// The read completed at once: data, end-of-stream or an error, as from `read`.
+    Read(BufResult<usize, BytesMut>),
+    /// Nothing to read: the read would have waited, and was dropped with its buffer.
+    /// The transport's readiness is now known to be clear.
+    WouldBlock,
+    /// This transport (or backend) cannot probe; the buffer, untouched.
+    Unsupported(BytesMut),
 }
 
 /// What an interrupt stops.

@@ -15,7 +15,7 @@ use monoio::net::{TcpStream, UnixStream};
 use monoio::BufResult;
 
 use super::poll::PollIo;
-use super::{ConnInfo, Interrupt, Transport, WriteBuf};
+use super::{ConnInfo, Interrupt, Probe, Transport, WriteBuf};
 
 /// What the kernel socket types monoio provides have in common.
 pub(crate) trait SocketStream: AsyncReadRent + AsyncWriteRent + AsRawFd + 'static {
@@ -119,6 +119,22 @@ impl<S: SocketStream> Transport for Socket<S> {
         }
     }
 
+    /// On the readiness backend, the read polled once: a socket with nothing to read
+    /// answers `EAGAIN`, which clears monoio's readiness for it. (On io_uring a read
+    /// is a submission that cannot be taken back for free: unsupported there.)
+    fn probe_read(&mut self, buf: BytesMut) -> Probe {
+        if !monoio::utils::is_legacy() {
+            return Probe::Unsupported(buf);
+        }
+        let read = self.read(buf);
+        let mut read = std::pin::pin!(read);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match read.as_mut().poll(&mut cx) {
+            Poll::Ready(done) => Probe::Read(done),
+            Poll::Pending => Probe::WouldBlock,
+        }
+    }
+
     #[inline]
     fn write_all<B: WriteBuf>(&mut self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
         self.stream.write_all(buf)
@@ -140,5 +156,73 @@ impl<S: SocketStream> Transport for Socket<S> {
 
     fn into_poll(self) -> io::Result<S::Poll> {
         self.stream.into_poll()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::Addr;
+
+    fn pair() -> (UnixTransport, std::os::unix::net::UnixStream) {
+        let (ours, peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let info = ConnInfo {
+            local_addr: Addr::Unix(None),
+            remote_addr: Addr::Unix(None),
+            scheme: "http",
+            tls: None,
+        };
+        (Socket::new(UnixStream::from_std(ours).unwrap(), info), peer)
+    }
+
+    /// On epoll the probe tells "nothing yet", then (after a relaxed wait) reads what
+    /// arrived, then end-of-stream.
+    #[test]
+    fn a_probe_reads_what_is_there_or_leaves_the_socket_known_drained() {
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .build()
+            .expect("a runtime")
+            .block_on(async {
+                use std::io::Write;
+                let (mut s, mut peer) = pair();
+                assert!(matches!(
+                    s.probe_read(BytesMut::with_capacity(64)),
+                    Probe::WouldBlock
+                ));
+                peer.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+                s.readable(true).await.unwrap();
+                match s.probe_read(BytesMut::with_capacity(64)) {
+                    Probe::Read((Ok(n), buf)) => assert_eq!(&buf[..n], b"GET / HTTP/1.1\r\n\r\n"),
+                    _ => panic!("the bytes were not read"),
+                }
+                assert!(matches!(
+                    s.probe_read(BytesMut::with_capacity(64)),
+                    Probe::WouldBlock
+                ));
+                drop(peer);
+                s.readable(true).await.unwrap();
+                assert!(matches!(
+                    s.probe_read(BytesMut::with_capacity(64)),
+                    Probe::Read((Ok(0), _))
+                ));
+            });
+    }
+
+    /// On io_uring a read cannot be taken back for free: no probe, the buffer returned.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn io_uring_does_not_probe() {
+        let Ok(mut rt) = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().build() else {
+            eprintln!("skipped: io_uring is unavailable");
+            return;
+        };
+        rt.block_on(async {
+            let (mut s, _peer) = pair();
+            match s.probe_read(BytesMut::with_capacity(64)) {
+                Probe::Unsupported(buf) => assert_eq!(buf.capacity(), 64),
+                _ => panic!("io_uring probed"),
+            }
+        });
     }
 }

@@ -36,7 +36,7 @@ use crate::metrics::{bump, CloseReason};
 use crate::registry::{ConnId, Kick, Phase};
 use crate::request::{PathRepr, Request, RequestBody};
 use crate::shard::Shard;
-use crate::transport::{ConnInfo, Transport};
+use crate::transport::{ConnInfo, Probe, Transport};
 use encode::{encode_error, ReqMeta};
 use exchange::{Exchange, Io, Writing};
 
@@ -124,6 +124,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             turn: 0,
             fresh: true,
             resumed: None,
+            drained: false,
         }
     }
 
@@ -170,6 +171,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 return Exit::Parked(Parked {
                     stream: Some(io.stream),
                     served: conn.served,
+                    drained: conn.drained,
                     ready: None,
                 });
             }
@@ -255,6 +257,9 @@ pub(crate) struct Conn<H: Handler, T: Transport> {
     fresh: bool,
     /// The result of the readiness wait this connection was parked in, until used.
     resumed: Option<std::io::Result<()>>,
+    /// A probe found the socket drained just before parking: the parked wait may be
+    /// relaxed (see [`Transport::probe_read`]).
+    drained: bool,
 }
 
 impl<H: Handler, T: Transport> Conn<H, T> {
@@ -339,6 +344,32 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 // operation instead of readiness + read), keeping the read buffer.
                 self.hot_read().await?;
                 continue;
+            }
+            if idle && self.resumed.is_none() && !self.fresh {
+                // Before parking, one read that does not wait: on the readiness backend
+                // it either finds the next request or leaves the socket known drained,
+                // so the parked wait needs no `poll(2)` to check (two per request
+                // otherwise: one before waiting, one after the wake).
+                let io = self.io.as_mut().ok_or(HeadError::Io)?;
+                if io.rbuf.capacity() > 0 {
+                    match io.stream.probe_read(std::mem::take(&mut io.rbuf)) {
+                        Probe::Read((res, buf)) => {
+                            io.rbuf = buf;
+                            bump(&self.shard.counters.reads, 1);
+                            match res {
+                                Ok(0) => return Ok(None),
+                                Ok(n) => {
+                                    bump(&self.shard.counters.bytes_in, n as u64);
+                                    self.shard.registry.set_phase(self.id, Phase::Head);
+                                    continue;
+                                }
+                                Err(_) => return Err(HeadError::Io),
+                            }
+                        }
+                        Probe::WouldBlock => self.drained = true,
+                        Probe::Unsupported(buf) => io.rbuf = buf,
+                    }
+                }
             }
             if idle && self.resumed.is_none() {
                 self.release_buffers();
