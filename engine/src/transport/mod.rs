@@ -39,6 +39,11 @@ pub trait Transport: 'static {
     /// `shutdown(2)`), so that timeouts and shutdown still reach the connection.
     const HOT_READS: bool = false;
 
+    /// Whether the protocol gets this transport before anything was read from it (a
+    /// socket just accepted: no stale readiness, so the first wait may be relaxed). Not
+    /// where a PROXY header or a TLS handshake was read first.
+    const UNREAD_AT_START: bool = false;
+
     /// Wait until a read would return data or end-of-stream without waiting, holding no
     /// buffer meanwhile (an idle keep-alive connection costs no read buffer). A
     /// transport that buffers (TLS holds decrypted bytes the kernel no longer reports)

@@ -106,6 +106,7 @@ impl<F: Future<Output = BufResult<usize, SliceMut<BytesMut>>>> Future for WholeB
 
 impl<S: SocketStream> Transport for Socket<S> {
     const HOT_READS: bool = true;
+    const UNREAD_AT_START: bool = true;
 
     #[inline]
     fn readable(&self, relaxed: bool) -> impl Future<Output = io::Result<()>> {

@@ -690,8 +690,12 @@ impl<H: Handler, T: Transport> Conn<H, T> {
 /// connections): the client connected before the listener closed and its request is
 /// likely on the way, so it gets [`FIRST_REQUEST_GRACE`] to arrive. Closing at once
 /// would fail a request the client already sent.
+///
+/// Relaxed where nothing was read yet ([`Transport::UNREAD_AT_START`]): a socket just
+/// registered has no stale readiness to mistake for bytes, so on epoll the wait needs no
+/// `poll(2)` to check it (one system call per connection).
 async fn first_wait<H: Handler, T: Transport>(shard: &Shard<H>, stream: &T) -> std::io::Result<()> {
-    let ready = stream.readable(false);
+    let ready = stream.readable(T::UNREAD_AT_START);
     let mut ready = std::pin::pin!(ready);
     let shutdown = shard.shutdown.wait();
     let mut shutdown = std::pin::pin!(shutdown);
