@@ -75,7 +75,7 @@ impl FdTable {
     }
 
     /// Slots reserved so far.
-    #[cfg(test)]
+    #[cfg(all(test, target_os = "linux"))]
     fn reserved(&self) -> usize {
         self.reserved.load(Ordering::Relaxed)
     }
@@ -130,12 +130,12 @@ fn open_files_limit() -> usize {
     usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX)
 }
 
-#[cfg(test)]
+/// Linux only: the table's size is read from `/proc/self/status`.
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
     /// The kernel's table size for this process (`FDSize` in `/proc/self/status`).
-    #[cfg(target_os = "linux")]
     fn table_size() -> usize {
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
         status
@@ -145,7 +145,6 @@ mod tests {
             .unwrap()
     }
 
-    #[cfg(target_os = "linux")]
     #[test]
     fn the_table_is_reserved_then_grown_ahead_of_need_by_a_helper() {
         crate::sys::raise_nofile_limit().unwrap();
