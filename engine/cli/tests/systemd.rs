@@ -458,8 +458,8 @@ enum Exchange {
     },
     /// The connection closed (or was reset) before any byte of a response: on a reused
     /// keep-alive connection, the request may be sent again (RFC 9112 §9.3.1), as HTTP
-    /// clients and nginx's upstream keepalive do.
-    ClosedBeforeResponse,
+    /// clients and nginx's upstream keepalive do. How it closed, for the report.
+    ClosedBeforeResponse(String),
     Failed(String),
 }
 
@@ -477,7 +477,7 @@ fn exchange(c: &mut Conn, close: bool) -> Exchange {
     };
     if let Err(e) = c.write_all(req) {
         return if closed(&e) {
-            Exchange::ClosedBeforeResponse
+            Exchange::ClosedBeforeResponse(format!("write: {e}"))
         } else {
             Exchange::Failed(format!("write: {e}"))
         };
@@ -486,10 +486,14 @@ fn exchange(c: &mut Conn, close: bool) -> Exchange {
     let mut chunk = [0u8; 512];
     let head_end = loop {
         match c.read(&mut chunk) {
-            Ok(0) if buf.is_empty() => return Exchange::ClosedBeforeResponse,
+            Ok(0) if buf.is_empty() => {
+                return Exchange::ClosedBeforeResponse("read: end of stream".into())
+            }
             Ok(0) => return Exchange::Failed("closed inside the response head".into()),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if closed(&e) && buf.is_empty() => return Exchange::ClosedBeforeResponse,
+            Err(e) if closed(&e) && buf.is_empty() => {
+                return Exchange::ClosedBeforeResponse(format!("read: {e}"))
+            }
             Err(e) => return Exchange::Failed(format!("read: {e}")),
         }
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -520,8 +524,9 @@ fn exchange(c: &mut Conn, close: bool) -> Exchange {
 }
 
 /// What the clients counted.
-#[derive(Default)]
 struct Counts {
+    /// When the load started (failures say when they happened).
+    started: Instant,
     ok: AtomicU64,
     /// Requests sent again after a reused connection closed before any response byte.
     resent: AtomicU64,
@@ -562,12 +567,13 @@ fn client(target: Target, keep_alive: bool, stop: Arc<AtomicBool>, counts: Arc<C
                     conn = Some(c);
                 }
             }
-            Exchange::ClosedBeforeResponse if reused => {
+            Exchange::ClosedBeforeResponse(_) if reused => {
                 counts.resent.fetch_add(1, Ordering::Relaxed);
             }
-            Exchange::ClosedBeforeResponse => {
-                counts.fail("a new connection closed before any response".into())
-            }
+            Exchange::ClosedBeforeResponse(how) => counts.fail(format!(
+                "a new connection closed before any response ({how}, {} ms into the load)",
+                counts.started.elapsed().as_millis()
+            )),
             Exchange::Failed(why) => counts.fail(why),
         }
     }
@@ -584,7 +590,13 @@ struct Load {
 impl Load {
     fn start(target: &Target, keep_alive: usize, fresh: usize) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
-        let counts = Arc::new(Counts::default());
+        let counts = Arc::new(Counts {
+            started: Instant::now(),
+            ok: AtomicU64::new(0),
+            resent: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            errors: Mutex::new(Vec::new()),
+        });
         let threads = (0..keep_alive + fresh)
             .map(|i| {
                 let (t, s, c) = (target.clone(), stop.clone(), counts.clone());
@@ -717,6 +729,10 @@ fn restart(backend: Backend, unix: bool, under_load: bool) {
         Load::start(&target, 0, 0)
     };
     let before = load.ok();
+    eprintln!(
+        "SIGUSR2 {} ms into the load",
+        load.counts.started.elapsed().as_millis()
+    );
     s.signal(libc::SIGUSR2);
     let mut new = Adopted {
         pid: new_copy_pid(&s),
@@ -726,6 +742,10 @@ fn restart(backend: Backend, unix: bool, under_load: bool) {
     let m = n.expect(&format!("MAINPID={}", new.pid), STARTUP_TIMEOUT);
     assert!(!m.contains("STOPPING=1"), "{m}");
     wait_old_exit(&mut s);
+    eprintln!(
+        "the old copy exited {} ms into the load",
+        load.counts.started.elapsed().as_millis()
+    );
     assert!(
         s.exit_status().is_some_and(|st| st.success()),
         "old copy: {:?}\n{}",
