@@ -768,7 +768,12 @@ fn restart(backend: Backend, unix: bool, under_load: bool) {
         at_exit - before,
         ok - at_exit
     );
-    assert_eq!(failed, 0, "failed requests: {errors:?}");
+    assert_eq!(
+        failed,
+        0,
+        "failed requests: {errors:?}\nold copy:\n{}",
+        s.stderr()
+    );
     assert!(
         s.stderr().contains("is ready; this one stops accepting"),
         "{}",
