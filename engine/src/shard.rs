@@ -139,8 +139,11 @@ pub(crate) struct ShardCore {
     /// Fired when shutdown starts: stop accepting, finish in-flight requests, tell
     /// upgraded connections.
     pub shutdown: LocalSignal,
-    /// Fired when the last connection closes after shutdown started.
+    /// Fired when the last connection closes after the accept loops ended (see
+    /// [`ShardCore::accepting_ended`]).
     pub drained: LocalSignal,
+    /// The accept loops have ended (shutdown): no connection can start any more.
+    accepting_done: Cell<bool>,
     /// Open connections of this worker, upgraded streams that outlived their
     /// connection task included.
     active: Cell<usize>,
@@ -167,6 +170,7 @@ impl ShardCore {
             pool: RefCell::new(BufPool::new(BUF_SIZE, MAX_IDLE_BUFS)),
             shutdown: LocalSignal::default(),
             drained: LocalSignal::default(),
+            accepting_done: Cell::new(false),
             active: Cell::new(0),
             parked_ticker: Cell::new(None),
             upgraded: RefCell::new(Vec::new()),
@@ -206,12 +210,24 @@ impl ShardCore {
         .await
     }
 
-    /// A connection (or an upgraded stream) ended; the last one after shutdown started
-    /// fires `drained`.
+    /// A connection (or an upgraded stream) ended; the last one after the accept loops
+    /// ended fires `drained`.
     pub fn leave(&self) {
         let left = self.active.get().saturating_sub(1);
         self.active.set(left);
-        if left == 0 && self.shutdown.is_fired() {
+        if left == 0 && self.accepting_done.get() {
+            self.drained.fire();
+        }
+    }
+
+    /// The accept loops have ended: from now on the last connection to end fires
+    /// `drained`. Not before: an accept loop still running at shutdown may start a
+    /// connection after every earlier one ended, and a `drained` already fired then
+    /// ended the worker under it (its clients saw the connection reset, request
+    /// unread: the epoll flake of the SIGUSR2 restart tests).
+    pub fn accepting_ended(&self) {
+        self.accepting_done.set(true);
+        if self.active.get() == 0 {
             self.drained.fire();
         }
     }

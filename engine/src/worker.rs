@@ -127,6 +127,7 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
     for loop_done in accepting {
         loop_done.await;
     }
+    shard.accepting_ended();
     if shard.active() > 0 {
         let drained = monoio::time::timeout(spec.shutdown_timeout, shard.drained.wait()).await;
         if drained.is_err() {

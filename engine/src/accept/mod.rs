@@ -11,7 +11,10 @@
 //! connections starve the established ones.
 //!
 //! Stopping loses no connection: at shutdown the pending accept is made to complete
-//! (see [`leave_group`]) and what it returns is served.
+//! (see [`leave_group`]) and what it returns is served; no accept starts after that
+//! (connections still queued stay for whoever listens next: a restart's new copy). The
+//! worker counts its connections down only once its accept loops ended
+//! ([`ShardCore::accepting_ended`](crate::shard::ShardCore::accepting_ended)).
 
 use std::future::Future;
 use std::io;
@@ -205,6 +208,12 @@ pub(crate) async fn accept_loop<H: Handler, A: Acceptor>(
 ) {
     let canceller = Canceller::new();
     loop {
+        // Shutdown stops accepting, also while connections are queued (on epoll an
+        // accept completes at once then, and would otherwise win every race with the
+        // shutdown below): after a restart's hand-over the new copy takes them.
+        if shard.shutdown.is_fired() {
+            return;
+        }
         let accept = acceptor.accept(canceller.handle());
         let mut accept = std::pin::pin!(accept);
         let shutdown = shard.shutdown.wait();
@@ -254,6 +263,9 @@ async fn take_queued<H: Handler, A: Acceptor>(
     tls: &Option<Arc<rustls::ServerConfig>>,
 ) -> bool {
     for _ in 1..ACCEPT_BATCH {
+        if shard.shutdown.is_fired() {
+            return false;
+        }
         match acceptor.accept_queued() {
             Ok(Some(conn)) => start_conn(shard, conn, tls.clone()),
             Ok(None) => return false,

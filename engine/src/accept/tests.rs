@@ -153,3 +153,56 @@ fn a_busy_established_connection_does_not_starve_a_new_one() {
         }
     });
 }
+
+#[test]
+fn after_shutdown_no_accept_starts() {
+    run(async {
+        let (handler, _) = logging();
+        let bench = Bench::new(handler, |_| {});
+        let script = Script::default();
+        script.0.borrow_mut().limit = usize::MAX;
+        bench.accept_from(script.clone());
+        crate::testing::settle().await;
+        // Shutdown, and a burst queued at the same moment: the pending accept's
+        // connection is served, the rest stay queued (a restart's new copy takes them).
+        bench.shutdown();
+        for _ in 0..300 {
+            script.push(pipe(1024).1);
+        }
+        crate::testing::settle().await;
+        assert_eq!(script.accepted(), 1);
+    });
+}
+
+#[test]
+fn drained_waits_for_the_accept_loops_to_end() {
+    run(async {
+        let (handler, _) = logging();
+        let bench = Bench::new(handler, |_| {});
+        let shard = bench.shard();
+        // Every connection ended after shutdown began, but an accept loop still runs:
+        // it may yet start one, so the worker is not drained.
+        shard.enter();
+        shard.shutdown.fire();
+        shard.leave();
+        assert!(!shard.drained.is_fired());
+        // A connection it started then, still open when the loops end.
+        shard.enter();
+        shard.accepting_ended();
+        assert!(!shard.drained.is_fired());
+        shard.leave();
+        assert!(shard.drained.is_fired());
+    });
+}
+
+#[test]
+fn drained_fires_when_the_accept_loops_end_with_no_connection_open() {
+    run(async {
+        let (handler, _) = logging();
+        let bench = Bench::new(handler, |_| {});
+        let shard = bench.shard();
+        shard.shutdown.fire();
+        shard.accepting_ended();
+        assert!(shard.drained.is_fired());
+    });
+}
