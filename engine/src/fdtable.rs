@@ -21,10 +21,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Slots reserved at start: 65,536 descriptors cost the kernel about 540 KB (a pointer
 /// and two bits each), once.
-pub(crate) const INITIAL_SLOTS: usize = 1 << 16;
+const INITIAL_SLOTS: usize = 1 << 16;
 
 /// What has been reserved, and whether a growth is under way.
-pub(crate) struct FdTable {
+struct FdTable {
     /// Slots asked for so far (a power of two; the kernel's table has at least these).
     reserved: AtomicUsize,
     /// A helper thread is growing the table.
@@ -117,17 +117,9 @@ fn grow_to(slots: usize) -> usize {
     }
 }
 
-/// The soft open-files limit.
+/// The soft open-files limit (0 where unknown: nothing is reserved then).
 fn open_files_limit() -> usize {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `lim` is a live, writable `rlimit`, the struct getrlimit(2) fills.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return 0;
-    }
-    usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX)
+    crate::sys::soft_nofile_limit().map_or(0, |soft| usize::try_from(soft).unwrap_or(usize::MAX))
 }
 
 /// Linux only: the table's size is read from `/proc/self/status`.

@@ -272,15 +272,21 @@ pub(crate) fn adopt_listen_fds(count: usize) -> io::Result<Vec<OwnedFd>> {
 
 /// The soft open-files limit (a bound on descriptor numbers), for the fallback above.
 fn open_files_limit() -> RawFd {
+    match soft_nofile_limit() {
+        Ok(soft) => RawFd::try_from(soft.min(1 << 20)).unwrap_or(1 << 20),
+        Err(_) => 1 << 16,
+    }
+}
+
+/// This process's soft `RLIMIT_NOFILE`: descriptors are numbered below it.
+pub(crate) fn soft_nofile_limit() -> io::Result<libc::rlim_t> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: `lim` is a live, writable `rlimit`, the struct getrlimit(2) fills.
-    match check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }) {
-        Ok(_) => RawFd::try_from(lim.rlim_cur.min(1 << 20)).unwrap_or(1 << 20),
-        Err(_) => 1 << 16,
-    }
+    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
+    Ok(lim.rlim_cur)
 }
 
 /// A duplicate of `fd` numbered `min` or above, close-on-exec (`F_DUPFD_CLOEXEC`).

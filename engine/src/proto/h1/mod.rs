@@ -124,7 +124,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             turn: 0,
             fresh: true,
             resumed: None,
-            drained: false,
+            relaxed_wait: false,
         }
     }
 
@@ -171,7 +171,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                 return Exit::Parked(Parked {
                     stream: Some(io.stream),
                     served: conn.served,
-                    drained: conn.drained,
+                    relaxed_wait: conn.relaxed_wait,
                     ready: None,
                 });
             }
@@ -257,9 +257,9 @@ pub(crate) struct Conn<H: Handler, T: Transport> {
     fresh: bool,
     /// The result of the readiness wait this connection was parked in, until used.
     resumed: Option<std::io::Result<()>>,
-    /// A probe found the socket drained just before parking: the parked wait may be
+    /// A probe found the socket empty just before parking: the parked wait may be
     /// relaxed (see [`Transport::probe_read`]).
-    drained: bool,
+    relaxed_wait: bool,
 }
 
 impl<H: Handler, T: Transport> Conn<H, T> {
@@ -355,18 +355,13 @@ impl<H: Handler, T: Transport> Conn<H, T> {
                     match io.stream.probe_read(std::mem::take(&mut io.rbuf)) {
                         Probe::Read((res, buf)) => {
                             io.rbuf = buf;
-                            bump(&self.shard.counters.reads, 1);
-                            match res {
-                                Ok(0) => return Ok(None),
-                                Ok(n) => {
-                                    bump(&self.shard.counters.bytes_in, n as u64);
-                                    self.shard.registry.set_phase(self.id, Phase::Head);
-                                    continue;
-                                }
-                                Err(_) => return Err(HeadError::Io),
+                            let buffered = !io.rbuf.is_empty();
+                            if !self.took(res, true, buffered)? {
+                                return Ok(None);
                             }
+                            continue;
                         }
-                        Probe::WouldBlock => self.drained = true,
+                        Probe::WouldBlock => self.relaxed_wait = true,
                         Probe::Unsupported(buf) => io.rbuf = buf,
                     }
                 }
@@ -412,22 +407,41 @@ impl<H: Handler, T: Transport> Conn<H, T> {
             let buf = std::mem::take(&mut io.rbuf);
             let (res, buf) = io.stream.read(buf).await;
             io.rbuf = buf;
-            let counters = &self.shard.counters;
-            bump(&counters.reads, 1);
-            bump(&counters.bytes_in, *res.as_ref().unwrap_or(&0) as u64);
-            if let Some(kick) = self.shard.registry.kicked(self.id) {
-                return Err(HeadError::Kicked(kick));
+            let buffered = !io.rbuf.is_empty();
+            if !self.took(res, idle, buffered)? {
+                return Ok(None);
             }
-            match res {
-                Ok(0) if io.rbuf.is_empty() => return Ok(None),
-                Ok(0) => {
-                    tracing::debug!("client closed the connection mid-head");
-                    return Err(HeadError::Io);
+        }
+    }
+
+    /// Account for a read of the head (`idle`: between requests; `buffered`: bytes are
+    /// in the read buffer). `Ok(false)`: the client closed between requests.
+    #[inline]
+    fn took(
+        &self,
+        res: std::io::Result<usize>,
+        idle: bool,
+        buffered: bool,
+    ) -> Result<bool, HeadError> {
+        let counters = &self.shard.counters;
+        bump(&counters.reads, 1);
+        bump(&counters.bytes_in, *res.as_ref().unwrap_or(&0) as u64);
+        if let Some(kick) = self.shard.registry.kicked(self.id) {
+            return Err(HeadError::Kicked(kick));
+        }
+        match res {
+            Ok(0) if !buffered => Ok(false),
+            Ok(0) => {
+                tracing::debug!("client closed the connection mid-head");
+                Err(HeadError::Io)
+            }
+            Ok(_) => {
+                if idle {
+                    self.shard.registry.set_phase(self.id, Phase::Head);
                 }
-                Ok(_) if idle => self.shard.registry.set_phase(self.id, Phase::Head),
-                Ok(_) => {}
-                Err(_) => return Err(HeadError::Io),
+                Ok(true)
             }
+            Err(_) => Err(HeadError::Io),
         }
     }
 

@@ -24,9 +24,9 @@ pub(crate) struct Parked<T> {
     pub(super) stream: Option<T>,
     /// Requests answered so far (none: a new connection, before its first request).
     pub(super) served: u32,
-    /// The socket was found drained as it parked: the wait may be relaxed (no `poll(2)`
+    /// The socket was found empty as it parked: the wait may be relaxed (no `poll(2)`
     /// on epoll; see [`Transport::probe_read`]).
-    pub(super) drained: bool,
+    pub(super) relaxed_wait: bool,
     /// The wait's result, once it ended.
     pub(super) ready: Option<io::Result<()>>,
 }
@@ -38,7 +38,7 @@ impl<T: Transport> Parked<T> {
         Parked {
             stream: Some(stream),
             served: 0,
-            drained: false,
+            relaxed_wait: false,
             ready: None,
         }
     }
@@ -52,6 +52,6 @@ impl<T: Transport> Parked<T> {
         };
         shard.registry.set_phase(id, Phase::Idle);
         bump(&shard.counters.waits, 1);
-        self.ready = Some(stream.readable(self.drained).await);
+        self.ready = Some(stream.readable(self.relaxed_wait).await);
     }
 }
