@@ -1,6 +1,8 @@
 //! Byte classes shared by the parsers: token characters (RFC 9110 §5.6.2) as a lookup
-//! table, and word-at-a-time (SWAR) scanners that find the first byte of a class eight
-//! bytes per step without `unsafe` or per-byte branches.
+//! table, and scanners that find the first byte of a class many bytes per step: sixteen
+//! with SSE2 on x86_64 (the one `unsafe` in this crate: the vector load and the
+//! intrinsics, in the `sse2` module), eight with word-at-a-time arithmetic (SWAR)
+//! elsewhere and for short input.
 
 /// `tchar` (RFC 9110 §5.6.2): the characters of a method, a header name, a transfer
 /// coding or a chunk-extension name.
@@ -36,6 +38,33 @@ static TCHAR: [bool; 256] = {
 #[inline(always)]
 pub(crate) fn is_tchar(b: u8) -> bool {
     TCHAR[b as usize]
+}
+
+/// The length of the run of `tchar`s that starts `s`.
+///
+/// On x86_64 the first sixteen bytes are classified at once for letters, digits and
+/// `-`, which is all most names hold; the table decides from the first other byte on.
+#[inline(always)]
+pub(crate) fn token_len(s: &[u8]) -> usize {
+    let mut n = 0;
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if let Some(Ok(block)) = s.get(..16).map(<&[u8; 16]>::try_from) {
+        // The upper half of the inverted mask is all ones: at most 16.
+        n = (!sse2::Block::load(block).alnum_dash()).trailing_zeros() as usize;
+        if !s.get(n).is_some_and(|&b| is_tchar(b)) {
+            return n;
+        }
+    }
+    while let Some(&[a, b, c, d]) = s.get(n..n + 4) {
+        if !(is_tchar(a) & is_tchar(b) & is_tchar(c) & is_tchar(d)) {
+            break;
+        }
+        n += 4;
+    }
+    while s.get(n).is_some_and(|&b| is_tchar(b)) {
+        n += 1;
+    }
+    n
 }
 
 /// Whether `b` may appear in a field value: HTAB, SP, VCHAR or obs-text (anything but
@@ -74,11 +103,35 @@ fn equal(x: u64, b: u8) -> u64 {
     y.wrapping_sub(LO) & !y & HI
 }
 
-/// Index of the first byte of `buf[i..]` whose 8-byte word flags a hit, scanning with
-/// `mask` eight bytes at a time, then finishing with `slow` byte by byte. Returns
-/// `buf.len()` when nothing matches.
+/// Index of the first byte of `buf[i..]` that `hit` flags, or `buf.len()`.
+///
+/// On x86_64 `sse` classifies sixteen bytes per step with SSE2 (part of the x86_64
+/// baseline, so always there), the last step re-reading an overlapping block rather
+/// than finishing byte by byte; elsewhere (and for a buffer shorter than a block)
+/// `mask` classifies eight bytes per step (SWAR) and `slow` finishes byte by byte.
 #[inline(always)]
-fn scan(buf: &[u8], mut i: usize, mask: impl Fn(u64) -> u64, slow: impl Fn(u8) -> bool) -> usize {
+fn scan(
+    buf: &[u8],
+    i: usize,
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))] sse: impl Fn(sse2::Block) -> u32,
+    mask: impl Fn(u64) -> u64,
+    slow: impl Fn(u8) -> bool,
+) -> usize {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if buf.len() >= 16 {
+        return sse2::scan(buf, i, sse);
+    }
+    scan_words(buf, i, mask, slow)
+}
+
+/// [`scan`] eight bytes at a time (SWAR), then byte by byte.
+#[inline(always)]
+fn scan_words(
+    buf: &[u8],
+    mut i: usize,
+    mask: impl Fn(u64) -> u64,
+    slow: impl Fn(u8) -> bool,
+) -> usize {
     // Two words per step: independent, so they overlap in the pipeline.
     while let Some(block) = buf.get(i..i + 16) {
         let Ok(block) = <[u8; 16]>::try_from(block) else {
@@ -116,6 +169,104 @@ fn scan(buf: &[u8], mut i: usize, mask: impl Fn(u64) -> u64, slow: impl Fn(u8) -
     buf.len()
 }
 
+/// Byte classes sixteen at a time with SSE2. SSE2 is part of the x86_64 baseline; the
+/// `cfg` makes that a compile-time fact, so the intrinsics' one requirement (the CPU
+/// has the feature) holds wherever this module is built.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[allow(unsafe_code)]
+mod sse2 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8,
+        _mm_or_si128, _mm_set1_epi8, _mm_sub_epi8,
+    };
+
+    /// Sixteen bytes in a vector register.
+    #[derive(Clone, Copy)]
+    pub(super) struct Block(__m128i);
+
+    impl Block {
+        #[inline(always)]
+        pub(super) fn load(bytes: &[u8; 16]) -> Block {
+            // SAFETY: `bytes` is 16 readable bytes and `loadu` has no alignment
+            // requirement; SSE2 is enabled (see the module).
+            Block(unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) })
+        }
+
+        /// Bit k set where byte k equals `b`.
+        #[inline(always)]
+        pub(super) fn eq(self, b: u8) -> u32 {
+            // SAFETY: register-only SSE2 operations (SSE2 is enabled: see the module).
+            unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(self.0, _mm_set1_epi8(b as i8))) as u32 }
+        }
+
+        /// Bit k set where byte k is below `n` (unsigned; `n >= 1`).
+        #[inline(always)]
+        pub(super) fn below(self, n: u8) -> u32 {
+            let x = self.0;
+            // SAFETY: register-only SSE2 operations (SSE2 is enabled: see the module).
+            unsafe {
+                let floor = _mm_min_epu8(x, _mm_set1_epi8(n.wrapping_sub(1) as i8));
+                _mm_movemask_epi8(_mm_cmpeq_epi8(floor, x)) as u32
+            }
+        }
+
+        /// Bit k set where byte k is an ASCII letter or digit or `-`: the bytes of
+        /// almost every method and header name.
+        #[inline(always)]
+        pub(super) fn alnum_dash(self) -> u32 {
+            let x = self.0;
+            // SAFETY: register-only SSE2 operations (SSE2 is enabled: see the module).
+            unsafe {
+                // Setting 0x20 maps exactly the letters onto a..z; then a range check
+                // each for letters and digits as "offset from the start <= width".
+                let letter =
+                    _mm_sub_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8(0x61));
+                let letter = _mm_cmpeq_epi8(_mm_min_epu8(letter, _mm_set1_epi8(25)), letter);
+                let digit = _mm_sub_epi8(x, _mm_set1_epi8(0x30));
+                let digit = _mm_cmpeq_epi8(_mm_min_epu8(digit, _mm_set1_epi8(9)), digit);
+                let dash = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x2d));
+                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, digit), dash)) as u32
+            }
+        }
+
+        /// Bit k set where byte k is below `n` (`n <= 0x80`) or is `0x80` or above.
+        #[inline(always)]
+        pub(super) fn below_or_high(self, n: u8) -> u32 {
+            // SAFETY: register-only SSE2 operations (SSE2 is enabled: see the module).
+            unsafe { _mm_movemask_epi8(_mm_cmplt_epi8(self.0, _mm_set1_epi8(n as i8))) as u32 }
+        }
+    }
+
+    /// The first byte of `buf[i..]` that `hit` flags, or `buf.len()`; `buf.len() >= 16`.
+    #[inline(always)]
+    pub(super) fn scan(buf: &[u8], mut i: usize, hit: impl Fn(Block) -> u32) -> usize {
+        while let Some(block) = buf.get(i..i + 16) {
+            let Ok(block) = <&[u8; 16]>::try_from(block) else {
+                break;
+            };
+            let m = hit(Block::load(block));
+            if m != 0 {
+                return i + m.trailing_zeros() as usize;
+            }
+            i += 16;
+        }
+        if i >= buf.len() {
+            return buf.len();
+        }
+        // The last, partial block: read the final sixteen bytes and ignore the ones
+        // before `i`, which were already scanned.
+        let last = buf.len() - 16;
+        let Some(Ok(block)) = buf.get(last..).map(<&[u8; 16]>::try_from) else {
+            return buf.len();
+        };
+        let m = hit(Block::load(block)) >> (i - last);
+        if m != 0 {
+            return i + m.trailing_zeros() as usize;
+        }
+        buf.len()
+    }
+}
+
 /// Index of the first control character (`< 0x20`, HTAB included) or DEL in `buf[i..]`,
 /// or `buf.len()`. Header values end at the first such byte (CR or LF normally).
 #[inline]
@@ -123,9 +274,23 @@ pub(crate) fn find_ctl(buf: &[u8], i: usize) -> usize {
     scan(
         buf,
         i,
-        |w| below(w, 0x20) | equal(w, 0x7f),
-        |b| b < 0x20 || b == 0x7f,
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        |b| b.below(0x20) | b.eq(0x7f),
+        ctl_word,
+        ctl_byte,
     )
+}
+
+/// SWAR mask of [`find_ctl`]'s bytes.
+#[inline(always)]
+fn ctl_word(w: u64) -> u64 {
+    below(w, 0x20) | equal(w, 0x7f)
+}
+
+/// Whether `b` is one of [`find_ctl`]'s bytes.
+#[inline(always)]
+fn ctl_byte(b: u8) -> bool {
+    b < 0x20 || b == 0x7f
 }
 
 /// Index of the first byte in `buf[i..]` that is not a VCHAR, or is `%` or `?` (or
@@ -135,9 +300,23 @@ pub(crate) fn find_target_event(buf: &[u8], i: usize) -> usize {
     scan(
         buf,
         i,
-        |w| below(w, 0x21) | equal(w, 0x7f) | (w & HI) | equal(w, b'%') | equal(w, b'?'),
-        |b| !(0x21..0x7f).contains(&b) || b == b'%' || b == b'?',
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        |b| b.below_or_high(0x21) | b.eq(0x7f) | b.eq(b'%') | b.eq(b'?'),
+        target_word,
+        target_byte,
     )
+}
+
+/// SWAR mask of [`find_target_event`]'s bytes.
+#[inline(always)]
+fn target_word(w: u64) -> u64 {
+    below(w, 0x21) | equal(w, 0x7f) | (w & HI) | equal(w, b'%') | equal(w, b'?')
+}
+
+/// Whether `b` is one of [`find_target_event`]'s bytes.
+#[inline(always)]
+fn target_byte(b: u8) -> bool {
+    !(0x21..0x7f).contains(&b) || b == b'%' || b == b'?'
 }
 
 /// ASCII case-insensitive equality of `s` with `lower`, a literal made only of
@@ -211,27 +390,56 @@ mod tests {
     fn scanners_match_naive() {
         type Scanner = fn(&[u8], usize) -> usize;
         type Hit = fn(u8) -> bool;
-        let scanners: [(Scanner, Hit); 2] = [
+        // The SWAR scanners, which x86_64 uses only for buffers under 16 bytes.
+        let ctl_words: Scanner = |buf, i| scan_words(buf, i, ctl_word, ctl_byte);
+        let target_words: Scanner = |buf, i| scan_words(buf, i, target_word, target_byte);
+        let scanners: [(Scanner, Hit); 4] = [
             (find_ctl, |b| b < 0x20 || b == 0x7f),
+            (ctl_words, |b| b < 0x20 || b == 0x7f),
             (find_target_event, |b| {
+                !(0x21..0x7f).contains(&b) || b == b'%' || b == b'?'
+            }),
+            (target_words, |b| {
                 !(0x21..0x7f).contains(&b) || b == b'%' || b == b'?'
             }),
         ];
         for (scanner, hit) in scanners {
-            for len in 0..70 {
-                for pos in 0..=len {
-                    for bad in 0..=255u8 {
-                        let mut v = vec![b'a'; len];
-                        if pos < len {
-                            v[pos] = bad;
-                        }
-                        for from in [0, 3] {
-                            let naive = (from..len).find(|&i| hit(v[i])).unwrap_or(len);
-                            assert_eq!(scanner(&v, from.min(len)), naive.max(from.min(len)));
-                        }
+            each_placement(70, b"a", |v| {
+                let len = v.len();
+                for from in [0, 3] {
+                    let naive = (from..len).find(|&i| hit(v[i])).unwrap_or(len);
+                    assert_eq!(scanner(v, from.min(len)), naive.max(from.min(len)));
+                }
+            });
+        }
+    }
+
+    /// Calls `check` with every run of `filler` (repeated) shorter than `max_len`, with
+    /// every byte value at every position in it.
+    fn each_placement(max_len: usize, filler: &[u8], mut check: impl FnMut(&[u8])) {
+        for len in 0..max_len {
+            for pos in 0..=len {
+                for bad in 0..=255u8 {
+                    let mut v: Vec<u8> = filler.iter().cycle().take(len).copied().collect();
+                    if pos < len {
+                        v[pos] = bad;
                     }
+                    check(&v);
                 }
             }
+        }
+    }
+
+    /// The token scanner against its byte-at-a-time definition: every byte value at
+    /// every position, in runs shorter and longer than the vector step.
+    #[test]
+    fn token_len_matches_naive() {
+        // Plain letters, and a name of mixed tchars.
+        for filler in [&b"a"[..], b"Ab-9_.~!Zz"] {
+            each_placement(40, filler, |v| {
+                let naive = v.iter().position(|&b| !is_tchar(b)).unwrap_or(v.len());
+                assert_eq!(token_len(v), naive, "{v:?}");
+            });
         }
     }
 

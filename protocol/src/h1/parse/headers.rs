@@ -5,7 +5,7 @@
 
 use super::{span, Limits, RequestHead};
 use crate::h1::error::BadRequest;
-use crate::h1::tokens::{elements, eq_lower, find_ctl, is_tchar};
+use crate::h1::tokens::{elements, eq_lower, find_ctl, token_len};
 use crate::h1::{HeaderSpan, ParseError, Span};
 
 /// What the header section says about framing, Host and the connection.
@@ -45,81 +45,64 @@ pub(super) fn parse_headers(
     fields: &mut Fields,
 ) -> Result<usize, ParseError> {
     loop {
-        match buf.get(i) {
-            Some(b'\n') => {
-                i += 1;
-                break;
-            }
-            Some(b'\r') if buf.get(i + 1) == Some(&b'\n') => {
-                i += 2;
-                break;
-            }
-            Some(b'\r') | None => return Err(BadRequest::InvalidLineEnding.into()),
-            Some(b' ' | b'\t') => return Err(BadRequest::ObsFold.into()),
-            Some(_) => {}
+        // Each line is parsed in a slice of its own, so offsets stay small and local.
+        let line = buf.get(i..).unwrap_or_default();
+        match line {
+            [b'\r', b'\n', ..] => return Ok(i + 2),
+            [b'\n', ..] => return Ok(i + 1),
+            [] | [b'\r', ..] => return Err(BadRequest::InvalidLineEnding.into()),
+            [b' ' | b'\t', ..] => return Err(BadRequest::ObsFold.into()),
+            _ => {}
         }
 
         // field-name ":"
-        let n0 = i;
-        while let Some(&[a, b, c, d]) = buf.get(i..i + 4) {
-            if !(is_tchar(a) & is_tchar(b) & is_tchar(c) & is_tchar(d)) {
-                break;
-            }
-            i += 4;
-        }
-        while let Some(&b) = buf.get(i) {
-            if !is_tchar(b) {
-                break;
-            }
-            i += 1;
-        }
-        match buf.get(i) {
-            Some(b':') if i > n0 => {}
-            Some(b'\r') if buf.get(i + 1) != Some(&b'\n') => {
+        let n1 = token_len(line);
+        match line.get(n1) {
+            Some(b':') if n1 > 0 => {}
+            Some(b'\r') if line.get(n1 + 1) != Some(&b'\n') => {
                 return Err(BadRequest::InvalidLineEnding.into())
             }
             _ => return Err(BadRequest::InvalidHeaderName.into()),
         }
-        let n1 = i;
-        i += 1;
 
         // OWS field-value OWS line-ending
-        while let Some(b' ' | b'\t') = buf.get(i) {
-            i += 1;
+        let mut v0 = n1 + 1;
+        while let Some(b' ' | b'\t') = line.get(v0) {
+            v0 += 1;
         }
-        let v0 = i;
-        let mut v1 = loop {
-            i = find_ctl(buf, i);
-            match buf.get(i) {
-                Some(b'\t') => i += 1,
-                Some(b'\n') => {
-                    i += 1;
-                    break i - 1;
-                }
-                Some(b'\r') if buf.get(i + 1) == Some(&b'\n') => {
-                    i += 2;
-                    break i - 2;
-                }
-                Some(b'\r') => return Err(BadRequest::InvalidLineEnding.into()),
-                _ => return Err(BadRequest::InvalidHeaderValue.into()),
-            }
-        };
-        while v1 > v0 && matches!(buf.get(v1 - 1), Some(b' ' | b'\t')) {
+        let (mut v1, next) = value_end(line, v0)?;
+        while v1 > v0 && matches!(line.get(v1 - 1), Some(b' ' | b'\t')) {
             v1 -= 1;
         }
 
         if head.headers.len() >= limits.max_header_count {
             return Err(ParseError::TooManyHeaders);
         }
-        let value = span(v0, v1);
+        let value = span(i + v0, i + v1);
         head.headers.push(HeaderSpan {
-            name: span(n0, n1),
+            name: span(i, i + n1),
             value,
         });
-        let name = buf.get(n0..n1).unwrap_or_default();
-        fields.record(name, buf.get(v0..v1).unwrap_or_default(), value)?;
+        let name = line.get(..n1).unwrap_or_default();
+        fields.record(name, line.get(v0..v1).unwrap_or_default(), value)?;
+        i += next;
     }
-    Ok(i)
+}
+
+/// Where the field value that starts at `v0` in `line` ends (before its line ending)
+/// and where the next line starts. HTAB is the one control character a value may hold.
+#[inline(always)]
+fn value_end(line: &[u8], mut v: usize) -> Result<(usize, usize), ParseError> {
+    loop {
+        v = find_ctl(line, v);
+        match line.get(v..) {
+            Some([b'\r', b'\n', ..]) => return Ok((v, v + 2)),
+            Some([b'\n', ..]) => return Ok((v, v + 1)),
+            Some([b'\t', ..]) => v += 1,
+            Some([b'\r', ..]) => return Err(BadRequest::InvalidLineEnding.into()),
+            _ => return Err(BadRequest::InvalidHeaderValue.into()),
+        }
+    }
 }
 
 impl Fields {

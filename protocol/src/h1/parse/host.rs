@@ -43,9 +43,11 @@ fn split(v: &[u8]) -> Option<bool> {
 fn reg_name_len(h: &[u8]) -> Option<usize> {
     let mut i = 0;
     loop {
-        while h.get(i).is_some_and(|&b| REG_NAME[b as usize]) {
-            i += 1;
-        }
+        let rest = h.get(i..).unwrap_or_default();
+        i += rest
+            .iter()
+            .position(|&b| !REG_NAME[b as usize])
+            .unwrap_or(rest.len());
         let Some(&b) = h.get(i) else {
             break;
         };

@@ -3,7 +3,7 @@
 
 use super::{host, span, RequestHead, TargetForm};
 use crate::h1::error::BadRequest;
-use crate::h1::tokens::{find_target_event, is_tchar};
+use crate::h1::tokens::{find_target_event, token_len};
 use crate::h1::{ParseError, Span, Version};
 use memchr::{memchr, memchr2};
 
@@ -19,10 +19,7 @@ pub(super) fn parse_request_line(
     authority: &mut Option<Span>,
 ) -> Result<usize, ParseError> {
     // method SP
-    let mut i = start;
-    while buf.get(i).is_some_and(|&b| is_tchar(b)) {
-        i += 1;
-    }
+    let i = start + token_len(buf.get(start..).unwrap_or_default());
     match buf.get(i) {
         Some(b' ') if i > start => {}
         Some(b'\t') => return Err(BadRequest::InvalidRequestLine.into()),
