@@ -92,6 +92,11 @@ impl Response {
     pub(crate) fn into_parts(self) -> (StatusCode, HeaderList, Body) {
         (self.status, self.headers, self.body)
     }
+
+    /// The status, the headers and the body, for writing the response from where it is.
+    pub(crate) fn parts_mut(&mut self) -> (StatusCode, &HeaderList, &mut Body) {
+        (self.status, &self.headers, &mut self.body)
+    }
 }
 
 impl<B: Into<Body>> From<http::Response<B>> for Response {

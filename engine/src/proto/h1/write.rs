@@ -22,10 +22,11 @@ use crate::transport::Transport;
 impl<H: Handler, T: Transport> Conn<H, T> {
     pub(super) async fn write_response(
         &mut self,
-        response: crate::Response,
+        response: &mut crate::Response,
         meta: ReqMeta,
     ) -> Result<(), End> {
-        let (status, headers, body) = response.into_parts();
+        let (status, headers, body) = response.parts_mut();
+        let body = std::mem::take(body);
         let streaming = body.is_streamed();
         if (self.exchange().continue_pending() && !streaming) || self.exchange().closed() {
             // The announced body was never asked for (and a finished handler will not
@@ -53,7 +54,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         self.exchange().set_writing(Writing::Head(start));
         let head = Head {
             status,
-            headers: &headers,
+            headers,
             body_len: body.len(),
             req: meta,
             keep_alive: self.persist == Persist::KeepAlive,
