@@ -67,6 +67,35 @@ pub(crate) fn token_len(s: &[u8]) -> usize {
     n
 }
 
+/// Whether the first `len` bytes of `window` are a host of the common shape, letters,
+/// digits, `.` and `-` with an optional `:port` of one or more digits: a shape every
+/// byte of which the full Host syntax accepts. `false` says only "not of that shape"
+/// (an IPv6 literal, percent-encoding, other sub-delims or an invalid host): the full
+/// check decides those.
+#[inline(always)]
+pub(crate) fn is_plain_host(window: &[u8; 16], len: usize) -> bool {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if (1..=16).contains(&len) {
+        let block = sse2::Block::load(window);
+        let all = u32::MAX >> (32 - len);
+        let colon = block.eq(b':') & all;
+        // The name runs to the first colon (or the end), the port from after it.
+        let name_len = if colon == 0 {
+            len
+        } else {
+            colon.trailing_zeros() as usize
+        };
+        let name = all >> (len - name_len);
+        let port = all & !(name | (name + 1));
+        let plain = block.alnum_dash() | block.eq(b'.');
+        return name_len > 0
+            && plain & name == name
+            && (colon == 0 || (port != 0 && block.digit() & port == port));
+    }
+    let _ = (window, len);
+    false
+}
+
 /// Whether `b` may appear in a field value: HTAB, SP, VCHAR or obs-text (anything but
 /// the other control characters and DEL).
 #[inline(always)]
@@ -222,10 +251,19 @@ mod sse2 {
                 let letter =
                     _mm_sub_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8(0x61));
                 let letter = _mm_cmpeq_epi8(_mm_min_epu8(letter, _mm_set1_epi8(25)), letter);
-                let digit = _mm_sub_epi8(x, _mm_set1_epi8(0x30));
-                let digit = _mm_cmpeq_epi8(_mm_min_epu8(digit, _mm_set1_epi8(9)), digit);
                 let dash = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x2d));
-                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, digit), dash)) as u32
+                _mm_movemask_epi8(_mm_or_si128(letter, dash)) as u32 | self.digit()
+            }
+        }
+
+        /// Bit k set where byte k is an ASCII digit.
+        #[inline(always)]
+        pub(super) fn digit(self) -> u32 {
+            // SAFETY: register-only SSE2 operations (SSE2 is enabled: see the module).
+            unsafe {
+                let digit = _mm_sub_epi8(self.0, _mm_set1_epi8(0x30));
+                _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(digit, _mm_set1_epi8(9)), digit))
+                    as u32
             }
         }
 

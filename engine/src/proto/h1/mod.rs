@@ -576,7 +576,7 @@ impl<H: Handler, T: Transport> Conn<H, T> {
         if let Err(end) = self.write_response(response, meta).await {
             return Some(end);
         }
-        drop(handled);
+        // `handled` is dropped in place at the end (`drop(handled)` would move it first).
         self.after_response().await
     }
 

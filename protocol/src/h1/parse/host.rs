@@ -3,7 +3,7 @@
 //! Host header, the authority of an absolute-form target and authority-form targets.
 //! The port, when a colon is present, must be one or more digits.
 
-use crate::h1::tokens::hex_val;
+use crate::h1::tokens::{hex_val, is_plain_host};
 use memchr::memchr;
 use std::net::Ipv6Addr;
 
@@ -11,6 +11,17 @@ use std::net::Ipv6Addr;
 #[inline]
 pub(super) fn is_valid_host(v: &[u8]) -> bool {
     split(v).is_some()
+}
+
+/// [`is_valid_host`] of `value`, which starts at `start` in `buf`: the common shape is
+/// recognised sixteen bytes at once when `buf` holds that many from `start`.
+#[inline]
+pub(super) fn is_valid_host_in(buf: &[u8], start: usize, value: &[u8]) -> bool {
+    let window = buf.get(start..start.saturating_add(16));
+    let plain = window
+        .and_then(|w| <&[u8; 16]>::try_from(w).ok())
+        .is_some_and(|w| is_plain_host(w, value.len()));
+    plain || is_valid_host(value)
 }
 
 /// `uri-host ":" port` (authority-form, RFC 9112 §3.2.3).
@@ -94,4 +105,56 @@ static REG_NAME: [bool; 256] = {
 /// The inside of `[...]`: an IPv6 address (IPvFuture is not accepted).
 fn is_ipv6_literal(inner: &[u8]) -> bool {
     inner.len() <= 45 && std::str::from_utf8(inner).is_ok_and(|s| s.parse::<Ipv6Addr>().is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sixteen-byte check never accepts what the full syntax rejects, and accepts
+    /// every host of its shape: all strings of up to four bytes over an alphabet of the
+    /// interesting bytes, then each of them padded out to the block's edge.
+    #[test]
+    fn plain_hosts_agree_with_the_full_syntax() {
+        let alphabet = b"a9.-:[]%_ \r";
+        let mut strings: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..4 {
+            let longer: Vec<Vec<u8>> = strings
+                .iter()
+                .filter(|s| s.len() == strings.last().map_or(0, Vec::len))
+                .flat_map(|s| alphabet.iter().map(move |&b| [s.as_slice(), &[b]].concat()))
+                .collect();
+            strings.extend(longer);
+        }
+        let plain_shape = |v: &[u8]| {
+            let (name, port) = match v.iter().position(|&b| b == b':') {
+                Some(c) => (&v[..c], Some(&v[c + 1..])),
+                None => (v, None),
+            };
+            !name.is_empty()
+                && name
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                && port.is_none_or(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
+        };
+        for s in &strings {
+            for pad in [0, 16usize.saturating_sub(s.len() + 4)] {
+                let v: Vec<u8> = std::iter::repeat_n(b'h', pad)
+                    .chain(s.iter().copied())
+                    .collect();
+                if v.len() > 16 {
+                    continue;
+                }
+                let mut window = [b'\r'; 16];
+                window[..v.len()].copy_from_slice(&v);
+                let plain = is_plain_host(&window, v.len());
+                if plain {
+                    assert!(is_valid_host(&v), "{:?}", String::from_utf8_lossy(&v));
+                }
+                if cfg!(target_arch = "x86_64") {
+                    assert_eq!(plain, plain_shape(&v), "{:?}", String::from_utf8_lossy(&v));
+                }
+            }
+        }
+    }
 }

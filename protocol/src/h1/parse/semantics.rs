@@ -44,7 +44,7 @@ pub(super) fn apply(
                     TargetForm::Authority => return Err(BadRequest::InvalidHost.into()),
                     TargetForm::Origin | TargetForm::Asterisk => {}
                 }
-            } else if !host::is_valid_host(value) {
+            } else if !host::is_valid_host_in(buf, host_span.start as usize, value) {
                 return Err(BadRequest::InvalidHost.into());
             } else if let Some(authority) = authority {
                 if !bytes(buf, authority).eq_ignore_ascii_case(value) {
