@@ -1,7 +1,7 @@
 //! Request-target processing: the path the handler sees, percent-decoded with dot
 //! segments removed, never above `/` (RFC 3986 §5.2.4).
 
-use super::tokens::hex_val;
+use super::tokens::{hex_val, is_plain_path};
 
 /// Why a path could not be normalised (answered with 400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +48,28 @@ pub fn normalize_path(raw_path: &[u8]) -> Result<String, PathError> {
         out.push(b'/');
     }
     String::from_utf8(out).map_err(|_| PathError::Invalid)
+}
+
+/// Whether the path `buf[start..start + len]` (validated by the request parser: no
+/// control characters) is already normal: rooted, with no `%` to decode and no dot
+/// segment to remove (no `/.`). Such a path is what the handler sees as it is; any
+/// other goes through [`normalize_path`]. Short paths are checked sixteen bytes at once
+/// when `buf` holds that many from `start`.
+#[inline]
+pub fn is_plain_path_in(buf: &[u8], start: usize, len: usize) -> bool {
+    let window = buf
+        .get(start..start.saturating_add(16))
+        .and_then(|w| <&[u8; 16]>::try_from(w).ok());
+    if let Some(plain) = window.and_then(|w| is_plain_path(w, len)) {
+        return plain;
+    }
+    let raw = buf
+        .get(start..start.saturating_add(len))
+        .unwrap_or_default();
+    raw.len() == len
+        && raw.first() == Some(&b'/')
+        && !raw.contains(&b'%')
+        && !raw.windows(2).any(|w| w == b"/.")
 }
 
 /// Rooted, with nothing to decode, no dot segment to remove (no `/.`) and no control
@@ -102,6 +124,47 @@ fn is_ctl(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sixteen-byte check against its definition: every path of up to five bytes
+    /// over the bytes that matter, at the start of a window and padded out to its edge.
+    #[test]
+    fn plain_paths_agree_with_the_definition() {
+        let alphabet = b"/.%a?";
+        let mut paths: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut last = paths.clone();
+        for _ in 0..5 {
+            last = last
+                .iter()
+                .flat_map(|p| alphabet.iter().map(move |&b| [p.as_slice(), &[b]].concat()))
+                .collect();
+            paths.extend(last.iter().cloned());
+        }
+        let definition = |raw: &[u8]| {
+            raw.first() == Some(&b'/')
+                && !raw.contains(&b'%')
+                && !raw.windows(2).any(|w| w == b"/.")
+        };
+        for path in &paths {
+            for pad in [0, 3, 10] {
+                let raw: Vec<u8> = path
+                    .iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(b'x', pad))
+                    .collect();
+                // The window's byte after the path is a '.' (or none), to catch a
+                // look past the end.
+                for tail in [&b"."[..], b" HTTP/1.1\r\n\r\n.......", b""] {
+                    let buf = [&b"GET "[..], &raw, tail].concat();
+                    assert_eq!(
+                        is_plain_path_in(&buf, 4, raw.len()),
+                        definition(&raw),
+                        "{:?}",
+                        String::from_utf8_lossy(&buf)
+                    );
+                }
+            }
+        }
+    }
 
     fn norm(p: &str) -> Result<String, PathError> {
         normalize_path(p.as_bytes())

@@ -96,6 +96,23 @@ pub(crate) fn is_plain_host(window: &[u8; 16], len: usize) -> bool {
     false
 }
 
+/// Whether the path in the first `len` bytes of `window` is rooted, with no `%` and no
+/// `/.` in it, decided sixteen bytes at once; `None` where that cannot be done (`len`
+/// of 0 or over 15, or no SSE2), and the caller looks byte by byte.
+#[inline(always)]
+pub(crate) fn is_plain_path(window: &[u8; 16], len: usize) -> Option<bool> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if (1..=15).contains(&len) {
+        let block = sse2::Block::load(window);
+        let all = (1u32 << len) - 1;
+        // A `/` at k followed by a `.` at k + 1, both in the path.
+        let slash_dot = block.eq(b'/') & (block.eq(b'.') >> 1) & (all >> 1);
+        return Some(window[0] == b'/' && block.eq(b'%') & all == 0 && slash_dot == 0);
+    }
+    let _ = (window, len);
+    None
+}
+
 /// Whether `b` may appear in a field value: HTAB, SP, VCHAR or obs-text (anything but
 /// the other control characters and DEL).
 #[inline(always)]

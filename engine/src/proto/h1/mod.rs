@@ -28,7 +28,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use http::{Method, StatusCode};
 use peregrine_protocol::h1::parse::{RequestHead, RequestParser, TargetForm};
-use peregrine_protocol::h1::target::normalize_path;
+use peregrine_protocol::h1::target::{is_plain_path_in, normalize_path};
 use peregrine_protocol::h1::{BodyFraming, ParseError, Status, Version};
 
 use crate::handler::Handler;
@@ -793,12 +793,8 @@ fn path_of(h: &RequestHead, head: &[u8]) -> Result<PathRepr, ()> {
     if raw.is_empty() {
         return Ok(PathRepr::Owned("/".to_string()));
     }
-    // Only a '%' or a dot segment ("/." ...) can change the path. Paths are short: a
-    // plain loop beats a SIMD search's set-up here.
-    let needs_work = raw[0] != b'/'
-        || raw.iter().any(|&b| b == b'%' || b == b'.')
-            && (raw.contains(&b'%') || raw.windows(2).any(|w| w == b"/."));
-    if !needs_work {
+    // Only a '%' or a dot segment ("/." ...) can change the path.
+    if is_plain_path_in(head, h.path.start as usize, raw.len()) {
         return Ok(PathRepr::Raw(h.path));
     }
     normalize_path(raw).map(PathRepr::Owned).map_err(|_| ())
