@@ -40,21 +40,15 @@ pub(crate) fn is_tchar(b: u8) -> bool {
     TCHAR[b as usize]
 }
 
-/// The length of the run of `tchar`s that starts `s`.
+/// The length of the run of `tchar`s that starts `s`, four bytes per step while they
+/// last.
 ///
-/// On x86_64 the first sixteen bytes are classified at once for letters, digits and
-/// `-`, which is all most names hold; the table decides from the first other byte on.
+/// (Classifying sixteen bytes at once for letters, digits and `-` first took fewer
+/// instructions but more time: measured 5 to 10 % slower on whole heads, the vector
+/// result arriving later than the table's answer for names this short.)
 #[inline(always)]
 pub(crate) fn token_len(s: &[u8]) -> usize {
     let mut n = 0;
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    if let Some(Ok(block)) = s.get(..16).map(<&[u8; 16]>::try_from) {
-        // The upper half of the inverted mask is all ones: at most 16.
-        n = (!sse2::Block::load(block).alnum_dash()).trailing_zeros() as usize;
-        if !s.get(n).is_some_and(|&b| is_tchar(b)) {
-            return n;
-        }
-    }
     while let Some(&[a, b, c, d]) = s.get(n..n + 4) {
         if !(is_tchar(a) & is_tchar(b) & is_tchar(c) & is_tchar(d)) {
             break;

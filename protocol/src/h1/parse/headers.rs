@@ -45,64 +45,70 @@ pub(super) fn parse_headers(
     fields: &mut Fields,
 ) -> Result<usize, ParseError> {
     loop {
-        // Each line is parsed in a slice of its own, so offsets stay small and local.
-        let line = buf.get(i..).unwrap_or_default();
-        match line {
-            [b'\r', b'\n', ..] => return Ok(i + 2),
-            [b'\n', ..] => return Ok(i + 1),
-            [] | [b'\r', ..] => return Err(BadRequest::InvalidLineEnding.into()),
-            [b' ' | b'\t', ..] => return Err(BadRequest::ObsFold.into()),
-            _ => {}
+        match buf.get(i) {
+            Some(b'\n') => {
+                i += 1;
+                break;
+            }
+            Some(b'\r') if buf.get(i + 1) == Some(&b'\n') => {
+                i += 2;
+                break;
+            }
+            Some(b'\r') | None => return Err(BadRequest::InvalidLineEnding.into()),
+            Some(b' ' | b'\t') => return Err(BadRequest::ObsFold.into()),
+            Some(_) => {}
         }
 
         // field-name ":"
-        let n1 = token_len(line);
-        match line.get(n1) {
-            Some(b':') if n1 > 0 => {}
-            Some(b'\r') if line.get(n1 + 1) != Some(&b'\n') => {
+        let n0 = i;
+        i += token_len(buf.get(i..).unwrap_or_default());
+        match buf.get(i) {
+            Some(b':') if i > n0 => {}
+            Some(b'\r') if buf.get(i + 1) != Some(&b'\n') => {
                 return Err(BadRequest::InvalidLineEnding.into())
             }
             _ => return Err(BadRequest::InvalidHeaderName.into()),
         }
+        let n1 = i;
+        i += 1;
 
         // OWS field-value OWS line-ending
-        let mut v0 = n1 + 1;
-        while let Some(b' ' | b'\t') = line.get(v0) {
-            v0 += 1;
+        while let Some(b' ' | b'\t') = buf.get(i) {
+            i += 1;
         }
-        let (mut v1, next) = value_end(line, v0)?;
-        while v1 > v0 && matches!(line.get(v1 - 1), Some(b' ' | b'\t')) {
+        let v0 = i;
+        let mut v1 = loop {
+            i = find_ctl(buf, i);
+            match buf.get(i) {
+                Some(b'\t') => i += 1,
+                Some(b'\n') => {
+                    i += 1;
+                    break i - 1;
+                }
+                Some(b'\r') if buf.get(i + 1) == Some(&b'\n') => {
+                    i += 2;
+                    break i - 2;
+                }
+                Some(b'\r') => return Err(BadRequest::InvalidLineEnding.into()),
+                _ => return Err(BadRequest::InvalidHeaderValue.into()),
+            }
+        };
+        while v1 > v0 && matches!(buf.get(v1 - 1), Some(b' ' | b'\t')) {
             v1 -= 1;
         }
 
         if head.headers.len() >= limits.max_header_count {
             return Err(ParseError::TooManyHeaders);
         }
-        let value = span(i + v0, i + v1);
+        let value = span(v0, v1);
         head.headers.push(HeaderSpan {
-            name: span(i, i + n1),
+            name: span(n0, n1),
             value,
         });
-        let name = line.get(..n1).unwrap_or_default();
-        fields.record(name, line.get(v0..v1).unwrap_or_default(), value)?;
-        i += next;
+        let name = buf.get(n0..n1).unwrap_or_default();
+        fields.record(name, buf.get(v0..v1).unwrap_or_default(), value)?;
     }
-}
-
-/// Where the field value that starts at `v0` in `line` ends (before its line ending)
-/// and where the next line starts. HTAB is the one control character a value may hold.
-#[inline(always)]
-fn value_end(line: &[u8], mut v: usize) -> Result<(usize, usize), ParseError> {
-    loop {
-        v = find_ctl(line, v);
-        match line.get(v..) {
-            Some([b'\r', b'\n', ..]) => return Ok((v, v + 2)),
-            Some([b'\n', ..]) => return Ok((v, v + 1)),
-            Some([b'\t', ..]) => v += 1,
-            Some([b'\r', ..]) => return Err(BadRequest::InvalidLineEnding.into()),
-            _ => return Err(BadRequest::InvalidHeaderValue.into()),
-        }
-    }
+    Ok(i)
 }
 
 impl Fields {
