@@ -167,6 +167,11 @@ pub fn measure(opts: &Options) -> Result<Report, String> {
             valgrind.clone().into(),
             "--tool=callgrind".into(),
             "--collect-atstart=yes".into(),
+            // Every dump names its functions and files in full: compressed names refer
+            // to an earlier dump, and callgrind_annotate reading a later one alone then
+            // puts every instruction under `clone`.
+            "--compress-strings=no".into(),
+            "--compress-pos=no".into(),
             format!("--callgrind-out-file={}/cg.%p.out", dir.display()).into(),
         ];
         wrapper.extend(opts.valgrind_args.iter().map(OsString::from));

@@ -293,7 +293,7 @@ fn instructions_cmd(a: InstrArgs) -> Result<bool, String> {
     println!("\n{}", report.table());
     println!(
         "(callgrind Ir of the server process only; dumps in {}/callgrind-*/: \
-         callgrind_annotate FILE)",
+         callgrind_annotate --threshold=100 FILE)",
         out.display()
     );
     write_json(
