@@ -17,7 +17,7 @@
 //!   a push decoder of client frames and an encoder of server frames.
 //! - [`date`]: the IMF-fixdate formatter behind the cached `Date` header.
 #![deny(missing_docs)]
-// No `unsafe` but the SSE2 scanners in `h1::tokens` (allowed there alone).
+// No `unsafe` but the SSE2 byte classes in `h1::sse2` (allowed there alone).
 #![deny(unsafe_code)]
 
 pub mod date;

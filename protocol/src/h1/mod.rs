@@ -7,7 +7,12 @@ pub mod error;
 pub mod framing;
 pub mod parse;
 pub mod response;
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[allow(unsafe_code)]
+pub(crate) mod sse2;
 pub mod target;
+#[cfg(test)]
+pub(crate) mod testing;
 pub(crate) mod tokens;
 
 pub use error::ParseError;

@@ -1,7 +1,9 @@
 //! Request-target processing: the path the handler sees, percent-decoded with dot
 //! segments removed, never above `/` (RFC 3986 §5.2.4).
 
-use super::tokens::{hex_val, is_plain_path};
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+use super::sse2::Block;
+use super::tokens::hex_val;
 
 /// Why a path could not be normalised (answered with 400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,11 +59,12 @@ pub fn normalize_path(raw_path: &[u8]) -> Result<String, PathError> {
 /// when `buf` holds that many from `start`.
 #[inline]
 pub fn is_plain_path_in(buf: &[u8], start: usize, len: usize) -> bool {
-    let window = buf
-        .get(start..start.saturating_add(16))
-        .and_then(|w| <&[u8; 16]>::try_from(w).ok());
-    if let Some(plain) = window.and_then(|w| is_plain_path(w, len)) {
-        return plain;
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if let (1..=15, Some(block)) = (len, Block::at(buf, start)) {
+        let all = (1u32 << len) - 1;
+        // A `/` at k followed by a `.` at k + 1, both in the path.
+        let slash_dot = block.eq(b'/') & (block.eq(b'.') >> 1) & (all >> 1);
+        return block.eq(b'/') & 1 == 1 && block.eq(b'%') & all == 0 && slash_dot == 0;
     }
     let raw = buf
         .get(start..start.saturating_add(len))
@@ -124,21 +127,13 @@ fn is_ctl(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::h1::testing::strings_over;
 
     /// The sixteen-byte check against its definition: every path of up to five bytes
     /// over the bytes that matter, at the start of a window and padded out to its edge.
     #[test]
     fn plain_paths_agree_with_the_definition() {
-        let alphabet = b"/.%a?";
-        let mut paths: Vec<Vec<u8>> = vec![Vec::new()];
-        let mut last = paths.clone();
-        for _ in 0..5 {
-            last = last
-                .iter()
-                .flat_map(|p| alphabet.iter().map(move |&b| [p.as_slice(), &[b]].concat()))
-                .collect();
-            paths.extend(last.iter().cloned());
-        }
+        let paths = strings_over(b"/.%a?", 5);
         let definition = |raw: &[u8]| {
             raw.first() == Some(&b'/')
                 && !raw.contains(&b'%')

@@ -1,8 +1,10 @@
 //! Byte classes shared by the parsers: token characters (RFC 9110 §5.6.2) as a lookup
 //! table, and scanners that find the first byte of a class many bytes per step: sixteen
-//! with SSE2 on x86_64 (the one `unsafe` in this crate: the vector load and the
-//! intrinsics, in the `sse2` module), eight with word-at-a-time arithmetic (SWAR)
+//! with SSE2 on x86_64 ([`super::sse2`]), eight with word-at-a-time arithmetic (SWAR)
 //! elsewhere and for short input.
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+use super::sse2::{self, Block};
 
 /// `tchar` (RFC 9110 §5.6.2): the characters of a method, a header name, a transfer
 /// coding or a chunk-extension name.
@@ -61,52 +63,6 @@ pub(crate) fn token_len(s: &[u8]) -> usize {
     n
 }
 
-/// Whether the first `len` bytes of `window` are a host of the common shape, letters,
-/// digits, `.` and `-` with an optional `:port` of one or more digits: a shape every
-/// byte of which the full Host syntax accepts. `false` says only "not of that shape"
-/// (an IPv6 literal, percent-encoding, other sub-delims or an invalid host): the full
-/// check decides those.
-#[inline(always)]
-pub(crate) fn is_plain_host(window: &[u8; 16], len: usize) -> bool {
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    if (1..=16).contains(&len) {
-        let block = sse2::Block::load(window);
-        let all = u32::MAX >> (32 - len);
-        let colon = block.eq(b':') & all;
-        // The name runs to the first colon (or the end), the port from after it.
-        let name_len = if colon == 0 {
-            len
-        } else {
-            colon.trailing_zeros() as usize
-        };
-        let name = all >> (len - name_len);
-        let port = all & !(name | (name + 1));
-        let plain = block.alnum_dash() | block.eq(b'.');
-        return name_len > 0
-            && plain & name == name
-            && (colon == 0 || (port != 0 && block.digit() & port == port));
-    }
-    let _ = (window, len);
-    false
-}
-
-/// Whether the path in the first `len` bytes of `window` is rooted, with no `%` and no
-/// `/.` in it, decided sixteen bytes at once; `None` where that cannot be done (`len`
-/// of 0 or over 15, or no SSE2), and the caller looks byte by byte.
-#[inline(always)]
-pub(crate) fn is_plain_path(window: &[u8; 16], len: usize) -> Option<bool> {
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    if (1..=15).contains(&len) {
-        let block = sse2::Block::load(window);
-        let all = (1u32 << len) - 1;
-        // A `/` at k followed by a `.` at k + 1, both in the path.
-        let slash_dot = block.eq(b'/') & (block.eq(b'.') >> 1) & (all >> 1);
-        return Some(window[0] == b'/' && block.eq(b'%') & all == 0 && slash_dot == 0);
-    }
-    let _ = (window, len);
-    None
-}
-
 /// Whether `b` may appear in a field value: HTAB, SP, VCHAR or obs-text (anything but
 /// the other control characters and DEL).
 #[inline(always)]
@@ -153,7 +109,7 @@ fn equal(x: u64, b: u8) -> u64 {
 fn scan(
     buf: &[u8],
     i: usize,
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))] sse: impl Fn(sse2::Block) -> u32,
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))] sse: impl Fn(Block) -> u32,
     mask: impl Fn(u64) -> u64,
     slow: impl Fn(u8) -> bool,
 ) -> usize {
@@ -207,113 +163,6 @@ fn scan_words(
         i += 1;
     }
     buf.len()
-}
-
-/// Byte classes sixteen at a time with SSE2. SSE2 is part of the x86_64 baseline; the
-/// `cfg` makes that a compile-time fact, so the intrinsics' one requirement (the CPU
-/// has the feature) holds wherever this module is built.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[allow(unsafe_code)]
-mod sse2 {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8,
-        _mm_or_si128, _mm_set1_epi8, _mm_sub_epi8,
-    };
-
-    /// Sixteen bytes in a vector register.
-    #[derive(Clone, Copy)]
-    pub(super) struct Block(__m128i);
-
-    impl Block {
-        #[inline(always)]
-        pub(super) fn load(bytes: &[u8; 16]) -> Block {
-            // SAFETY: `bytes` is 16 readable bytes and `loadu` has no alignment
-            // requirement; SSE2 is enabled (see the module).
-            Block(unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) })
-        }
-
-        /// Bit k set where byte k equals `b`.
-        #[inline(always)]
-        pub(super) fn eq(self, b: u8) -> u32 {
-            // SAFETY: register-only SSE2 operations (SSE2 is enabled: see the module).
-            unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(self.0, _mm_set1_epi8(b as i8))) as u32 }
-        }
-
-        /// Bit k set where byte k is below `n` (unsigned; `n >= 1`).
-        #[inline(always)]
-        pub(super) fn below(self, n: u8) -> u32 {
-            let x = self.0;
-            // SAFETY: register-only SSE2 operations (SSE2 is enabled: see the module).
-            unsafe {
-                let floor = _mm_min_epu8(x, _mm_set1_epi8(n.wrapping_sub(1) as i8));
-                _mm_movemask_epi8(_mm_cmpeq_epi8(floor, x)) as u32
-            }
-        }
-
-        /// Bit k set where byte k is an ASCII letter or digit or `-`: the bytes of
-        /// almost every method and header name.
-        #[inline(always)]
-        pub(super) fn alnum_dash(self) -> u32 {
-            let x = self.0;
-            // SAFETY: register-only SSE2 operations (SSE2 is enabled: see the module).
-            unsafe {
-                // Setting 0x20 maps exactly the letters onto a..z; then a range check
-                // each for letters and digits as "offset from the start <= width".
-                let letter =
-                    _mm_sub_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8(0x61));
-                let letter = _mm_cmpeq_epi8(_mm_min_epu8(letter, _mm_set1_epi8(25)), letter);
-                let dash = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x2d));
-                _mm_movemask_epi8(_mm_or_si128(letter, dash)) as u32 | self.digit()
-            }
-        }
-
-        /// Bit k set where byte k is an ASCII digit.
-        #[inline(always)]
-        pub(super) fn digit(self) -> u32 {
-            // SAFETY: register-only SSE2 operations (SSE2 is enabled: see the module).
-            unsafe {
-                let digit = _mm_sub_epi8(self.0, _mm_set1_epi8(0x30));
-                _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(digit, _mm_set1_epi8(9)), digit))
-                    as u32
-            }
-        }
-
-        /// Bit k set where byte k is below `n` (`n <= 0x80`) or is `0x80` or above.
-        #[inline(always)]
-        pub(super) fn below_or_high(self, n: u8) -> u32 {
-            // SAFETY: register-only SSE2 operations (SSE2 is enabled: see the module).
-            unsafe { _mm_movemask_epi8(_mm_cmplt_epi8(self.0, _mm_set1_epi8(n as i8))) as u32 }
-        }
-    }
-
-    /// The first byte of `buf[i..]` that `hit` flags, or `buf.len()`; `buf.len() >= 16`.
-    #[inline(always)]
-    pub(super) fn scan(buf: &[u8], mut i: usize, hit: impl Fn(Block) -> u32) -> usize {
-        while let Some(block) = buf.get(i..i + 16) {
-            let Ok(block) = <&[u8; 16]>::try_from(block) else {
-                break;
-            };
-            let m = hit(Block::load(block));
-            if m != 0 {
-                return i + m.trailing_zeros() as usize;
-            }
-            i += 16;
-        }
-        if i >= buf.len() {
-            return buf.len();
-        }
-        // The last, partial block: read the final sixteen bytes and ignore the ones
-        // before `i`, which were already scanned.
-        let last = buf.len() - 16;
-        let Some(Ok(block)) = buf.get(last..).map(<&[u8; 16]>::try_from) else {
-            return buf.len();
-        };
-        let m = hit(Block::load(block)) >> (i - last);
-        if m != 0 {
-            return i + m.trailing_zeros() as usize;
-        }
-        buf.len()
-    }
 }
 
 /// Index of the first control character (`< 0x20`, HTAB included) or DEL in `buf[i..]`,

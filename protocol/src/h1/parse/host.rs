@@ -3,7 +3,9 @@
 //! Host header, the authority of an absolute-form target and authority-form targets.
 //! The port, when a colon is present, must be one or more digits.
 
-use crate::h1::tokens::{hex_val, is_plain_host};
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+use crate::h1::sse2::Block;
+use crate::h1::tokens::hex_val;
 use memchr::memchr;
 use std::net::Ipv6Addr;
 
@@ -17,11 +19,36 @@ pub(super) fn is_valid_host(v: &[u8]) -> bool {
 /// recognised sixteen bytes at once when `buf` holds that many from `start`.
 #[inline]
 pub(super) fn is_valid_host_in(buf: &[u8], start: usize, value: &[u8]) -> bool {
-    let window = buf.get(start..start.saturating_add(16));
-    let plain = window
-        .and_then(|w| <&[u8; 16]>::try_from(w).ok())
-        .is_some_and(|w| is_plain_host(w, value.len()));
-    plain || is_valid_host(value)
+    is_plain_host(buf, start, value.len()) || is_valid_host(value)
+}
+
+/// Whether the `len` bytes at `start` in `buf` are a host of the common shape, letters,
+/// digits, `.` and `-` with an optional `:port` of one or more digits, decided sixteen
+/// bytes at once: a shape every byte of which the full Host syntax accepts. `false`
+/// says only "not of that shape, or not decided here" (an IPv6 literal,
+/// percent-encoding, other sub-delims, an invalid host, too few bytes in `buf`, no
+/// SSE2): the full check decides those.
+#[inline(always)]
+fn is_plain_host(buf: &[u8], start: usize, len: usize) -> bool {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if let (1..=16, Some(block)) = (len, Block::at(buf, start)) {
+        let all = u32::MAX >> (32 - len);
+        let colon = block.eq(b':') & all;
+        // The name runs to the first colon (or the end), the port from after it.
+        let name_len = if colon == 0 {
+            len
+        } else {
+            colon.trailing_zeros() as usize
+        };
+        let name = all >> (len - name_len);
+        let port = all & !(name | (name + 1));
+        let plain = block.alnum_dash() | block.eq(b'.');
+        return name_len > 0
+            && plain & name == name
+            && (colon == 0 || (port != 0 && block.digit() & port == port));
+    }
+    let _ = (buf, start, len);
+    false
 }
 
 /// `uri-host ":" port` (authority-form, RFC 9112 §3.2.3).
@@ -110,22 +137,14 @@ fn is_ipv6_literal(inner: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::h1::testing::strings_over;
 
     /// The sixteen-byte check never accepts what the full syntax rejects, and accepts
     /// every host of its shape: all strings of up to four bytes over an alphabet of the
     /// interesting bytes, then each of them padded out to the block's edge.
     #[test]
     fn plain_hosts_agree_with_the_full_syntax() {
-        let alphabet = b"a9.-:[]%_ \r";
-        let mut strings: Vec<Vec<u8>> = vec![Vec::new()];
-        for _ in 0..4 {
-            let longer: Vec<Vec<u8>> = strings
-                .iter()
-                .filter(|s| s.len() == strings.last().map_or(0, Vec::len))
-                .flat_map(|s| alphabet.iter().map(move |&b| [s.as_slice(), &[b]].concat()))
-                .collect();
-            strings.extend(longer);
-        }
+        let strings = strings_over(b"a9.-:[]%_ \r", 4);
         let plain_shape = |v: &[u8]| {
             let (name, port) = match v.iter().position(|&b| b == b':') {
                 Some(c) => (&v[..c], Some(&v[c + 1..])),
@@ -147,7 +166,7 @@ mod tests {
                 }
                 let mut window = [b'\r'; 16];
                 window[..v.len()].copy_from_slice(&v);
-                let plain = is_plain_host(&window, v.len());
+                let plain = is_plain_host(&window, 0, v.len());
                 if plain {
                     assert!(is_valid_host(&v), "{:?}", String::from_utf8_lossy(&v));
                 }
