@@ -17,8 +17,9 @@ use peregrine_bench::latency::{self, chart, report, Config, Entry};
 #[command(name = "latency", version)]
 struct Args {
     /// Servers, comma separated: peregrine (both backends), peregrine-io-uring,
-    /// peregrine-epoll, hyper, nginx.
-    #[arg(long, default_value = "peregrine,hyper,nginx")]
+    /// peregrine-epoll, hyper, nginx, nginx-control (nginx again, held to the bar
+    /// outside the verdict: the bar's failure rate for a copy of a reference).
+    #[arg(long, default_value = "peregrine,hyper,nginx,nginx-control")]
     servers: String,
     /// Repeats of the whole matrix (maxima included).
     #[arg(long, default_value_t = 3)]

@@ -67,16 +67,16 @@ pub fn ratio(value: f64, best: Option<f64>) -> Option<f64> {
     best.filter(|b| *b > 0.0).map(|b| value / b)
 }
 
-/// Every Peregrine sample of the run against the best of the references (hyper, nginx)
-/// measured in the same cell.
+/// Every sample held to the bar (Peregrine's, the control's) against the best of the
+/// references (hyper, nginx) measured in the same cell.
 pub fn comparisons(run: &Run) -> Vec<Comparison> {
     let mut out = Vec::new();
-    for s in run.samples.iter().filter(|s| s.entry.is_peregrine()) {
+    for s in run.samples.iter().filter(|s| s.entry.held_to_bar()) {
         let references: Vec<&Sample> = run
             .samples
             .iter()
             .filter(|r| {
-                !r.entry.is_peregrine()
+                r.entry.is_reference()
                     && r.repeat == s.repeat
                     && r.connections == s.connections
                     && r.level == s.level
@@ -132,14 +132,42 @@ pub fn comparisons(run: &Run) -> Vec<Comparison> {
     out
 }
 
-/// The verdict: every comparison passes, and there is at least one per Peregrine entry
-/// and repeat.
+/// The verdict: every comparison of a Peregrine entry passes, and there is one per
+/// Peregrine entry, repeat and cell (the control's are not part of it).
 pub fn verdict(run: &Run, comparisons: &[Comparison]) -> bool {
     let expected = run.entries.iter().filter(|e| e.is_peregrine()).count()
         * run.repeats as usize
         * run.connections.len()
         * run.levels.len();
-    expected > 0 && comparisons.len() == expected && comparisons.iter().all(|c| c.pass)
+    let ours: Vec<&Comparison> = comparisons
+        .iter()
+        .filter(|c| c.entry.is_peregrine())
+        .collect();
+    expected > 0 && ours.len() == expected && ours.iter().all(|c| c.pass)
+}
+
+/// How the control (nginx against hyper and nginx) fared under the same bar, as a
+/// sentence; `None` when it did not run. A bar that a copy of its own reference fails
+/// measures the machine's noise as much as the server.
+pub fn control_summary(comparisons: &[Comparison]) -> Option<String> {
+    let control: Vec<&Comparison> = comparisons
+        .iter()
+        .filter(|c| c.entry == Entry::NginxControl)
+        .collect();
+    if control.is_empty() {
+        return None;
+    }
+    let failed = control.iter().filter(|c| !c.pass).count();
+    let ours = comparisons.iter().filter(|c| c.entry.is_peregrine());
+    let (ours_failed, ours_total) =
+        ours.fold((0, 0), |(f, t), c| (f + usize::from(!c.pass), t + 1));
+    Some(format!(
+        "**Control:** nginx run a second time and held to the same bar (against hyper and \
+         the first nginx) fails {failed} of {} cells; Peregrine fails {ours_failed} of \
+         {ours_total}. Failures at the control's rate are this machine's run-to-run noise, \
+         not a difference between servers.",
+        control.len()
+    ))
 }
 
 fn ratio_cell(r: Option<f64>) -> String {
@@ -245,7 +273,7 @@ pub fn maxima_table(run: &Run) -> String {
 /// The comparisons as a table, one row per (repeat, connections, rate, backend).
 pub fn summary_table(run: &Run, comparisons: &[Comparison]) -> String {
     let mut s = String::from(
-        "| repeat | connections | rate | peregrine | p99 ratio | max ratio | verdict | notes |\n\
+        "| repeat | connections | rate | held to the bar | p99 ratio | max ratio | verdict | notes |\n\
          |---:|---:|---|---|---:|---:|---|---|\n",
     );
     for c in comparisons {
@@ -262,7 +290,10 @@ pub fn summary_table(run: &Run, comparisons: &[Comparison]) -> String {
             c.repeat,
             c.connections,
             rate,
-            c.entry.name().trim_start_matches("peregrine-"),
+            match c.entry {
+                Entry::NginxControl => "nginx (control)",
+                e => e.name().trim_start_matches("peregrine-"),
+            },
             ratio_cell(c.p99_ratio),
             ratio_cell(c.max_ratio),
             if c.pass { "pass" } else { "FAIL" },
@@ -330,13 +361,17 @@ pub fn markdown(run: &Run, charts: &[((u32, f64), String)]) -> String {
          than {BAR}× the best of hyper and nginx, in every cell of every repeat.\n",
         if pass { "pass" } else { "not met" }
     );
+    if let Some(control) = control_summary(&comparisons) {
+        let _ = writeln!(s, "{control}\n");
+    }
     s.push_str("## Maxima and offered rates\n\n");
     s.push_str(&maxima_table(run));
-    s.push_str("\n## Peregrine against the best of hyper and nginx\n\n");
+    s.push_str("\n## Peregrine (and the control) against the best of hyper and nginx\n\n");
     s.push_str(&summary_table(run, &comparisons));
     s.push_str(
-        "\nA ratio is Peregrine's figure over the lowest of hyper's and nginx's in the same \
-         cell; above the bar in **bold**.\n",
+        "\nA ratio is the figure of the server held to the bar over the lowest of hyper's \
+         and nginx's (the first nginx: the control is not a reference) in the same cell; \
+         above the bar in **bold**.\n",
     );
     for &connections in &run.connections {
         for &level in &run.levels {
@@ -524,6 +559,51 @@ pub(crate) mod tests {
         let c = comparisons(&alone);
         assert!(c.iter().all(|c| !c.pass && c.p99_ratio.is_none()));
         assert!(c[0].notes.contains(&"no reference measured".to_string()));
+    }
+
+    /// The control is compared as Peregrine is, against the references only (never
+    /// against itself), and stays out of the verdict.
+    #[test]
+    fn the_control_is_judged_but_not_in_the_verdict() {
+        let mut run = sample_run();
+        run.samples[0].load = Some(load(49_990.0, 1000.0, 4800.0, 0));
+        run.samples[1].load = Some(load(49_990.0, 1200.0, 4000.0, 0));
+        assert!(control_summary(&comparisons(&run)).is_none());
+        // The control: nginx again, with a p99 1.5× hyper's.
+        let mut control = run.samples[3].clone();
+        control.entry = Entry::NginxControl;
+        control.load = Some(load(49_990.0, 1500.0, 4000.0, 0));
+        run.samples.push(control);
+        let c = comparisons(&run);
+        assert_eq!(c.len(), 3);
+        let control = c.iter().find(|c| c.entry == Entry::NginxControl).unwrap();
+        assert_eq!(control.p99_ratio, Some(1.5));
+        assert!(!control.pass);
+        // A control faster than every reference is not its own best reference.
+        let mut fast = run.clone();
+        fast.samples[4].load = Some(load(49_990.0, 10.0, 20.0, 0));
+        let c2 = comparisons(&fast);
+        let fc = c2.iter().find(|c| c.entry == Entry::NginxControl).unwrap();
+        assert_eq!(fc.p99_ratio, Some(0.01));
+        assert!(
+            verdict(&run, &c),
+            "the control's failure is not Peregrine's"
+        );
+        let line = control_summary(&c).unwrap();
+        assert!(
+            line.contains("fails 1 of 1 cells; Peregrine fails 0 of 2"),
+            "{line}"
+        );
+        let sm = summary_table(&run, &c);
+        assert!(
+            sm.contains("| nginx (control) | **1.50** | 1.00 | FAIL |"),
+            "{sm}"
+        );
+        let md = markdown(&run, &[]);
+        assert!(
+            md.contains("**Verdict: pass**") && md.contains("**Control:**"),
+            "{md}"
+        );
     }
 
     #[test]
