@@ -74,6 +74,14 @@ pub(crate) struct Counters {
     pub run_queue_tasks: Cell<u64>,
     pub run_queue_delay_us: Cell<u64>,
     pub accept_queue: Cell<u64>,
+    /// The io_uring completion queue as the ticker last saw it (zero on epoll): whether
+    /// it is watched at all (0 or 1), completions not yet reaped, whether it was overflowing (0 or 1), how many samples
+    /// found it overflowing, and the completions the kernel dropped.
+    pub ring_watched: Cell<u64>,
+    pub ring_waiting: Cell<u64>,
+    pub ring_overflowing: Cell<u64>,
+    pub ring_overflow_samples: Cell<u64>,
+    pub ring_dropped: Cell<u64>,
 }
 
 #[inline]
@@ -123,6 +131,11 @@ impl Counters {
             run_queue_tasks: self.run_queue_tasks.get(),
             run_queue_delay_us: self.run_queue_delay_us.get(),
             accept_queue: self.accept_queue.get(),
+            ring_watched: self.ring_watched.get(),
+            ring_waiting: self.ring_waiting.get(),
+            ring_overflowing: self.ring_overflowing.get(),
+            ring_overflow_samples: self.ring_overflow_samples.get(),
+            ring_dropped: self.ring_dropped.get(),
             active,
             pool_idle: pool.0,
             pool_hits: pool.1,
@@ -151,6 +164,11 @@ pub struct Snapshot {
     run_queue_tasks: u64,
     run_queue_delay_us: u64,
     accept_queue: u64,
+    ring_watched: u64,
+    ring_waiting: u64,
+    ring_overflowing: u64,
+    ring_overflow_samples: u64,
+    ring_dropped: u64,
     /// Connections open now.
     pub active: u64,
     /// Buffers idle in the pool now.
@@ -243,7 +261,7 @@ impl Board {
             self.backend,
             snaps.len()
         );
-        let simple: [Family; 20] = [
+        let simple: [Family; 25] = [
             (
                 "connections_accepted_total",
                 "counter",
@@ -335,6 +353,36 @@ impl Board {
                 |s| s.accept_queue,
             ),
             (
+                "io_uring_watched",
+                "gauge",
+                "1 when the worker reads its io_uring completion queue (the io_uring gauges are live); 0 on epoll.",
+                |s| s.ring_watched,
+            ),
+            (
+                "io_uring_completions_waiting",
+                "gauge",
+                "Completions in the worker's io_uring completion queue not yet reaped, when last sampled (once a second; 0 on epoll).",
+                |s| s.ring_waiting,
+            ),
+            (
+                "io_uring_overflowing",
+                "gauge",
+                "1 when the last sample found the io_uring completion queue full, with more completions held in the kernel's overflow list until the worker next reaps.",
+                |s| s.ring_overflowing,
+            ),
+            (
+                "io_uring_overflow_samples_total",
+                "counter",
+                "Once-a-second samples that found the io_uring completion queue overflowing.",
+                |s| s.ring_overflow_samples,
+            ),
+            (
+                "io_uring_completions_dropped_total",
+                "counter",
+                "Completions the kernel dropped because the completion queue and its overflow list had no room (the kernel's own count).",
+                |s| s.ring_dropped,
+            ),
+            (
                 "accept_batches_full_total",
                 "counter",
                 "Accept-loop turns that took a whole batch of queued connections (bursts).",
@@ -414,9 +462,14 @@ mod tests {
         bump(&c.requests, 3);
         c.closed(CloseReason::KeepAliveTimeout);
         c.error(431);
+        c.ring_overflowing.set(1);
+        bump(&c.ring_overflow_samples, 2);
         let board = Board::new(2, "epoll");
         board.publish(1, c.snapshot(5, (2, 10, 1)));
         let text = board.render();
+        assert!(text.contains("peregrine_io_uring_overflowing{worker=\"1\"} 1"));
+        assert!(text.contains("peregrine_io_uring_overflow_samples_total{worker=\"1\"} 2"));
+        assert!(text.contains("# TYPE peregrine_io_uring_completions_dropped_total counter"));
         assert!(text.contains("peregrine_requests_total{worker=\"1\"} 3"));
         assert!(text.contains("peregrine_requests_total{worker=\"0\"} 0"));
         assert!(text.contains(

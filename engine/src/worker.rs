@@ -147,8 +147,8 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
 }
 
 /// Once a second: re-render the Date value, let the buffer pool shrink, enforce
-/// timeouts and data rates, sample the run queue and the accept queues of the worker's
-/// TCP listeners (`tcp`), and publish the counters. Parked while the worker has no
+/// timeouts and data rates, sample the run queue, the accept queues of the worker's
+/// TCP listeners (`tcp`) and the io_uring completion queue, and publish the counters. Parked while the worker has no
 /// connection (unless the systemd watchdog wants its beats).
 async fn tick(core: Rc<ShardCore>, tcp: Vec<std::os::fd::RawFd>) {
     loop {
@@ -164,6 +164,17 @@ async fn tick(core: Rc<ShardCore>, tcp: Vec<std::os::fd::RawFd>) {
             .iter()
             .filter_map(|fd| crate::sys::accept_queue_len(*fd));
         counters.accept_queue.set(queued.map(u64::from).sum());
+        if let Some(ring) = peregrine_runtime::ring_state() {
+            counters.ring_watched.set(1);
+            counters
+                .ring_waiting
+                .set(u64::from(ring.completions_waiting));
+            counters.ring_overflowing.set(u64::from(ring.overflowing));
+            bump(&counters.ring_overflow_samples, u64::from(ring.overflowing));
+            counters
+                .ring_dropped
+                .set(u64::from(ring.completions_dropped));
+        }
         core.publish();
         if core.active() == 0 && !core.http.always_tick {
             // No connection: nothing to time or rate, no buffer worth keeping, nothing

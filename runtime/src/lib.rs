@@ -7,6 +7,9 @@
 //!   the best ring flags the kernel accepts ([`uring_runtime`]) or on epoll
 //!   ([`legacy_runtime`]).
 //! - Pinning: [`pin_current`] pins the calling thread to a core, reporting failure.
+//! - The ring: [`ring_state`] reads the completion queue of the thread's io_uring
+//!   runtime from the kernel's shared memory (waiting completions, overflow), for the
+//!   metrics.
 //!
 //! The platforms differ only here, each difference in one module with a twin: io_uring
 //! (`uring.rs` on Linux, `uring_none.rs` elsewhere, where the legacy driver is kqueue)
@@ -30,6 +33,8 @@
 #![deny(missing_docs)]
 
 mod backend;
+#[cfg(target_os = "linux")]
+mod ring_watch;
 mod runtime;
 mod thread;
 #[cfg(target_os = "linux")]
@@ -39,11 +44,15 @@ mod uring;
 mod uring;
 
 pub use backend::{probe_io_uring, resolve, Backend, BackendChoice, RING_ENTRIES};
+#[cfg(target_os = "linux")]
+pub use ring_watch::ring_state;
 pub use runtime::{
-    legacy_runtime, uring_runtime, uring_runtime_with, LegacyRuntime, RingFlags, Runtime,
-    UringRuntime,
+    legacy_runtime, uring_runtime, uring_runtime_with, LegacyRuntime, RingFlags, RingState,
+    Runtime, UringRuntime,
 };
 pub use thread::{
     cores, pin_current, pinning_unsupported, CoreId, PinError, RuntimeThread, StartError,
     ThreadBuilder,
 };
+#[cfg(not(target_os = "linux"))]
+pub use uring::ring_state;

@@ -62,6 +62,20 @@ pub fn uring_runtime(entries: u32) -> io::Result<(UringRuntime, RingFlags)> {
     uring_runtime_with(RingFlags::Plain, entries).map(|rt| (rt, RingFlags::Plain))
 }
 
+/// What the kernel shows of an io_uring runtime's completion queue (see
+/// [`ring_state`](crate::ring_state)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RingState {
+    /// Completions posted and not yet reaped.
+    pub completions_waiting: u32,
+    /// The queue is full and the kernel holds more completions in its overflow list,
+    /// delivered when the thread next enters the ring (`IORING_SQ_CQ_OVERFLOW`).
+    pub overflowing: bool,
+    /// Completions the kernel dropped for want of room (it keeps them instead when it
+    /// can: this stays 0 unless memory ran short).
+    pub completions_dropped: u32,
+}
+
 /// A runtime on the legacy driver (epoll; kqueue on macOS and FreeBSD).
 pub fn legacy_runtime() -> io::Result<LegacyRuntime> {
     RuntimeBuilder::<LegacyDriver>::new().enable_timer().build()

@@ -96,12 +96,16 @@ pub fn uring_runtime_with(flags: RingFlags, entries: u32) -> io::Result<UringRun
     })
 }
 
+/// Build the runtime, watching its ring (`ring_watch`: the metrics read its completion
+/// queue).
 fn build(b: io_uring_06::Builder, entries: u32) -> io::Result<UringRuntime> {
-    RuntimeBuilder::<IoUringDriver>::new()
-        .uring_builder(b)
-        .with_entries(entries)
-        .enable_timer()
-        .build()
+    crate::ring_watch::watched(|| {
+        RuntimeBuilder::<IoUringDriver>::new()
+            .uring_builder(b)
+            .with_entries(entries)
+            .enable_timer()
+            .build()
+    })
 }
 
 #[cfg(test)]

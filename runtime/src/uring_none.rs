@@ -32,6 +32,11 @@ pub fn probe_io_uring() -> Result<(), String> {
     Err(WHY.into())
 }
 
+/// No io_uring runtime, so no completion queue to show.
+pub fn ring_state() -> Option<crate::RingState> {
+    None
+}
+
 /// Always `Err` (`Unsupported`): io_uring exists only on Linux.
 pub fn uring_runtime_with(_flags: RingFlags, _entries: u32) -> io::Result<UringRuntime> {
     Err(io::Error::new(io::ErrorKind::Unsupported, WHY))

@@ -52,6 +52,9 @@ fn burst(backend: Backend) {
         "peregrine_run_queue_delay_microseconds",
         "peregrine_accept_queue_length",
         "peregrine_listen_overflows_total",
+        "peregrine_io_uring_completions_waiting",
+        "peregrine_io_uring_overflow_samples_total",
+        "peregrine_io_uring_completions_dropped_total",
     ] {
         assert!(
             m.series.keys().any(|k| k.starts_with(series)),
@@ -59,6 +62,24 @@ fn burst(backend: Backend) {
             m.series.keys()
         );
     }
+    // On io_uring the worker found its ring and reads its completion queue (from its
+    // ticker's first turn on).
+    if backend == Backend::IoUring {
+        wait_until(
+            IO_TIMEOUT,
+            "the io_uring completion queue watched",
+            || Some(scrape()).filter(|m| m.sum("peregrine_io_uring_watched", &[]) == 1),
+            String::new,
+        );
+    } else {
+        assert_eq!(m.sum("peregrine_io_uring_watched", &[]), 0);
+    }
+    let m = scrape();
+    assert_eq!(m.sum("peregrine_io_uring_overflowing", &[]), 0);
+    assert_eq!(
+        m.sum("peregrine_io_uring_completions_dropped_total", &[]),
+        0
+    );
     let mut full_before = scrape().sum("peregrine_accept_batches_full_total", &[]);
     for listener in 0..2 {
         s.pause();
