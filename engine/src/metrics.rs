@@ -75,10 +75,10 @@ pub(crate) struct Counters {
     pub run_queue_delay_us: Cell<u64>,
     pub accept_queue: Cell<u64>,
     /// The io_uring completion queue as the ticker last saw it (zero on epoll): whether
-    /// it is watched at all (0 or 1), completions not yet reaped, whether it was overflowing (0 or 1), how many samples
-    /// found it overflowing, and the completions the kernel dropped.
+    /// it is watched at all (0 or 1), whether it was overflowing (0 or 1), how many
+    /// samples found it overflowing, and the completions the kernel dropped. (Not the
+    /// completions waiting: the ticker runs right after the worker reaped them all.)
     pub ring_watched: Cell<u64>,
-    pub ring_waiting: Cell<u64>,
     pub ring_overflowing: Cell<u64>,
     pub ring_overflow_samples: Cell<u64>,
     pub ring_dropped: Cell<u64>,
@@ -132,7 +132,6 @@ impl Counters {
             run_queue_delay_us: self.run_queue_delay_us.get(),
             accept_queue: self.accept_queue.get(),
             ring_watched: self.ring_watched.get(),
-            ring_waiting: self.ring_waiting.get(),
             ring_overflowing: self.ring_overflowing.get(),
             ring_overflow_samples: self.ring_overflow_samples.get(),
             ring_dropped: self.ring_dropped.get(),
@@ -165,7 +164,6 @@ pub struct Snapshot {
     run_queue_delay_us: u64,
     accept_queue: u64,
     ring_watched: u64,
-    ring_waiting: u64,
     ring_overflowing: u64,
     ring_overflow_samples: u64,
     ring_dropped: u64,
@@ -261,7 +259,7 @@ impl Board {
             self.backend,
             snaps.len()
         );
-        let simple: [Family; 25] = [
+        let simple: [Family; 24] = [
             (
                 "connections_accepted_total",
                 "counter",
@@ -359,15 +357,9 @@ impl Board {
                 |s| s.ring_watched,
             ),
             (
-                "io_uring_completions_waiting",
-                "gauge",
-                "Completions in the worker's io_uring completion queue not yet reaped, when last sampled (once a second; 0 on epoll).",
-                |s| s.ring_waiting,
-            ),
-            (
                 "io_uring_overflowing",
                 "gauge",
-                "1 when the last sample found the io_uring completion queue full, with more completions held in the kernel's overflow list until the worker next reaps.",
+                "1 when the last sample (once a second) found the io_uring completion queue full, with more completions held in the kernel's overflow list until the worker next enters the ring.",
                 |s| s.ring_overflowing,
             ),
             (

@@ -166,9 +166,6 @@ async fn tick(core: Rc<ShardCore>, tcp: Vec<std::os::fd::RawFd>) {
         counters.accept_queue.set(queued.map(u64::from).sum());
         if let Some(ring) = peregrine_runtime::ring_state() {
             counters.ring_watched.set(1);
-            counters
-                .ring_waiting
-                .set(u64::from(ring.completions_waiting));
             counters.ring_overflowing.set(u64::from(ring.overflowing));
             bump(&counters.ring_overflow_samples, u64::from(ring.overflowing));
             counters

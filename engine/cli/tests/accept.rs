@@ -52,7 +52,7 @@ fn burst(backend: Backend) {
         "peregrine_run_queue_delay_microseconds",
         "peregrine_accept_queue_length",
         "peregrine_listen_overflows_total",
-        "peregrine_io_uring_completions_waiting",
+        "peregrine_io_uring_overflowing",
         "peregrine_io_uring_overflow_samples_total",
         "peregrine_io_uring_completions_dropped_total",
     ] {
