@@ -148,8 +148,9 @@ async fn worker_main<H: Handler>(spec: WorkerSpec<H>) {
 
 /// Once a second: re-render the Date value, let the buffer pool shrink, enforce
 /// timeouts and data rates, sample the run queue, the accept queues of the worker's
-/// TCP listeners (`tcp`) and the io_uring completion queue, and publish the counters. Parked while the worker has no
-/// connection (unless the systemd watchdog wants its beats).
+/// TCP listeners (`tcp`) and the io_uring completion queue, and publish the counters.
+/// Parked while the worker has no connection (unless the systemd watchdog wants its
+/// beats).
 async fn tick(core: Rc<ShardCore>, tcp: Vec<std::os::fd::RawFd>) {
     loop {
         monoio::time::sleep(Duration::from_secs(1)).await;
